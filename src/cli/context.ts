@@ -1,0 +1,16 @@
+import { type ConfigOverrides, loadConfig } from '../config/index.ts';
+import { type AppContext, createAppContext } from '../services/app.ts';
+
+/** Runs a CLI action against the configured database (GITOKU_DATA_DIR / GITOKU_DATABASE_URL), closing it afterwards. */
+export async function withApp<T>(fn: (app: AppContext) => Promise<T>, overrides: ConfigOverrides = {}): Promise<T> {
+  const app = await createAppContext(loadConfig(process.env, overrides));
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,36 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/index.ts';
+import { ServiceError } from '../services/errors.ts';
+import { registerServeCommand } from './serve.ts';
+import { registerAdminCommands } from './admin.ts';
+import { registerRepoCommands } from './repo.ts';
+
+import { CliError } from './errors.ts';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('gitoku').description('A git forge where AI coding agents are first-class citizens').version('0.1.0').showHelpAfterError().exitOverride();
+  registerServeCommand(program);
+  registerAdminCommands(program);
+  registerRepoCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode;
+      return;
+    }
+    if (err instanceof ConfigError || err instanceof ServiceError || err instanceof CliError) {
+      console.error(`gitoku: ${err.message}`);
+      process.exitCode = 1;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config/index.ts';
+import { createAppContext } from '../services/app.ts';
+import { ensureFirstAdmin } from '../services/bootstrap.ts';
+import { startHttpServer } from '../web/server.ts';
+import { CliError } from './errors.ts';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve the web UI, the API and git over HTTP')
+    .option('-p, --port <port>', 'port to listen on (GITOKU_PORT, default 3000)')
+    .option('--host <host>', 'address to bind (GITOKU_HOST, default 0.0.0.0)')
+    .option('--data-dir <dir>', 'data directory (GITOKU_DATA_DIR, default ./data)')
+    .option('--no-embedded-runner', 'do not start the embedded job runner')
+    .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
+      let port: number | undefined;
+      if (opts.port !== undefined) {
+        port = Number(opts.port);
+        if (!/^\d+$/.test(opts.port) || port > 65535) throw new CliError(`--port must be a number between 0 and 65535, got "${opts.port}"`);
+      }
+      const config = loadConfig(process.env, { port, host: opts.host, dataDir: opts.dataDir });
+      const explicitBaseUrl = !!process.env.GITOKU_BASE_URL;
+      const app = await createAppContext(config);
+      const admin = await ensureFirstAdmin(app);
+      const server = await startHttpServer(app, config.host, config.port);
+      if (!explicitBaseUrl) app.config.baseUrl = server.url;
+      console.log(`gitoku ${app.dialect === 'sqlite' ? `on SQLite in ${config.dataDir}` : 'on PostgreSQL'} — listening on ${app.config.baseUrl}`);
+      if (admin) {
+        if (admin.password) console.log(`First run: created administrator "${admin.username}" with one-time password: ${admin.password}`);
+        else console.log(`First run: created administrator "${admin.username}" with the password from GITOKU_ADMIN_PASSWORD`);
+      }
+      const shutdown = async () => {
+        await server.close();
+        await app.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', shutdown);
+      process.once('SIGTERM', shutdown);
+    });
+}

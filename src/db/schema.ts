@@ -1,0 +1,126 @@
+import type { Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/**
+ * Table types shared by both dialects. Portable conventions:
+ * timestamps are ISO-8601 UTC strings (sortable as text), booleans are 0/1 integers, JSON is text.
+ */
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  lower_name: string;
+  email: string;
+  full_name: string;
+  password_hash: string;
+  is_admin: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  id_hash: string;
+  user_id: number;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface AccessTokensTable {
+  id: Generated<number>;
+  user_id: number;
+  name: string;
+  token_hash: string;
+  token_last_eight: string;
+  scopes: string;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  owner_id: number;
+  name: string;
+  lower_name: string;
+  description: string;
+  is_private: number;
+  default_branch: string;
+  is_empty: number;
+  storage_path: string;
+  ai_reviews_enabled: number;
+  pushed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CollaboratorsTable {
+  repository_id: number;
+  user_id: number;
+  role: 'read' | 'write' | 'admin';
+  created_at: string;
+}
+
+export interface InstanceSettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface GraphNodesTable {
+  id: Generated<number>;
+  repository_id: number | null;
+  kind: string;
+  key: string;
+  data: string;
+  created_at: string;
+}
+
+export interface GraphEdgesTable {
+  id: Generated<number>;
+  src_id: number;
+  dst_id: number;
+  kind: string;
+  data: string;
+  created_at: string;
+}
+
+export interface GraphEventsTable {
+  id: Generated<number>;
+  type: string;
+  repository_id: number | null;
+  subject: string;
+  payload: string;
+  created_at: string;
+  dispatched_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+}
+
+export interface BehaviorRunsTable {
+  id: Generated<number>;
+  event_id: number;
+  behavior_key: string;
+  status: string;
+  outcome: string;
+  error: string | null;
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  access_tokens: AccessTokensTable;
+  repositories: RepositoriesTable;
+  collaborators: CollaboratorsTable;
+  instance_settings: InstanceSettingsTable;
+  graph_nodes: GraphNodesTable;
+  graph_edges: GraphEdgesTable;
+  graph_events: GraphEventsTable;
+  behavior_runs: BehaviorRunsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type Repository = Selectable<RepositoriesTable>;
+export type RepositoryUpdate = Updateable<RepositoriesTable>;
+export type AccessToken = Selectable<AccessTokensTable>;
+export type GraphEvent = Selectable<GraphEventsTable>;

@@ -1,0 +1,81 @@
+import type { AppContext } from './app.ts';
+import { now } from './app.ts';
+import type { Repository } from '../db/schema.ts';
+import { ZERO_SHA } from '../domain/refs.ts';
+import { listBranches } from '../git/refs.ts';
+import { setHead } from '../git/repository.ts';
+import { repositoryGitDir } from './storage.ts';
+
+export interface RefChange {
+  ref: string;
+  before: string;
+  after: string;
+}
+
+export type RefChangeCauseKind = 'push' | 'merge' | 'api' | 'run';
+
+export interface RefChangeCause {
+  kind: RefChangeCauseKind;
+  actorId: number | null;
+  /** Extra facts for the event payload (e.g. the pull request or run that moved the ref). */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * The single ingress for ref movements (DESIGN §4.1): every push, API branch change, merge and run
+ * completion reports its changes here. In one transaction it appends a `ref.updated` event per change
+ * to the outbox and refreshes the repository's cached state; then it wakes the dispatcher.
+ */
+export async function handleRepositoryRefChanges(app: AppContext, repo: Repository, changes: RefChange[], cause: RefChangeCause): Promise<void> {
+  if (changes.length === 0) return;
+  const gitDir = repositoryGitDir(app, repo);
+  const branches = await listBranches(gitDir);
+  const state = nextRepositoryState(repo, branches.map((b) => b.name));
+  if (state.defaultBranch !== repo.default_branch) await setHead(gitDir, state.defaultBranch);
+
+  const at = now();
+  await app.db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('graph_events')
+      .values(
+        changes.map((change) => ({
+          type: 'ref.updated',
+          repository_id: repo.id,
+          subject: change.ref,
+          payload: JSON.stringify({
+            ref: change.ref,
+            before: change.before,
+            after: change.after,
+            created: change.before === ZERO_SHA,
+            deleted: change.after === ZERO_SHA,
+            cause: cause.kind,
+            actor_id: cause.actorId,
+            ...cause.details,
+          }),
+          created_at: at,
+          dispatched_at: null,
+          lease_owner: null,
+          lease_expires_at: null,
+        })),
+      )
+      .execute();
+    await tx
+      .updateTable('repositories')
+      .set({ is_empty: state.isEmpty ? 1 : 0, default_branch: state.defaultBranch, pushed_at: at, updated_at: at })
+      .where('id', '=', repo.id)
+      .execute();
+  });
+  app.signals.emit('events');
+}
+
+/**
+ * A repository's cached state after its refs moved: empty when it has no branches; when the default
+ * branch does not exist but others do (a first push of "master" into a "main" repository), the default
+ * becomes the only or the first pushed branch, as Gitea and GitHub do.
+ */
+export function nextRepositoryState(repo: Pick<Repository, 'default_branch'>, branchNames: string[]): { isEmpty: boolean; defaultBranch: string } {
+  if (branchNames.length === 0) return { isEmpty: true, defaultBranch: repo.default_branch };
+  if (branchNames.includes(repo.default_branch)) return { isEmpty: false, defaultBranch: repo.default_branch };
+  const preferred = ['main', 'master'].find((b) => branchNames.includes(b)) ?? branchNames[0]!;
+  return { isEmpty: false, defaultBranch: preferred };
+}

@@ -1,0 +1,257 @@
+import { join } from 'node:path';
+import type { AppContext } from './app.ts';
+import { now } from './app.ts';
+import { ServiceError, forbidden, invalid, notFound } from './errors.ts';
+import type { Repository, User } from '../db/schema.ts';
+import type { DbOrTx } from '../db/index.ts';
+import { checkRepositoryName } from '../domain/names.ts';
+import { isValidBranchName, ZERO_SHA } from '../domain/refs.ts';
+import { type RepoRole, type Viewer, repositoryRole, roleAtLeast } from '../domain/permissions.ts';
+import { commitFilesToEmptyBranch, initBareRepository, removeRepository, setHead } from '../git/repository.ts';
+import { listBranches } from '../git/refs.ts';
+import { findUserByName, isUniqueViolation } from './users.ts';
+import { handleRepositoryRefChanges } from './refChanges.ts';
+import { repositoryGitDir } from './storage.ts';
+
+export { repositoryGitDir };
+
+export interface RepositoryWithOwner extends Repository {
+  owner_name: string;
+}
+
+export interface RepositoryAccess {
+  repo: RepositoryWithOwner;
+  role: RepoRole;
+  gitDir: string;
+}
+
+function selectRepositories(db: DbOrTx) {
+  return db.selectFrom('repositories').innerJoin('users', 'users.id', 'repositories.owner_id').selectAll('repositories').select('users.username as owner_name');
+}
+
+export async function findRepository(db: DbOrTx, ownerName: string, repoName: string): Promise<RepositoryWithOwner | undefined> {
+  return selectRepositories(db).where('users.lower_name', '=', ownerName.toLowerCase()).where('repositories.lower_name', '=', repoName.toLowerCase()).executeTakeFirst();
+}
+
+export async function findRepositoryById(db: DbOrTx, id: number): Promise<RepositoryWithOwner | undefined> {
+  return selectRepositories(db).where('repositories.id', '=', id).executeTakeFirst();
+}
+
+export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer | null): Promise<RepoRole> {
+  let collaboratorRole: 'read' | 'write' | 'admin' | null = null;
+  if (viewer && viewer.userId !== repo.owner_id) {
+    const row = await app.db.selectFrom('collaborators').select('role').where('repository_id', '=', repo.id).where('user_id', '=', viewer.userId).executeTakeFirst();
+    collaboratorRole = row?.role ?? null;
+  }
+  return repositoryRole(viewer, { ownerId: repo.owner_id, isPrivate: repo.is_private === 1, collaboratorRole });
+}
+
+/**
+ * The single access check for repositories: loads the repository and the viewer's role.
+ * Without read access the repository does not exist (404); with read but not `needed`, 403.
+ */
+export async function authorizeRepository(
+  app: AppContext,
+  ownerName: string,
+  repoName: string,
+  viewer: Viewer | null,
+  needed: RepoRole = 'read',
+): Promise<RepositoryAccess> {
+  const missing = notFound('Not Found');
+  const repo = await findRepository(app.db, ownerName, repoName);
+  if (!repo) throw missing;
+  const role = await roleFor(app, repo, viewer);
+  if (!roleAtLeast(role, 'read')) throw missing;
+  if (!roleAtLeast(role, needed)) {
+    throw viewer ? forbidden(`You need ${needed} access to ${repo.owner_name}/${repo.name}`) : new ServiceError(401, 'Requires authentication');
+  }
+  return { repo, role, gitDir: repositoryGitDir(app, repo) };
+}
+
+export interface CreateRepositoryInput {
+  name: string;
+  description?: string;
+  isPrivate?: boolean;
+  autoInit?: boolean;
+  defaultBranch?: string;
+}
+
+export async function createRepository(app: AppContext, owner: User, input: CreateRepositoryInput): Promise<RepositoryWithOwner> {
+  const check = checkRepositoryName(input.name);
+  if (!check.ok) throw invalid(check.reason, 'name');
+  const description = (input.description ?? '').trim();
+  if (description.length > 2000) throw invalid('description is too long (maximum is 2000 characters)', 'description');
+  const defaultBranch = input.defaultBranch ?? 'main';
+  if (!isValidBranchName(defaultBranch)) throw invalid(`"${defaultBranch}" is not a valid branch name`, 'default_branch');
+  if (await findRepository(app.db, owner.username, input.name)) throw invalid(`${owner.username}/${input.name} already exists`, 'name');
+
+  const storagePath = join('repos', owner.lower_name, `${input.name.toLowerCase()}.git`);
+  const at = now();
+  let repo: Repository;
+  try {
+    repo = await app.db
+      .insertInto('repositories')
+      .values({
+        owner_id: owner.id,
+        name: input.name,
+        lower_name: input.name.toLowerCase(),
+        description,
+        is_private: input.isPrivate ? 1 : 0,
+        default_branch: defaultBranch,
+        is_empty: 1,
+        storage_path: storagePath,
+        ai_reviews_enabled: 1,
+        pushed_at: null,
+        created_at: at,
+        updated_at: at,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw invalid(`${owner.username}/${input.name} already exists`, 'name');
+    throw err;
+  }
+  const gitDir = repositoryGitDir(app, repo);
+  try {
+    await removeRepository(gitDir); // a leftover directory from a crashed earlier attempt
+    await initBareRepository(gitDir, defaultBranch);
+  } catch (err) {
+    await app.db.deleteFrom('repositories').where('id', '=', repo.id).execute();
+    throw err;
+  }
+  const withOwner: RepositoryWithOwner = { ...repo, owner_name: owner.username };
+  if (input.autoInit) {
+    const readme = `# ${input.name}\n${description ? `\n${description}\n` : ''}`;
+    const sha = await commitFilesToEmptyBranch(gitDir, defaultBranch, [{ path: 'README.md', content: readme }], 'Initial commit', {
+      name: owner.full_name || owner.username,
+      email: owner.email,
+    });
+    await handleRepositoryRefChanges(app, withOwner, [{ ref: `refs/heads/${defaultBranch}`, before: ZERO_SHA, after: sha }], { kind: 'api', actorId: owner.id });
+  }
+  return (await findRepositoryById(app.db, repo.id))!;
+}
+
+export interface ListRepositoriesOptions {
+  page: number;
+  perPage: number;
+}
+
+/** Repositories a user owns or collaborates on, newest activity first. */
+export async function listRepositoriesForUser(app: AppContext, user: User, opts: ListRepositoriesOptions): Promise<{ items: RepositoryWithOwner[]; total: number }> {
+  const base = (db: DbOrTx) =>
+    db
+      .selectFrom('repositories')
+      .innerJoin('users', 'users.id', 'repositories.owner_id')
+      .where((eb) =>
+        eb.or([
+          eb('repositories.owner_id', '=', user.id),
+          eb.exists(eb.selectFrom('collaborators').select('collaborators.user_id').whereRef('collaborators.repository_id', '=', 'repositories.id').where('collaborators.user_id', '=', user.id)),
+        ]),
+      );
+  const items = await base(app.db)
+    .selectAll('repositories')
+    .select('users.username as owner_name')
+    .orderBy('repositories.updated_at', 'desc')
+    .orderBy('repositories.id', 'desc')
+    .limit(opts.perPage)
+    .offset((opts.page - 1) * opts.perPage)
+    .execute();
+  const total = Number((await base(app.db).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return { items, total };
+}
+
+/** Repositories of an owner that the viewer can see. */
+export async function listRepositoriesOfOwner(app: AppContext, owner: User, viewer: Viewer | null, opts: ListRepositoriesOptions): Promise<{ items: RepositoryWithOwner[]; total: number }> {
+  const all = await selectRepositories(app.db).where('repositories.owner_id', '=', owner.id).orderBy('repositories.lower_name').execute();
+  const visible: RepositoryWithOwner[] = [];
+  for (const repo of all) if (roleAtLeast(await roleFor(app, repo, viewer), 'read')) visible.push(repo);
+  return { items: visible.slice((opts.page - 1) * opts.perPage, opts.page * opts.perPage), total: visible.length };
+}
+
+export interface UpdateRepositoryInput {
+  description?: string;
+  isPrivate?: boolean;
+  defaultBranch?: string;
+  name?: string;
+  aiReviewsEnabled?: boolean;
+}
+
+export async function updateRepository(app: AppContext, access: RepositoryAccess, input: UpdateRepositoryInput): Promise<RepositoryWithOwner> {
+  const { repo, gitDir } = access;
+  const changes: Partial<Repository> = {};
+  if (input.description !== undefined) {
+    if (input.description.length > 2000) throw invalid('description is too long (maximum is 2000 characters)', 'description');
+    changes.description = input.description.trim();
+  }
+  if (input.isPrivate !== undefined) changes.is_private = input.isPrivate ? 1 : 0;
+  if (input.aiReviewsEnabled !== undefined) changes.ai_reviews_enabled = input.aiReviewsEnabled ? 1 : 0;
+  if (input.name !== undefined && input.name !== repo.name) {
+    const check = checkRepositoryName(input.name);
+    if (!check.ok) throw invalid(check.reason, 'name');
+    if (input.name.toLowerCase() !== repo.lower_name && (await findRepository(app.db, repo.owner_name, input.name))) {
+      throw invalid(`${repo.owner_name}/${input.name} already exists`, 'name');
+    }
+    changes.name = input.name;
+    changes.lower_name = input.name.toLowerCase();
+  }
+  if (input.defaultBranch !== undefined && input.defaultBranch !== repo.default_branch) {
+    if (!isValidBranchName(input.defaultBranch)) throw invalid(`"${input.defaultBranch}" is not a valid branch name`, 'default_branch');
+    const branches = await listBranches(gitDir);
+    if (repo.is_empty === 0 && !branches.some((b) => b.name === input.defaultBranch)) {
+      throw invalid(`branch "${input.defaultBranch}" does not exist`, 'default_branch');
+    }
+    await setHead(gitDir, input.defaultBranch);
+    changes.default_branch = input.defaultBranch;
+  }
+  if (Object.keys(changes).length > 0) {
+    changes.updated_at = now();
+    try {
+      await app.db.updateTable('repositories').set(changes).where('id', '=', repo.id).execute();
+    } catch (err) {
+      if (isUniqueViolation(err)) throw invalid(`${repo.owner_name}/${input.name} already exists`, 'name');
+      throw err;
+    }
+  }
+  return (await findRepositoryById(app.db, repo.id))!;
+}
+
+export async function deleteRepository(app: AppContext, access: RepositoryAccess): Promise<void> {
+  await app.db.deleteFrom('repositories').where('id', '=', access.repo.id).execute();
+  await removeRepository(access.gitDir);
+}
+
+export interface CollaboratorRow {
+  user: User;
+  role: 'read' | 'write' | 'admin';
+}
+
+export async function listCollaborators(app: AppContext, repo: Repository): Promise<CollaboratorRow[]> {
+  const rows = await app.db
+    .selectFrom('collaborators')
+    .innerJoin('users', 'users.id', 'collaborators.user_id')
+    .selectAll('users')
+    .select('collaborators.role as collaborator_role')
+    .where('collaborators.repository_id', '=', repo.id)
+    .orderBy('users.lower_name')
+    .execute();
+  return rows.map(({ collaborator_role, ...user }) => ({ user, role: collaborator_role }));
+}
+
+export async function setCollaborator(app: AppContext, repo: Repository, username: string, role: 'read' | 'write' | 'admin'): Promise<{ created: boolean }> {
+  const user = await findUserByName(app.db, username);
+  if (!user) throw notFound(`user "${username}" not found`);
+  if (user.id === repo.owner_id) throw invalid('the owner already has admin access', 'username');
+  const existing = await app.db.selectFrom('collaborators').select('role').where('repository_id', '=', repo.id).where('user_id', '=', user.id).executeTakeFirst();
+  if (existing) {
+    await app.db.updateTable('collaborators').set({ role }).where('repository_id', '=', repo.id).where('user_id', '=', user.id).execute();
+    return { created: false };
+  }
+  await app.db.insertInto('collaborators').values({ repository_id: repo.id, user_id: user.id, role, created_at: now() }).execute();
+  return { created: true };
+}
+
+export async function removeCollaborator(app: AppContext, repo: Repository, username: string): Promise<void> {
+  const user = await findUserByName(app.db, username);
+  if (!user) throw notFound(`user "${username}" not found`);
+  await app.db.deleteFrom('collaborators').where('repository_id', '=', repo.id).where('user_id', '=', user.id).execute();
+}

@@ -1,0 +1,22 @@
+import type { MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import type { WebEnv } from '../context.ts';
+import { authenticateAuthorizationHeader, authenticateSessionCookie } from '../../services/auth.ts';
+
+export const SESSION_COOKIE = 'gitoku_session';
+
+/** API identity: a personal access token in the Authorization header; bad credentials are a 401. */
+export const apiIdentity: MiddlewareHandler<WebEnv> = async (c, next) => {
+  const result = await authenticateAuthorizationHeader(c.get('app'), c.req.header('authorization'), false);
+  if (result.kind === 'invalid') {
+    return c.json({ message: 'Bad credentials' }, 401, { 'WWW-Authenticate': 'Bearer realm="gitoku"' });
+  }
+  c.set('identity', result.kind === 'ok' ? result.identity : null);
+  await next();
+};
+
+/** Browser identity: the session cookie. */
+export const sessionIdentity: MiddlewareHandler<WebEnv> = async (c, next) => {
+  c.set('identity', await authenticateSessionCookie(c.get('app'), getCookie(c, SESSION_COOKIE)));
+  await next();
+};

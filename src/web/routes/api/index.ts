@@ -1,0 +1,33 @@
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { WebEnv } from '../../context.ts';
+import { apiIdentity } from '../../middleware/identity.ts';
+import { ApiRegistry } from './registry.ts';
+import { registerUserRoutes } from './users.ts';
+import { registerRepoRoutes } from './repos.ts';
+
+/** The JSON API mounted at /api/v1. */
+export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
+  const api = new Hono<WebEnv>();
+  api.use('*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: jsonBodyLimit,
+      onError: (c) => c.json({ message: `Request body is too large (limit ${jsonBodyLimit} bytes)` }, 413),
+    }),
+  );
+  api.use('*', apiIdentity);
+
+  const registry = new ApiRegistry(api);
+  registerUserRoutes(registry);
+  registerRepoRoutes(registry);
+
+  api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));
+  api.get('/', (c) => c.json({ message: 'gitoku API', documentation_url: `${c.get('app').config.baseUrl}/api/v1/openapi.json` }));
+  api.notFound((c) => c.json({ message: 'Not Found' }, 404));
+  return api;
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import type { Context } from 'hono';
+import type { WebEnv } from '../../context.ts';
+import type { ApiRegistry } from './registry.ts';
+import { paginationQuery, setPaginationLinks } from './registry.ts';
+import { branchJson, branchSchema, errorSchema, gitCommitJson, repositoryJson, repositorySchema, simpleUserJson, simpleUserSchema } from './shapes.ts';
+import { requireIdentity, viewerOf } from './guards.ts';
+import {
+  authorizeRepository,
+  deleteRepository,
+  listCollaborators,
+  removeCollaborator,
+  setCollaborator,
+  updateRepository,
+} from '../../../services/repositories.ts';
+import { listBranches, readCommits } from '../../../git/refs.ts';
+import { type RepoRole, GITHUB_PERMISSION_TO_ROLE, roleToGithubPermissions } from '../../../domain/permissions.ts';
+import { notFound } from '../../../services/errors.ts';
+import { isValidBranchName } from '../../../domain/refs.ts';
+
+const updateRepoBody = z.object({
+  name: z.string().optional(),
+  description: z.string().max(2000).nullish(),
+  private: z.boolean().optional(),
+  visibility: z.enum(['public', 'private']).optional(),
+  default_branch: z.string().optional(),
+});
+
+const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
+
+/** Loads the repository named in the path with the caller's access, requiring `needed`. */
+export async function repoFromPath(c: Context<WebEnv>, needed: RepoRole = 'read') {
+  const identity = c.get('identity');
+  if (needed !== 'read') requireIdentity(c, 'repo');
+  return authorizeRepository(c.get('app'), c.req.param('owner')!, c.req.param('repo')!, identity?.viewer ?? null, needed);
+}
+
+export function registerRepoRoutes(api: ApiRegistry): void {
+  const repoResponses = { 200: { description: 'The repository', schema: repositorySchema }, 404: { description: 'Not found or no access', schema: errorSchema } };
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}', summary: 'A repository', tag: 'repos', auth: false, responses: repoResponses }, async (c) => {
+    const access = await repoFromPath(c);
+    return c.json(repositoryJson(c.get('app'), access.repo, viewerOf(c) ? access.role : null));
+  });
+
+  api.add({ method: 'patch', path: '/repos/{owner}/{repo}', summary: 'Update a repository', tag: 'repos', body: updateRepoBody, responses: repoResponses }, async (c, { body }) => {
+    const access = await repoFromPath(c, 'admin');
+    const isPrivate = body.visibility ? body.visibility === 'private' : body.private;
+    const repo = await updateRepository(c.get('app'), access, {
+      name: body.name,
+      description: body.description === null ? '' : body.description,
+      isPrivate,
+      defaultBranch: body.default_branch,
+    });
+    return c.json(repositoryJson(c.get('app'), repo, access.role));
+  });
+
+  api.add({ method: 'delete', path: '/repos/{owner}/{repo}', summary: 'Delete a repository', tag: 'repos', responses: { 204: { description: 'Deleted' } } }, async (c) => {
+    const access = await repoFromPath(c, 'admin');
+    await deleteRepository(c.get('app'), access);
+    return c.body(null, 204);
+  });
+
+  api.add(
+    { method: 'get', path: '/repos/{owner}/{repo}/branches', summary: 'Branches', tag: 'branches', auth: false, query: paginationQuery, responses: { 200: { description: 'Branches', schema: z.array(branchSchema) } } },
+    async (c, { query }) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      const branches = await listBranches(access.gitDir);
+      setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, branches.length);
+      const page = branches.slice((query.page - 1) * query.per_page, query.page * query.per_page);
+      return c.json(page.map((b) => branchJson(app, access.repo, b.name, b.sha)));
+    },
+  );
+
+  api.add(
+    { method: 'get', path: '/repos/{owner}/{repo}/branches/{branch+}', summary: 'A branch with its head commit', tag: 'branches', auth: false, responses: { 200: { description: 'The branch' }, 404: { description: 'No such branch', schema: errorSchema } } },
+    async (c) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      const name = c.req.param('branch')!;
+      if (!isValidBranchName(name)) throw notFound('Branch not found');
+      const branch = (await listBranches(access.gitDir)).find((b) => b.name === name);
+      if (!branch) throw notFound('Branch not found');
+      const [commit] = await readCommits(access.gitDir, [branch.sha]);
+      const base = `${app.config.baseUrl}/api/v1/repos/${access.repo.owner_name}/${access.repo.name}`;
+      return c.json({
+        ...branchJson(app, access.repo, branch.name, branch.sha),
+        commit: gitCommitJson(app, access.repo, commit!),
+        _links: { self: `${base}/branches/${encodeURIComponent(branch.name)}`, html: `${app.config.baseUrl}/${access.repo.owner_name}/${access.repo.name}/tree/${branch.name}` },
+      });
+    },
+  );
+
+  api.add(
+    {
+      method: 'get',
+      path: '/repos/{owner}/{repo}/collaborators',
+      summary: 'Collaborators',
+      tag: 'collaborators',
+      query: paginationQuery,
+      responses: { 200: { description: 'Collaborators with their permissions', schema: z.array(simpleUserSchema) } },
+    },
+    async (c, { query }) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      requireIdentity(c);
+      const rows = await listCollaborators(app, access.repo);
+      setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, rows.length);
+      const page = rows.slice((query.page - 1) * query.per_page, query.page * query.per_page);
+      return c.json(
+        page.map((r) => ({
+          ...simpleUserJson(app, r.user),
+          permissions: roleToGithubPermissions(r.role),
+          role_name: r.role,
+        })),
+      );
+    },
+  );
+
+  api.add(
+    {
+      method: 'put',
+      path: '/repos/{owner}/{repo}/collaborators/{username}',
+      summary: 'Add a collaborator or change their permission',
+      tag: 'collaborators',
+      body: collaboratorBody,
+      responses: { 201: { description: 'Added' }, 204: { description: 'Permission updated' } },
+    },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c, 'admin');
+      const { created } = await setCollaborator(app, access.repo, c.req.param('username')!, GITHUB_PERMISSION_TO_ROLE[body.permission]);
+      return created ? c.json({ permissions: body.permission }, 201) : c.body(null, 204);
+    },
+  );
+
+  api.add(
+    { method: 'delete', path: '/repos/{owner}/{repo}/collaborators/{username}', summary: 'Remove a collaborator', tag: 'collaborators', responses: { 204: { description: 'Removed' } } },
+    async (c) => {
+      const access = await repoFromPath(c, 'admin');
+      await removeCollaborator(c.get('app'), access.repo, c.req.param('username')!);
+      return c.body(null, 204);
+    },
+  );
+
+  api.add(
+    { method: 'get', path: '/repos/{owner}/{repo}/collaborators/{username}/permission', summary: "A user's permission on the repository", tag: 'collaborators', responses: { 200: { description: 'Permission' } } },
+    async (c) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      requireIdentity(c);
+      const rows = await listCollaborators(app, access.repo);
+      const username = c.req.param('username')!.toLowerCase();
+      const row = rows.find((r) => r.user.lower_name === username);
+      const isOwner = access.repo.owner_name.toLowerCase() === username;
+      if (!row && !isOwner) throw notFound('Not a collaborator');
+      const role = isOwner ? 'admin' : row!.role;
+      return c.json({ permission: role === 'read' ? 'read' : role, role_name: role, user: isOwner ? null : simpleUserJson(app, row!.user) });
+    },
+  );
+}

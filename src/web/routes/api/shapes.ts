@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import type { AppContext } from '../../../services/app.ts';
+import type { User } from '../../../db/schema.ts';
+import type { RepositoryWithOwner } from '../../../services/repositories.ts';
+import { type RepoRole, roleToGithubPermissions } from '../../../domain/permissions.ts';
+import type { CommitSummary } from '../../../git/refs.ts';
+
+/** JSON shapes of the API, following GitHub's REST API field names. */
+
+export const simpleUserSchema = z.object({
+  login: z.string(),
+  id: z.number(),
+  type: z.literal('User'),
+  site_admin: z.boolean(),
+  avatar_url: z.string(),
+  html_url: z.string(),
+  url: z.string(),
+});
+
+export const userSchema = simpleUserSchema.extend({
+  name: z.string().nullable(),
+  email: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const repositorySchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  full_name: z.string(),
+  owner: simpleUserSchema,
+  private: z.boolean(),
+  visibility: z.enum(['public', 'private']),
+  description: z.string().nullable(),
+  fork: z.boolean(),
+  html_url: z.string(),
+  url: z.string(),
+  clone_url: z.string(),
+  default_branch: z.string(),
+  empty: z.boolean(),
+  archived: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  pushed_at: z.string().nullable(),
+  permissions: z.object({ admin: z.boolean(), maintain: z.boolean(), push: z.boolean(), triage: z.boolean(), pull: z.boolean() }).optional(),
+});
+
+export const branchSchema = z.object({
+  name: z.string(),
+  commit: z.object({ sha: z.string(), url: z.string() }),
+  protected: z.boolean(),
+});
+
+export const errorSchema = z.object({ message: z.string() });
+
+const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
+
+export function simpleUserJson(app: AppContext, user: Pick<User, 'id' | 'username' | 'is_admin'>) {
+  const base = app.config.baseUrl;
+  return {
+    login: user.username,
+    id: user.id,
+    type: 'User' as const,
+    site_admin: user.is_admin === 1,
+    avatar_url: `${base}/${encodeURIComponent(user.username)}.png`,
+    html_url: `${base}/${encodeURIComponent(user.username)}`,
+    url: `${base}/api/v1/users/${encodeURIComponent(user.username)}`,
+  };
+}
+
+export function userJson(app: AppContext, user: User, showEmail: boolean) {
+  return {
+    ...simpleUserJson(app, user),
+    name: user.full_name || null,
+    email: showEmail ? user.email : null,
+    created_at: iso(user.created_at)!,
+    updated_at: iso(user.updated_at)!,
+  };
+}
+
+export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role: RepoRole | null) {
+  const base = app.config.baseUrl;
+  const fullName = `${repo.owner_name}/${repo.name}`;
+  return {
+    id: repo.id,
+    name: repo.name,
+    full_name: fullName,
+    owner: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: 0 }),
+    private: repo.is_private === 1,
+    visibility: repo.is_private === 1 ? ('private' as const) : ('public' as const),
+    description: repo.description || null,
+    fork: false,
+    html_url: `${base}/${fullName}`,
+    url: `${base}/api/v1/repos/${fullName}`,
+    clone_url: `${base}/${fullName}.git`,
+    default_branch: repo.default_branch,
+    empty: repo.is_empty === 1,
+    archived: false,
+    created_at: iso(repo.created_at)!,
+    updated_at: iso(repo.updated_at)!,
+    pushed_at: iso(repo.pushed_at),
+    ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
+  };
+}
+
+export function branchJson(app: AppContext, repo: RepositoryWithOwner, name: string, sha: string) {
+  return {
+    name,
+    commit: { sha, url: `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}/commits/${sha}` },
+    protected: false,
+  };
+}
+
+export function gitCommitJson(app: AppContext, repo: RepositoryWithOwner, commit: CommitSummary) {
+  const base = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
+  return {
+    sha: commit.sha,
+    url: `${base}/commits/${commit.sha}`,
+    html_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/commit/${commit.sha}`,
+    commit: {
+      author: { name: commit.authorName, email: commit.authorEmail, date: commit.authorDate },
+      committer: { name: commit.committerName, email: commit.committerEmail, date: commit.committerDate },
+      message: commit.message,
+      tree: { sha: commit.treeSha, url: `${base}/git/trees/${commit.treeSha}` },
+    },
+    parents: commit.parents.map((sha) => ({ sha, url: `${base}/commits/${sha}` })),
+  };
+}
