@@ -1,4 +1,6 @@
-import { runGit } from './exec.ts';
+import { catFilePool } from './catFile.ts';
+import { LruCache } from './lru.ts';
+import { type RawTreeEntry, readCommitObject, readTreeObject } from './objects.ts';
 import { isSafeRevision } from '../domain/refs.ts';
 
 export interface TreeEntry {
@@ -11,63 +13,82 @@ export interface TreeEntry {
   size: number | null;
 }
 
-/** Validates a repository-relative path: no "..", no absolute paths, no NUL. "" is the root. */
+/** Validates a repository-relative path: no "..", no absolute paths, no NUL or newlines. "" is the root. */
 export function isSafeRepoPath(path: string): boolean {
   if (path === '') return true;
-  if (path.length > 4096 || path.includes('\0') || path.startsWith('/') || path.includes('\\')) return false;
+  if (path.length > 4096 || /[\0\n\r\\]/.test(path) || path.startsWith('/')) return false;
   return path.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
-/** Resolves a user-supplied revision to a commit sha; null when it does not name a commit. */
+/** Resolves a user-supplied revision (branch, tag, sha) to a commit sha; null when it does not name a commit. */
 export async function resolveCommit(gitDir: string, rev: string): Promise<string | null> {
   if (!isSafeRevision(rev)) return null;
-  const r = await runGit(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`], { gitDir });
-  const sha = r.stdout.toString().trim();
-  return r.code === 0 && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+  const info = await catFilePool.info(gitDir, `${rev}^{commit}`);
+  return info && info.type === 'commit' ? info.sha : null;
 }
 
-/** Lists a directory at a commit; null when the path is not a directory there. */
-export async function listTree(gitDir: string, commitSha: string, path: string): Promise<TreeEntry[] | null> {
+/** Finds the tree entry at `path` inside a commit by walking cached tree objects. The root is a synthetic tree entry. */
+export async function entryAtPath(gitDir: string, commitSha: string, path: string): Promise<RawTreeEntry | null> {
   if (!isSafeRepoPath(path)) return null;
-  const spec = path === '' ? commitSha : `${commitSha}:${path}`;
-  const r = await runGit(['ls-tree', '-z', '--long', '--end-of-options', spec], { gitDir });
-  if (r.code !== 0) return null;
-  const typeCheck = await runGit(['cat-file', '-t', '--end-of-options', spec], { gitDir });
-  if (typeCheck.stdout.toString().trim() !== 'tree') return null;
-  const entries: TreeEntry[] = [];
-  for (const record of r.stdout.toString('utf8').split('\0')) {
-    if (!record) continue;
-    const tab = record.indexOf('\t');
-    const [mode, type, sha, size] = record.slice(0, tab).split(/\s+/);
-    const name = record.slice(tab + 1);
-    entries.push({ name, path: path ? `${path}/${name}` : name, mode: mode!, type: type as TreeEntry['type'], sha: sha!, size: size === '-' ? null : Number(size) });
+  const commit = await readCommitObject(gitDir, commitSha);
+  if (!commit) return null;
+  let current: RawTreeEntry = { mode: '040000', name: '', sha: commit.tree, type: 'tree' };
+  if (path === '') return current;
+  for (const segment of path.split('/')) {
+    if (current.type !== 'tree') return null;
+    const entries = await readTreeObject(gitDir, current.sha);
+    const next = entries?.find((e) => e.name === segment);
+    if (!next) return null;
+    current = next;
   }
-  // Directories first, then files, each by name — as forges list them.
-  return entries.sort((a, b) => (a.type === 'tree') !== (b.type === 'tree') ? (a.type === 'tree' ? -1 : 1) : a.name.localeCompare(b.name));
+  return current;
+}
+
+const blobSizes = new LruCache<string, number>(200_000);
+
+async function blobSize(gitDir: string, sha: string): Promise<number | null> {
+  const cached = blobSizes.get(sha);
+  if (cached !== undefined) return cached;
+  const info = await catFilePool.info(gitDir, sha);
+  if (!info) return null;
+  blobSizes.set(sha, info.size);
+  return info.size;
+}
+
+/** Lists a directory at a commit (directories first, then by name); null when the path is not a directory there. */
+export async function listTree(gitDir: string, commitSha: string, path: string): Promise<TreeEntry[] | null> {
+  const dir = await entryAtPath(gitDir, commitSha, path);
+  if (!dir || dir.type !== 'tree') return null;
+  const raw = await readTreeObject(gitDir, dir.sha);
+  if (!raw) return null;
+  const sizes = await Promise.all(raw.map((e) => (e.type === 'blob' ? blobSize(gitDir, e.sha) : Promise.resolve(null))));
+  const entries = raw.map((e, i) => ({ name: e.name, path: path ? `${path}/${e.name}` : e.name, mode: e.mode, type: e.type, sha: e.sha, size: sizes[i] ?? null }));
+  return entries.sort((a, b) => ((a.type === 'tree') !== (b.type === 'tree') ? (a.type === 'tree' ? -1 : 1) : a.name.localeCompare(b.name)));
 }
 
 export interface BlobContent {
   sha: string;
   size: number;
+  mode: string;
   content: Buffer;
-  /** True when only the first maxBytes were read. */
+  /** True when the blob is larger than maxBytes and content is empty (not read). */
   truncated: boolean;
 }
 
-/** Reads a file at a commit, at most maxBytes of it; null when the path is not a file there. */
+/** Reads a file at a commit when it is at most maxBytes; null when the path is not a file there. */
 export async function readBlobAtPath(gitDir: string, commitSha: string, path: string, maxBytes = 10 * 1024 * 1024): Promise<BlobContent | null> {
-  if (!isSafeRepoPath(path) || path === '') return null;
-  const spec = `${commitSha}:${path}`;
-  const info = await runGit(['cat-file', '--batch-check=%(objectname) %(objecttype) %(objectsize)'], { gitDir, input: spec + '\n' });
-  const [sha, type, sizeText] = info.stdout.toString().trim().split(' ');
-  if (type !== 'blob' || !sha) return null;
-  const size = Number(sizeText);
-  const blob = await runGit(['cat-file', 'blob', sha], { gitDir, maxOutput: Math.max(maxBytes, size) });
-  const content = blob.stdout.subarray(0, maxBytes);
-  return { sha, size, content, truncated: size > maxBytes };
+  if (path === '') return null;
+  const entry = await entryAtPath(gitDir, commitSha, path);
+  if (!entry || entry.type !== 'blob') return null;
+  const size = await blobSize(gitDir, entry.sha);
+  if (size === null) return null;
+  if (size > maxBytes) return { sha: entry.sha, size, mode: entry.mode, content: Buffer.alloc(0), truncated: true };
+  const obj = await catFilePool.read(gitDir, entry.sha);
+  if (!obj) return null;
+  return { sha: entry.sha, size, mode: entry.mode, content: obj.content, truncated: false };
 }
 
-/** Heuristic used by git itself: a NUL byte in the first 8000 bytes means binary. */
+/** Git's own heuristic: a NUL byte in the first 8000 bytes means binary. */
 export function isBinary(content: Buffer): boolean {
   return content.subarray(0, 8000).includes(0);
 }

@@ -5,6 +5,7 @@ import { apiIdentity } from '../../middleware/identity.ts';
 import { ApiRegistry } from './registry.ts';
 import { registerUserRoutes } from './users.ts';
 import { registerRepoRoutes } from './repos.ts';
+import { registerCodeRoutes } from './code.ts';
 
 /** The JSON API mounted at /api/v1. */
 export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
@@ -25,9 +26,10 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   const registry = new ApiRegistry(api);
   registerUserRoutes(registry);
   registerRepoRoutes(registry);
+  registerCodeRoutes(registry);
 
   api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));
   api.get('/', (c) => c.json({ message: 'gitoku API', documentation_url: `${c.get('app').config.baseUrl}/api/v1/openapi.json` }));
-  api.notFound((c) => c.json({ message: 'Not Found' }, 404));
+  api.all('*', (c) => c.json({ message: 'Not Found' }, 404));
   return api;
 }

@@ -1,0 +1,88 @@
+import type { AppContext } from './app.ts';
+import { invalid, notFound, ServiceError } from './errors.ts';
+import type { RepositoryAccess } from './repositories.ts';
+import { handleRepositoryRefChanges } from './refChanges.ts';
+import { isSafeRevision, isSha, isValidBranchName, isValidRefName, ZERO_SHA } from '../domain/refs.ts';
+import { resolveCommit, isSafeRepoPath } from '../git/tree.ts';
+import { listRefs } from '../git/refs.ts';
+import { runGit } from '../git/exec.ts';
+import { catFilePool } from '../git/catFile.ts';
+
+/** Resolves a user-supplied ref (branch, tag or sha; default: the default branch) to a commit, or 404. */
+export async function resolveRefOr404(access: RepositoryAccess, ref: string | undefined): Promise<string> {
+  const rev = ref && ref.length > 0 ? ref : access.repo.default_branch;
+  if (!isSafeRevision(rev)) throw notFound(`No commit found for the ref ${rev}`);
+  const sha = await resolveCommit(access.gitDir, rev);
+  if (!sha) throw notFound(`No commit found for the ref ${rev}`);
+  return sha;
+}
+
+export function checkPathOr404(path: string): string {
+  const clean = path.replace(/\/+$/, '');
+  if (!isSafeRepoPath(clean)) throw notFound('Not Found');
+  return clean;
+}
+
+/**
+ * Splits "<ref>/<path>" where the ref itself may contain slashes (feature/x/src/a.ts): the longest
+ * prefix that names a branch or tag wins, else a leading sha. Null when nothing matches.
+ */
+export async function splitRefAndPath(access: RepositoryAccess, refAndPath: string): Promise<{ ref: string; sha: string; path: string } | null> {
+  const segments = refAndPath.split('/');
+  const refs = new Set((await listRefs(access.gitDir, 'refs/')).map((r) => r.name));
+  for (let n = segments.length; n >= 1; n--) {
+    const candidate = segments.slice(0, n).join('/');
+    if (refs.has(`refs/heads/${candidate}`) || refs.has(`refs/tags/${candidate}`)) {
+      const sha = await resolveCommit(access.gitDir, refs.has(`refs/heads/${candidate}`) ? `refs/heads/${candidate}` : `refs/tags/${candidate}`);
+      if (sha) return { ref: candidate, sha, path: segments.slice(n).join('/') };
+    }
+  }
+  const first = segments[0]!;
+  if (/^[0-9a-f]{7,40}$/.test(first)) {
+    const sha = await resolveCommit(access.gitDir, first);
+    if (sha) return { ref: first, sha, path: segments.slice(1).join('/') };
+  }
+  return null;
+}
+
+export interface TagInfo {
+  name: string;
+  sha: string;
+  commitSha: string;
+}
+
+/** Tags, newest name last as git sorts them; annotated tags peeled to their commit. */
+export async function listTags(access: RepositoryAccess): Promise<TagInfo[]> {
+  const r = await runGit(['for-each-ref', '--sort=-creatordate', '--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)', 'refs/tags/'], { gitDir: access.gitDir });
+  return r.stdout
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [name, sha, peeled] = line.split('\0');
+      return { name: name!, sha: sha!, commitSha: peeled || sha! };
+    });
+}
+
+/** Creates a branch or tag ref through the ref-change ingress (create-only: an existing ref is a 422). */
+export async function createRef(app: AppContext, access: RepositoryAccess, ref: string, sha: string, actorId: number): Promise<void> {
+  if (!ref.startsWith('refs/heads/') && !ref.startsWith('refs/tags/')) throw invalid('ref must start with refs/heads/ or refs/tags/', 'ref');
+  if (!isValidRefName(ref) || (ref.startsWith('refs/heads/') && !isValidBranchName(ref.slice(11)))) throw invalid(`"${ref}" is not a valid ref name`, 'ref');
+  if (!isSha(sha)) throw invalid('sha must be a full 40-character commit sha', 'sha');
+  const info = await catFilePool.info(access.gitDir, sha);
+  if (!info || info.type !== 'commit') throw invalid('Object does not exist', 'sha');
+  const r = await runGit(['update-ref', '--end-of-options', ref, sha, ZERO_SHA], { gitDir: access.gitDir });
+  if (r.code !== 0) throw new ServiceError(422, 'Reference already exists', 'ref');
+  await handleRepositoryRefChanges(app, access.repo, [{ ref, before: ZERO_SHA, after: sha }], { kind: 'api', actorId });
+}
+
+/** Deletes a ref through the ref-change ingress. */
+export async function deleteRef(app: AppContext, access: RepositoryAccess, ref: string, actorId: number): Promise<void> {
+  if (!isValidRefName(ref) || !(ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'))) throw notFound('Reference does not exist');
+  if (ref === `refs/heads/${access.repo.default_branch}`) throw new ServiceError(422, 'Cannot delete the default branch');
+  const current = (await listRefs(access.gitDir, ref)).find((r) => r.name === ref);
+  if (!current) throw new ServiceError(422, 'Reference does not exist');
+  const r = await runGit(['update-ref', '-d', '--end-of-options', ref, current.sha], { gitDir: access.gitDir });
+  if (r.code !== 0) throw new ServiceError(409, 'Reference changed meanwhile; try again');
+  await handleRepositoryRefChanges(app, access.repo, [{ ref, before: current.sha, after: ZERO_SHA }], { kind: 'api', actorId });
+}
