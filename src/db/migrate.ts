@@ -1,12 +1,14 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Dialect } from './migrationHelpers.ts';
 import * as foundation from './migrations/0001_foundation.ts';
+import * as pullRequests from './migrations/0002_pull_requests.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
 /** Forward-only migrations, in order; one set for both dialects. */
 const migrations: Record<string, MigrationModule> = {
   '0001_foundation': foundation,
+  '0002_pull_requests': pullRequests,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -105,6 +105,74 @@ export interface BehaviorRunsTable {
   updated_at: string;
 }
 
+export interface PullRequestsTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed' | 'merged';
+  draft: number;
+  base_branch: string;
+  compare_branch: string;
+  head_sha: string;
+  base_sha: string;
+  merge_base_sha: string | null;
+  /** null = not computed yet; 1 = merges cleanly; 0 = conflicts. */
+  mergeable: number | null;
+  conflict_files: string;
+  author_id: number | null;
+  merged_at: string | null;
+  merged_by_id: number | null;
+  merge_commit_sha: string | null;
+  merge_method: string | null;
+  closed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PullRequestReviewsTable {
+  id: Generated<number>;
+  pull_request_id: number;
+  author_id: number | null;
+  state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED';
+  body: string;
+  commit_sha: string;
+  created_at: string;
+}
+
+export interface PullRequestCommentsTable {
+  id: Generated<number>;
+  pull_request_id: number;
+  author_id: number | null;
+  review_id: number | null;
+  in_reply_to_id: number | null;
+  body: string;
+  /** null for conversation comments; set for comments anchored to a diff line. */
+  path: string | null;
+  line: number | null;
+  side: 'LEFT' | 'RIGHT' | null;
+  commit_sha: string | null;
+  /** The anchored line's text when the comment was made: the comment is outdated once it differs at the head. */
+  line_content: string | null;
+  diff_hunk: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CommitStatusesTable {
+  id: Generated<number>;
+  repository_id: number;
+  sha: string;
+  state: 'pending' | 'success' | 'failure' | 'error';
+  context: string;
+  description: string;
+  target_url: string | null;
+  creator_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -116,6 +184,10 @@ export interface Database {
   graph_edges: GraphEdgesTable;
   graph_events: GraphEventsTable;
   behavior_runs: BehaviorRunsTable;
+  pull_requests: PullRequestsTable;
+  pull_request_reviews: PullRequestReviewsTable;
+  pull_request_comments: PullRequestCommentsTable;
+  commit_statuses: CommitStatusesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -124,3 +196,7 @@ export type Repository = Selectable<RepositoriesTable>;
 export type RepositoryUpdate = Updateable<RepositoriesTable>;
 export type AccessToken = Selectable<AccessTokensTable>;
 export type GraphEvent = Selectable<GraphEventsTable>;
+export type PullRequest = Selectable<PullRequestsTable>;
+export type PullRequestComment = Selectable<PullRequestCommentsTable>;
+export type PullRequestReview = Selectable<PullRequestReviewsTable>;
+export type CommitStatus = Selectable<CommitStatusesTable>;

@@ -5,6 +5,7 @@ import { ZERO_SHA } from '../domain/refs.ts';
 import { listBranches } from '../git/refs.ts';
 import { setHead } from '../git/repository.ts';
 import { repositoryGitDir } from './storage.ts';
+import { appendEvents } from '../events/outbox.ts';
 
 export interface RefChange {
   ref: string;
@@ -35,30 +36,25 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
 
   const at = now();
   await app.db.transaction().execute(async (tx) => {
-    await tx
-      .insertInto('graph_events')
-      .values(
-        changes.map((change) => ({
-          type: 'ref.updated',
-          repository_id: repo.id,
-          subject: change.ref,
-          payload: JSON.stringify({
-            ref: change.ref,
-            before: change.before,
-            after: change.after,
-            created: change.before === ZERO_SHA,
-            deleted: change.after === ZERO_SHA,
-            cause: cause.kind,
-            actor_id: cause.actorId,
-            ...cause.details,
-          }),
-          created_at: at,
-          dispatched_at: null,
-          lease_owner: null,
-          lease_expires_at: null,
-        })),
-      )
-      .execute();
+    await appendEvents(
+      tx,
+      changes.map((change) => ({
+        type: 'ref.updated',
+        repositoryId: repo.id,
+        subject: change.ref,
+        payload: {
+          ref: change.ref,
+          before: change.before,
+          after: change.after,
+          created: change.before === ZERO_SHA,
+          deleted: change.after === ZERO_SHA,
+          cause: cause.kind,
+          actor_id: cause.actorId,
+          ...cause.details,
+        },
+      })),
+      at,
+    );
     await tx
       .updateTable('repositories')
       .set({ is_empty: state.isEmpty ? 1 : 0, default_branch: state.defaultBranch, pushed_at: at, updated_at: at })

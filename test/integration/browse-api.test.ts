@@ -149,7 +149,7 @@ describe.each(testDialects())('browsing API on %s', (dialect) => {
     expect(Buffer.from((content.data as { content: string }).content, 'base64').toString()).toContain('# Code');
     const commits = await octokit.repos.listCommits({ owner: owner.username, repo: 'code', per_page: 10 });
     expect(commits.data.map((c) => c.sha)).toEqual([shas.second, shas.first]);
-    const commit = await octokit.repos.getCommit({ owner: owner.username, repo: 'code', ref: shas.second });
+    const commit = await octokit.repos.getCommit({ owner: owner.username, repo: 'code', ref: shas.second! });
     expect(commit.data.files?.length).toBe(2);
     const compare = await octokit.repos.compareCommitsWithBasehead({ owner: owner.username, repo: 'code', basehead: 'main...feature/x' });
     expect(compare.data.ahead_by).toBe(1);

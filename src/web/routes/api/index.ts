@@ -6,6 +6,7 @@ import { ApiRegistry } from './registry.ts';
 import { registerUserRoutes } from './users.ts';
 import { registerRepoRoutes } from './repos.ts';
 import { registerCodeRoutes } from './code.ts';
+import { registerPullRoutes } from './pulls.ts';
 
 /** The JSON API mounted at /api/v1. */
 export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
@@ -26,6 +27,7 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   const registry = new ApiRegistry(api);
   registerUserRoutes(registry);
   registerRepoRoutes(registry);
+  registerPullRoutes(registry);
   registerCodeRoutes(registry);
 
   api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));

@@ -1,0 +1,335 @@
+import { z } from 'zod';
+import type { Context } from 'hono';
+import type { WebEnv } from '../../context.ts';
+import type { ApiRegistry } from './registry.ts';
+import { paginationQuery, setPaginationLinks } from './registry.ts';
+import { errorSchema, simpleUserJson } from './shapes.ts';
+import { repoFromPath } from './repos.ts';
+import { requireIdentity } from './guards.ts';
+import { commitJson, fileJson } from './code.ts';
+import type { AppContext } from '../../../services/app.ts';
+import type { RepositoryAccess, RepositoryWithOwner } from '../../../services/repositories.ts';
+import type { PullRequest, User } from '../../../db/schema.ts';
+import { createPullRequest, getPullRequest, listPullRequests, mergePullRequest, updatePullRequest } from '../../../services/pulls.ts';
+import {
+  type CommentWithAuthor,
+  createConversationComment,
+  createLineComment,
+  createReview,
+  getReview,
+  listConversationComments,
+  listLineComments,
+  listReviews,
+  type ReviewWithAuthor,
+} from '../../../services/pullComments.ts';
+import { combineStatuses, createCommitStatus, listCommitStatuses, STATUS_STATES } from '../../../services/statuses.ts';
+import { resolveRefOr404 } from '../../../services/code.ts';
+import { findUserById } from '../../../services/users.ts';
+import { invalid } from '../../../services/errors.ts';
+import { listCommits } from '../../../git/log.ts';
+import { diffCommits } from '../../../git/diff.ts';
+import type { CommitStatus } from '../../../db/schema.ts';
+
+async function userRef(app: AppContext, id: number | null) {
+  if (id === null) return null;
+  const user = await findUserById(app.db, id);
+  return user ? simpleUserJson(app, user) : null;
+}
+
+function branchRef(app: AppContext, repo: RepositoryWithOwner, branch: string, sha: string) {
+  return { label: `${repo.owner_name}:${branch}`, ref: branch, sha, user: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: 0 }), repo: { id: repo.id, name: repo.name, full_name: `${repo.owner_name}/${repo.name}` } };
+}
+
+const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
+
+export async function pullJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, detailed = false) {
+  const repo = access.repo;
+  const api = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
+  const html = `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}`;
+  const base = {
+    id: pr.id,
+    number: pr.number,
+    state: pr.state === 'open' ? 'open' : 'closed',
+    locked: false,
+    title: pr.title,
+    body: pr.body || null,
+    user: await userRef(app, pr.author_id),
+    draft: pr.draft === 1,
+    head: branchRef(app, repo, pr.compare_branch, pr.head_sha),
+    base: branchRef(app, repo, pr.base_branch, pr.base_sha),
+    merged: pr.state === 'merged',
+    mergeable: pr.state === 'open' ? pr.mergeable === null ? null : pr.mergeable === 1 : null,
+    mergeable_state: pr.state !== 'open' ? 'unknown' : pr.mergeable === null ? 'unknown' : pr.mergeable === 0 ? 'dirty' : pr.draft === 1 ? 'draft' : 'clean',
+    conflicting_files: JSON.parse(pr.conflict_files) as string[],
+    merged_at: iso(pr.merged_at),
+    merge_commit_sha: pr.merge_commit_sha,
+    merged_by: await userRef(app, pr.merged_by_id),
+    created_at: iso(pr.created_at),
+    updated_at: iso(pr.updated_at),
+    closed_at: iso(pr.closed_at),
+    url: `${api}/pulls/${pr.number}`,
+    html_url: html,
+    diff_url: `${html}.diff`,
+    patch_url: `${html}.patch`,
+    commits_url: `${api}/pulls/${pr.number}/commits`,
+    review_comments_url: `${api}/pulls/${pr.number}/comments`,
+    comments_url: `${api}/issues/${pr.number}/comments`,
+    statuses_url: `${api}/statuses/${pr.head_sha}`,
+  };
+  if (!detailed) return base;
+  const from = pr.merge_base_sha ?? pr.base_sha;
+  const [commits, diff] = await Promise.all([listCommits(access.gitDir, pr.head_sha, { exclude: from, limit: 10_000 }), diffCommits(access.gitDir, from, pr.head_sha, { maxPatchBytes: 1 })]);
+  return {
+    ...base,
+    commits: commits.length,
+    additions: diff.files.reduce((n, f) => n + f.additions, 0),
+    deletions: diff.files.reduce((n, f) => n + f.deletions, 0),
+    changed_files: diff.files.length,
+  };
+}
+
+function commentJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, c: CommentWithAuthor) {
+  const repo = access.repo;
+  const api = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
+  const html = `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}#comment-${c.id}`;
+  const user = c.author_id !== null && c.author_name ? simpleUserJson(app, { id: c.author_id, username: c.author_name, is_admin: 0 }) : null;
+  const common = { id: c.id, body: c.body, user, created_at: iso(c.created_at), updated_at: iso(c.updated_at), html_url: html };
+  if (c.path === null) return { ...common, url: `${api}/issues/comments/${c.id}`, issue_url: `${api}/issues/${pr.number}` };
+  return {
+    ...common,
+    url: `${api}/pulls/comments/${c.id}`,
+    pull_request_url: `${api}/pulls/${pr.number}`,
+    pull_request_review_id: c.review_id,
+    in_reply_to_id: c.in_reply_to_id ?? undefined,
+    path: c.path,
+    line: c.outdated ? null : c.line,
+    original_line: c.line,
+    side: c.side,
+    commit_id: c.commit_sha,
+    original_commit_id: c.commit_sha,
+    diff_hunk: c.diff_hunk ?? '',
+    outdated: c.outdated,
+  };
+}
+
+function reviewJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, r: ReviewWithAuthor) {
+  const repo = access.repo;
+  return {
+    id: r.id,
+    user: r.author_id !== null && r.author_name ? simpleUserJson(app, { id: r.author_id, username: r.author_name, is_admin: 0 }) : null,
+    body: r.body,
+    state: r.state,
+    commit_id: r.commit_sha,
+    submitted_at: iso(r.created_at),
+    html_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}#review-${r.id}`,
+    pull_request_url: `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}/pulls/${pr.number}`,
+  };
+}
+
+function statusJson(app: AppContext, s: CommitStatus) {
+  return { id: s.id, state: s.state, context: s.context, description: s.description || null, target_url: s.target_url, created_at: iso(s.created_at), updated_at: iso(s.updated_at) };
+}
+
+const listQuery = paginationQuery.extend({ state: z.enum(['open', 'closed', 'all']).default('open'), base: z.string().optional(), head: z.string().optional() });
+const createBody = z.object({ title: z.string(), head: z.string(), base: z.string(), body: z.string().nullish(), draft: z.boolean().optional() });
+const updateBody = z.object({ title: z.string().optional(), body: z.string().nullish(), state: z.enum(['open', 'closed']).optional(), base: z.string().optional(), draft: z.boolean().optional() });
+const mergeBody = z.object({
+  merge_method: z.enum(['merge', 'squash', 'rebase']).default('merge'),
+  commit_title: z.string().max(512).optional(),
+  commit_message: z.string().max(65536).optional(),
+  sha: z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-character sha').optional(),
+  delete_branch: z.boolean().optional(),
+});
+const lineCommentBody = z.object({
+  body: z.string(),
+  path: z.string().optional(),
+  line: z.number().int().positive().optional(),
+  side: z.enum(['LEFT', 'RIGHT']).optional(),
+  commit_id: z.string().optional(),
+  in_reply_to: z.number().int().positive().optional(),
+});
+const reviewBody = z.object({
+  body: z.string().optional(),
+  event: z.enum(['APPROVE', 'REQUEST_CHANGES', 'COMMENT']).default('COMMENT'),
+  commit_id: z.string().optional(),
+  comments: z.array(z.object({ path: z.string(), line: z.number().int().positive(), side: z.enum(['LEFT', 'RIGHT']).optional(), body: z.string() })).max(200).optional(),
+});
+const commentBody = z.object({ body: z.string() });
+const statusBody = z.object({ state: z.enum(STATUS_STATES as [string, ...string[]]), target_url: z.string().nullish(), description: z.string().nullish(), context: z.string().optional() });
+
+function prNumber(c: Context<WebEnv>): number {
+  const n = Number(c.req.param('number'));
+  return Number.isInteger(n) && n > 0 ? n : -1;
+}
+
+export function registerPullRoutes(api: ApiRegistry): void {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls', summary: 'Pull requests', tag: 'pulls', auth: false, query: listQuery, responses: { 200: { description: 'Pull requests' } } }, async (c, { query }) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const { items, total } = await listPullRequests(app, access, { state: query.state, base: query.base, head: query.head, page: query.page, perPage: query.per_page });
+    setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, total);
+    return c.json(await Promise.all(items.map((pr) => pullJson(app, access, pr))));
+  });
+
+  api.add(
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls', summary: 'Open a pull request (head → base, same repository)', tag: 'pulls', body: createBody, responses: { 201: { description: 'Created' }, 422: { description: 'Invalid', schema: errorSchema } } },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c, 'write');
+      const pr = await createPullRequest(app, access, identity.user, { title: body.title, body: body.body ?? '', head: body.head, base: body.base, draft: body.draft });
+      return c.json(await pullJson(app, access, pr, true), 201);
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'A pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'The pull request' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    return c.json(await pullJson(app, access, await getPullRequest(app, access, prNumber(c)), true));
+  });
+
+  api.add({ method: 'patch', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'Edit, close/reopen, change draft state', tag: 'pulls', body: updateBody, responses: { 200: { description: 'Updated' } } }, async (c, { body }) => {
+    const app = c.get('app');
+    const identity = requireIdentity(c, 'repo');
+    const access = await repoFromPath(c);
+    const pr = await updatePullRequest(app, access, identity.user, prNumber(c), { title: body.title, body: body.body === null ? '' : body.body, state: body.state, base: body.base, draft: body.draft });
+    return c.json(await pullJson(app, access, pr, true));
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/commits', summary: 'Commits of a pull request', tag: 'pulls', auth: false, query: paginationQuery, responses: { 200: { description: 'Commits' } } }, async (c, { query }) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    const commits = (await listCommits(access.gitDir, pr.head_sha, { exclude: pr.merge_base_sha ?? pr.base_sha, limit: 10_000 })).reverse();
+    setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, commits.length);
+    return c.json(commits.slice((query.page - 1) * query.per_page, query.page * query.per_page).map((r) => commitJson(app, access.repo, r)));
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/files', summary: 'Files changed by a pull request', tag: 'pulls', auth: false, query: paginationQuery, responses: { 200: { description: 'Files' } } }, async (c, { query }) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    const diff = await diffCommits(access.gitDir, pr.merge_base_sha ?? pr.base_sha, pr.head_sha);
+    setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, diff.files.length);
+    return c.json(diff.files.slice((query.page - 1) * query.per_page, query.page * query.per_page).map((f) => fileJson(app, access.repo, pr.head_sha, f)));
+  });
+
+  api.add(
+    {
+      method: 'put',
+      path: '/repos/{owner}/{repo}/pulls/{number}/merge',
+      summary: 'Merge a pull request (merge, squash or rebase)',
+      tag: 'pulls',
+      body: mergeBody,
+      responses: { 200: { description: '{merged, sha, message}' }, 405: { description: 'Not mergeable (draft, closed, conflicts)', schema: errorSchema }, 409: { description: 'Head or base moved', schema: errorSchema } },
+    },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c, 'write');
+      const result = await mergePullRequest(app, access, identity.user, prNumber(c), {
+        method: body.merge_method,
+        commitTitle: body.commit_title,
+        commitMessage: body.commit_message,
+        expectedHeadSha: body.sha,
+        deleteBranch: body.delete_branch,
+      });
+      return c.json({ sha: result.sha, merged: true, message: 'Pull Request successfully merged' });
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/merge', summary: 'Whether a pull request was merged (204/404)', tag: 'pulls', auth: false, responses: { 204: { description: 'Merged' }, 404: { description: 'Not merged' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return pr.state === 'merged' ? c.body(null, 204) : c.json({ message: 'Not Found' }, 404);
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Line comments of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Comments' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return c.json((await listLineComments(app, access, pr)).map((cm) => commentJson(app, access, pr, cm)));
+  });
+
+  api.add(
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Comment on a diff line (path, line, side, commit_id) or reply (in_reply_to)', tag: 'pulls', body: lineCommentBody, responses: { 201: { description: 'Created' } } },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c);
+      if (body.in_reply_to === undefined && (!body.path || !body.line)) throw invalid('path and line are required (or in_reply_to)', 'path');
+      const comment = await createLineComment(app, access, identity.user, prNumber(c), { body: body.body, path: body.path ?? '', line: body.line ?? 0, side: body.side, commitSha: body.commit_id, inReplyTo: body.in_reply_to });
+      const pr = await getPullRequest(app, access, prNumber(c));
+      return c.json(commentJson(app, access, pr, comment), 201);
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Conversation comments of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Comments' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return c.json((await listConversationComments(app, pr)).map((cm) => commentJson(app, access, pr, cm)));
+  });
+
+  api.add({ method: 'post', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Comment on the conversation', tag: 'pulls', body: commentBody, responses: { 201: { description: 'Created' } } }, async (c, { body }) => {
+    const app = c.get('app');
+    const identity = requireIdentity(c, 'repo');
+    const access = await repoFromPath(c);
+    const comment = await createConversationComment(app, access, identity.user, prNumber(c), body.body);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return c.json(commentJson(app, access, pr, comment), 201);
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Reviews of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Reviews' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return c.json((await listReviews(app, pr)).map((r) => reviewJson(app, access, pr, r)));
+  });
+
+  api.add(
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Submit a review (APPROVE, REQUEST_CHANGES, COMMENT) with line comments', tag: 'pulls', body: reviewBody, responses: { 200: { description: 'The review' } } },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c);
+      const review = await createReview(app, access, identity.user as User, prNumber(c), { event: body.event, body: body.body, commitSha: body.commit_id, comments: body.comments });
+      const pr = await getPullRequest(app, access, prNumber(c));
+      return c.json(reviewJson(app, access, pr, review));
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews/{id}', summary: 'A review', tag: 'pulls', auth: false, responses: { 200: { description: 'The review' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const pr = await getPullRequest(app, access, prNumber(c));
+    return c.json(reviewJson(app, access, pr, await getReview(app, pr, Number(c.req.param('id')))));
+  });
+
+  api.add(
+    { method: 'post', path: '/repos/{owner}/{repo}/statuses/{sha}', summary: 'Create a commit status', tag: 'statuses', body: statusBody, responses: { 201: { description: 'Created' } } },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c, 'write');
+      const status = await createCommitStatus(app, access, identity.user.id, c.req.param('sha')!, { state: body.state as CommitStatus['state'], context: body.context, description: body.description ?? undefined, targetUrl: body.target_url ?? null });
+      return c.json(statusJson(app, status), 201);
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/statuses', summary: 'Statuses of a commit, newest first', tag: 'statuses', auth: false, responses: { 200: { description: 'Statuses' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const sha = await resolveRefOr404(access, c.req.param('ref')!);
+    return c.json((await listCommitStatuses(app, access.repo.id, sha)).map((s) => statusJson(app, s)));
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/status', summary: 'Combined status of a commit', tag: 'statuses', auth: false, responses: { 200: { description: 'Combined status' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const sha = await resolveRefOr404(access, c.req.param('ref')!);
+    const combined = combineStatuses(await listCommitStatuses(app, access.repo.id, sha));
+    return c.json({ state: combined.state, sha, total_count: combined.statuses.length, statuses: combined.statuses.map((s) => statusJson(app, s)) });
+  });
+}
