@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/index.ts';
 import { createAppContext } from '../services/app.ts';
 import { ensureFirstAdmin } from '../services/bootstrap.ts';
+import { ensureDemo } from '../services/demo.ts';
+import { findUserByName } from '../services/users.ts';
 import { startHttpServer } from '../web/server.ts';
 import { CliError } from './errors.ts';
 
@@ -23,12 +25,15 @@ export function registerServeCommand(program: Command): void {
       const explicitBaseUrl = !!process.env.GITOKU_BASE_URL;
       const app = await createAppContext(config);
       const admin = await ensureFirstAdmin(app);
+      const adminUser = admin && config.demo ? await findUserByName(app.db, admin.username) : undefined;
+      const demoCreated = adminUser ? await ensureDemo(app, adminUser) : false;
       const server = await startHttpServer(app, config.host, config.port);
       if (!explicitBaseUrl) app.config.baseUrl = server.url;
       console.log(`gitoku ${app.dialect === 'sqlite' ? `on SQLite in ${config.dataDir}` : 'on PostgreSQL'} — listening on ${app.config.baseUrl}`);
       if (admin) {
         if (admin.password) console.log(`First run: created administrator "${admin.username}" with one-time password: ${admin.password}`);
         else console.log(`First run: created administrator "${admin.username}" with the password from GITOKU_ADMIN_PASSWORD`);
+        if (demoCreated) console.log(`First run: created the demo repository ${app.config.baseUrl}/${admin.username}/demo`);
       }
       const shutdown = async () => {
         await server.close();

@@ -1,4 +1,6 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { git } from './exec.ts';
 import { ZERO_SHA } from '../domain/refs.ts';
 
@@ -38,24 +40,44 @@ function signatureEnv(author: Signature, committer: Signature = author): Record<
   return env;
 }
 
+export interface FileWrite {
+  path: string;
+  content: string | Buffer;
+}
+
 /**
- * Commits a set of files as a new root commit in a bare repository, without a worktree,
- * and points `branch` at it. Returns the commit sha. Used for "initialize with a README".
+ * Builds a commit in a bare repository without a worktree: the parent's tree (or an empty one) with
+ * `files` written over it, through a temporary index. Returns the new commit's sha; moves no ref.
  */
-export async function commitFilesToEmptyBranch(
+export async function commitFilesOnto(
   gitDir: string,
-  branch: string,
-  files: { path: string; content: string }[],
+  parent: string | null,
+  files: FileWrite[],
   message: string,
   author: Signature,
+  committer: Signature = author,
 ): Promise<string> {
-  const entries: string[] = [];
-  for (const f of files) {
-    const blob = (await git(['hash-object', '-w', '--stdin'], { gitDir, input: f.content })).trim();
-    entries.push(`100644 blob ${blob}\t${f.path}`);
+  const dir = await mkdtemp(join(tmpdir(), 'gitoku-index-'));
+  const env = { GIT_INDEX_FILE: join(dir, 'index') };
+  try {
+    if (parent) await git(['read-tree', '--end-of-options', parent], { gitDir, env });
+    for (const f of files) {
+      const blob = (await git(['hash-object', '-w', '--stdin'], { gitDir, input: f.content })).trim();
+      await git(['update-index', '--add', '--cacheinfo', `100644,${blob},${f.path}`], { gitDir, env });
+    }
+    const tree = (await git(['write-tree'], { gitDir, env })).trim();
+    const args = ['commit-tree', tree];
+    if (parent) args.push('-p', parent);
+    args.push('-F', '-');
+    return (await git(args, { gitDir, input: message, env: signatureEnv(author, committer) })).trim();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  const tree = (await git(['mktree'], { gitDir, input: entries.join('\n') + '\n' })).trim();
-  const commit = (await git(['commit-tree', tree, '-F', '-'], { gitDir, input: message, env: signatureEnv(author) })).trim();
+}
+
+/** Commits files as the first commit of `branch` (which must not exist yet). Used for "initialize with a README". */
+export async function commitFilesToEmptyBranch(gitDir: string, branch: string, files: FileWrite[], message: string, author: Signature): Promise<string> {
+  const commit = await commitFilesOnto(gitDir, null, files, message, author);
   await git(['update-ref', `refs/heads/${branch}`, commit, ZERO_SHA], { gitDir });
   return commit;
 }
