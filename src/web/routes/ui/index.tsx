@@ -1,8 +1,97 @@
-import { Hono } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { WebEnv } from '../../context.ts';
+import { sessionIdentity } from '../../middleware/identity.ts';
+import { csrfProtection } from '../../middleware/csrf.ts';
+import { ServiceError } from '../../../services/errors.ts';
+import { ErrorPage } from '../../views/pages/error.tsx';
+import { sentence } from '../../views/format.ts';
+import { pageContext, render } from './render.tsx';
+import { serveStatic } from './static.ts';
+import { registerAuthRoutes } from './auth.tsx';
+import { registerTokenRoutes } from './tokens.tsx';
+import { registerRepoRoutes } from './repos.tsx';
+
+/** Forms are small; anything bigger is refused before it is read. */
+const FORM_BODY_LIMIT = 256 * 1024;
+
+/**
+ * The policy for every HTML page: scripts and styles only from /-/static (so even a sanitizer bug in
+ * rendered markdown cannot run script), images from anywhere over http(s), forms only to us.
+ */
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' https: http: data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+/** These routes are mounted at "/" after the API and git routes; API paths never reach the UI's middleware. */
+const isApiPath = (c: Context<WebEnv>) => c.req.path === '/api' || c.req.path.startsWith('/api/');
+
+function uiOnly(middleware: MiddlewareHandler<WebEnv>): MiddlewareHandler<WebEnv> {
+  return (c, next) => (isApiPath(c) ? next() : middleware(c, next));
+}
+
+function renderError(c: Context<WebEnv>, status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 500, message?: string) {
+  return render(c, <ErrorPage ctx={pageContext(c)} status={status} message={message} />, status);
+}
 
 export function uiRoutes(): Hono<WebEnv> {
   const ui = new Hono<WebEnv>();
-  ui.get('/', (c) => c.text('gitoku'));
+
+  // Static assets first: they need no identity, CSRF cookie or flash.
+  ui.get('/-/static/:file', serveStatic);
+
+  ui.use(
+    '*',
+    uiOnly(async (c, next) => {
+      await next();
+      c.header('X-Content-Type-Options', 'nosniff');
+      c.header('X-Frame-Options', 'DENY');
+      c.header('Referrer-Policy', 'same-origin');
+      if (c.res.headers.get('content-type')?.startsWith('text/html')) {
+        c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+        // Pages are personal (user menu, CSRF token, one-time token display): never cache them.
+        if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
+      }
+    }),
+  );
+  ui.use(
+    '*',
+    uiOnly(
+      bodyLimit({
+        maxSize: FORM_BODY_LIMIT,
+        onError: (c) => renderError(c as Context<WebEnv>, 413, 'That form submission is too large.'),
+      }),
+    ),
+  );
+  ui.use('*', uiOnly(sessionIdentity));
+  ui.use('*', uiOnly(csrfProtection({ onFailure: (c) => renderError(c, 403, 'The form was stale or did not come from this site. Go back, reload the page and try again.') })));
+
+  registerAuthRoutes(ui);
+  registerTokenRoutes(ui);
+  registerRepoRoutes(ui);
+
+  // Nothing else matched: an HTML 404 for pages, the API's JSON shape for /api paths.
+  ui.all('*', (c) => (isApiPath(c) ? c.json({ message: 'Not Found' }, 404) : renderError(c, 404)));
+
+  ui.onError((err, c) => {
+    if (err instanceof ServiceError) {
+      if (err.status === 401) {
+        const url = new URL(c.req.url);
+        return c.req.method === 'GET' ? c.redirect(`/-/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303) : renderError(c, 401, 'Sign in to continue.');
+      }
+      // 404s say nothing more: a private repository must be indistinguishable from a missing one.
+      return renderError(c, err.status, err.status === 404 ? undefined : sentence(err.message));
+    }
+    console.error(`${c.req.method} ${c.req.path}:`, err);
+    return renderError(c, 500);
+  });
   return ui;
 }

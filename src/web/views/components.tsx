@@ -1,0 +1,107 @@
+import type { Child, FC } from 'hono/jsx';
+import type { Flash, FormError, PageContext } from './context.ts';
+import type { RepositoryWithOwner } from '../../services/repositories.ts';
+import { Icon } from './icons.tsx';
+import { colourSlot, fullDate, sentence, timeAgo } from './format.ts';
+
+export const CsrfField: FC<{ ctx: PageContext }> = ({ ctx }) => <input type="hidden" name="_csrf" value={ctx.csrfToken} />;
+
+/** A POST form with the CSRF field. */
+export const PostForm: FC<{ ctx: PageContext; action: string; class?: string; id?: string; children?: Child }> = ({ ctx, action, class: className, id, children }) => (
+  <form method="post" action={action} class={className} id={id}>
+    <CsrfField ctx={ctx} />
+    {children}
+  </form>
+);
+
+export const Avatar: FC<{ name: string; size?: 'sm' | 'md' | 'lg' | 'xl' }> = ({ name, size = 'md' }) => (
+  <span class={`avatar avatar-${size} avatar-c${colourSlot(name)}`} aria-hidden="true">
+    {(name[0] ?? '?').toUpperCase()}
+  </span>
+);
+
+export const Badge: FC<{ kind?: 'neutral' | 'private' | 'accent' | 'success' | 'danger'; children?: Child }> = ({ kind = 'neutral', children }) => (
+  <span class={`badge badge-${kind}`}>{children}</span>
+);
+
+export const VisibilityBadge: FC<{ isPrivate: boolean }> = ({ isPrivate }) => (isPrivate ? <Badge kind="private">Private</Badge> : <Badge>Public</Badge>);
+
+export const FlashBanner: FC<{ flash: Flash }> = ({ flash }) => (
+  <div class={`flash flash-${flash.kind}`} role={flash.kind === 'error' ? 'alert' : 'status'}>
+    <Icon name={flash.kind === 'error' ? 'alert' : flash.kind === 'success' ? 'check' : 'info'} />
+    <span>{flash.message}</span>
+  </div>
+);
+
+/** The error a form submission produced, shown above the form. */
+export const FormAlert: FC<{ error: FormError | null | undefined }> = ({ error }) =>
+  error ? (
+    <div class="flash flash-error form-alert" role="alert">
+      <Icon name="alert" />
+      <span>{sentence(error.message)}</span>
+    </div>
+  ) : null;
+
+export function fieldInvalid(error: FormError | null | undefined, field: string): boolean {
+  return !!error && error.field === field;
+}
+
+export const Time: FC<{ iso: string; prefix?: string }> = ({ iso, prefix }) => (
+  <time datetime={iso} title={fullDate(iso)}>
+    {prefix}
+    {timeAgo(iso)}
+  </time>
+);
+
+/** A read-only text field with a copy button (the button needs /-/static/gitoku.js; selecting the text works without it). */
+export const CopyField: FC<{ value: string; id: string; label: string; class?: string; mono?: boolean }> = ({ value, id, label, class: className, mono = true }) => (
+  <div class={className ? `copy-field ${className}` : 'copy-field'}>
+    <label class="sr-only" for={id}>
+      {label}
+    </label>
+    <input id={id} class={mono ? 'input mono' : 'input'} type="text" value={value} readonly data-select-on-focus="" />
+    <button type="button" class="btn btn-icon" data-copy-target={id} title={`Copy ${label.toLowerCase()}`} aria-label={`Copy ${label.toLowerCase()}`}>
+      <Icon name="copy" class="when-idle" />
+      <Icon name="check" class="when-copied" />
+    </button>
+  </div>
+);
+
+export const EmptyState: FC<{ icon: Parameters<typeof Icon>[0]['name']; title: string; children?: Child }> = ({ icon, title, children }) => (
+  <div class="empty-state">
+    <span class="empty-icon">
+      <Icon name={icon} size={24} />
+    </span>
+    <h3>{title}</h3>
+    {children}
+  </div>
+);
+
+/** One repository in a list: name, visibility, description, last activity. */
+export const RepoListItem: FC<{ repo: RepositoryWithOwner; showOwner?: boolean }> = ({ repo, showOwner = true }) => (
+  <li class="repo-item">
+    <div class="repo-item-main">
+      <div class="repo-item-title">
+        <Icon name={repo.is_private ? 'lock' : 'repo'} class="muted" />
+        <a href={`/${repo.owner_name}/${repo.name}`} class="repo-link">
+          {showOwner && <span class="repo-owner">{repo.owner_name} / </span>}
+          <span class="repo-name">{repo.name}</span>
+        </a>
+        <VisibilityBadge isPrivate={repo.is_private === 1} />
+      </div>
+      {repo.description ? <p class="repo-item-desc">{repo.description}</p> : null}
+      <div class="repo-item-meta">
+        {repo.is_empty ? <span>Empty repository</span> : <span>{repo.default_branch}</span>}
+        <Time iso={repo.pushed_at ?? repo.updated_at} prefix="Updated " />
+      </div>
+    </div>
+  </li>
+);
+
+export const RepoList: FC<{ repos: RepositoryWithOwner[]; showOwner?: boolean }> = ({ repos, showOwner = true }) => (
+  <ul class="repo-list">
+    {repos.map((repo) => (
+      <RepoListItem repo={repo} showOwner={showOwner} />
+    ))}
+  </ul>
+);

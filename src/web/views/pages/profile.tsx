@@ -1,0 +1,62 @@
+import type { FC } from 'hono/jsx';
+import type { PageContext } from '../context.ts';
+import type { User } from '../../../db/schema.ts';
+import type { RepositoryWithOwner } from '../../../services/repositories.ts';
+import { Layout } from '../layout.tsx';
+import { Avatar, Badge, EmptyState, RepoList } from '../components.tsx';
+import { Icon } from '../icons.tsx';
+import { shortDate } from '../format.ts';
+
+export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryWithOwner[]; total: number }> = ({ ctx, owner, repos, total }) => {
+  const isSelf = ctx.user?.username === owner.username;
+  return (
+    <Layout ctx={ctx} title={owner.username}>
+      <div class="split">
+        <aside class="split-side profile">
+          <Avatar name={owner.username} size="xl" />
+          <h1 class="profile-name">
+            {owner.full_name ? (
+              <>
+                <span class="profile-full">{owner.full_name}</span>
+                <span class="profile-login">{owner.username}</span>
+              </>
+            ) : (
+              <span class="profile-full">{owner.username}</span>
+            )}
+          </h1>
+          {owner.is_admin === 1 && <Badge kind="accent">Administrator</Badge>}
+          <p class="muted profile-since">
+            <Icon name="clock" /> Joined {shortDate(owner.created_at)}
+          </p>
+        </aside>
+        <section class="split-main">
+          <div class="section-head">
+            <h2>
+              Repositories <span class="counter">{total}</span>
+            </h2>
+            {isSelf && (
+              <a class="btn btn-primary" href="/-/new">
+                <Icon name="repo" /> New
+              </a>
+            )}
+          </div>
+          {repos.length ? (
+            <div class="card">
+              <RepoList repos={repos} showOwner={false} />
+            </div>
+          ) : (
+            <div class="card">
+              <EmptyState icon="repo" title={isSelf ? "You don't have any repositories yet" : `${owner.username} doesn't have any public repositories yet`}>
+                {isSelf && (
+                  <a class="btn btn-primary" href="/-/new">
+                    Create a repository
+                  </a>
+                )}
+              </EmptyState>
+            </div>
+          )}
+        </section>
+      </div>
+    </Layout>
+  );
+};

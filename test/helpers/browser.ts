@@ -1,0 +1,34 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** The Debian chromium package; override with GITOKU_CHROMIUM. */
+export const CHROMIUM_PATH = process.env.GITOKU_CHROMIUM ?? '/usr/bin/chromium';
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/**
+ * Why browser tests cannot run here, or null when they can. Outside CI a missing Chromium skips
+ * them (with this reason); in CI (CI=true) it is an error, so the suite cannot silently go green.
+ */
+export function browserUnavailableReason(): string | null {
+  if (existsSync(CHROMIUM_PATH)) return null;
+  const reason = `Chromium not found at ${CHROMIUM_PATH} (install it with "apt-get install chromium" or set GITOKU_CHROMIUM)`;
+  if (process.env.CI === 'true') throw new Error(`browser tests must run in CI: ${reason}`);
+  return reason;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: ARGS });
+}
+
+export const SCREENSHOT_DIR = resolve(import.meta.dirname, '../../test-results/screenshots');
+
+/** Saves a full-page screenshot to test-results/screenshots/<name>.png (gitignored). */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(SCREENSHOT_DIR, { recursive: true });
+  const path = join(SCREENSHOT_DIR, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
