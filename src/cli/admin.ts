@@ -4,6 +4,7 @@ import { CliError } from './errors.ts';
 import { createUser, getUserByName } from '../services/users.ts';
 import { createAccessToken } from '../services/tokens.ts';
 import { parseScopes } from '../domain/permissions.ts';
+import { createRegistrationToken } from '../services/runners.ts';
 
 export function registerAdminCommands(program: Command): void {
   const admin = program.command('admin').description('Administration on the configured database');
@@ -21,6 +22,26 @@ export function registerAdminCommands(program: Command): void {
         const created = await createUser(app, { username: opts.username, password: opts.password, email: opts.email, isAdmin: opts.admin });
         if (opts.json) printJson({ id: created.id, login: created.username, email: created.email, site_admin: created.is_admin === 1 });
         else console.log(`Created ${created.is_admin ? 'administrator' : 'user'} "${created.username}".`);
+      });
+    });
+
+  const runnerToken = admin.command('runner-token').description('Runner registration tokens');
+  runnerToken
+    .command('create')
+    .description('Create a registration token for `gitoku runner --token …`')
+    .option('--expires-in-hours <hours>', 'expire after this many hours')
+    .option('--json', 'print {"token": …} as JSON', false)
+    .action(async (opts: { expiresInHours?: string; json: boolean }) => {
+      let ttl: number | null = null;
+      if (opts.expiresInHours !== undefined) {
+        const hours = Number(opts.expiresInHours);
+        if (!Number.isFinite(hours) || hours <= 0) throw new CliError('--expires-in-hours must be a positive number');
+        ttl = hours * 3600_000;
+      }
+      await withApp(async (app) => {
+        const value = await createRegistrationToken(app, null, ttl);
+        if (opts.json) printJson({ token: value });
+        else console.log(value);
       });
     });
 

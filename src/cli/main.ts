@@ -4,6 +4,8 @@ import { ServiceError } from '../services/errors.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerRepoCommands } from './repo.ts';
+import { registerRunCommand } from './run.ts';
+import { registerRunnerCommand } from './runner.ts';
 
 import { CliError } from './errors.ts';
 
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerAdminCommands(program);
   registerRepoCommands(program);
+  registerRunCommand(program);
+  registerRunnerCommand(program);
   return program;
 }
 

@@ -6,6 +6,8 @@ import { ensureDemo } from '../services/demo.ts';
 import { findUserByName } from '../services/users.ts';
 import { startHttpServer } from '../web/server.ts';
 import { CliError } from './errors.ts';
+import { startEmbeddedRunner } from '../runner/embedded.ts';
+import { sweepJobs } from '../services/runners.ts';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -15,7 +17,7 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to bind (GITOKU_HOST, default 0.0.0.0)')
     .option('--data-dir <dir>', 'data directory (GITOKU_DATA_DIR, default ./data)')
     .option('--no-embedded-runner', 'do not start the embedded job runner')
-    .action(async (opts: { port?: string; host?: string; dataDir?: string }) => {
+    .action(async (opts: { port?: string; host?: string; dataDir?: string; embeddedRunner: boolean }) => {
       let port: number | undefined;
       if (opts.port !== undefined) {
         port = Number(opts.port);
@@ -35,7 +37,12 @@ export function registerServeCommand(program: Command): void {
         else console.log(`First run: created administrator "${admin.username}" with the password from GITOKU_ADMIN_PASSWORD`);
         if (demoCreated) console.log(`First run: created the demo repository ${app.config.baseUrl}/${admin.username}/demo`);
       }
+      const runner = opts.embeddedRunner ? await startEmbeddedRunner(app, `http://127.0.0.1:${server.port}`) : null;
+      const sweeper = setInterval(() => void sweepJobs(app).catch((err) => console.error('job sweep failed:', err)), 10_000);
+      sweeper.unref();
       const shutdown = async () => {
+        clearInterval(sweeper);
+        await runner?.stop();
         await server.close();
         await app.close();
         process.exit(0);

@@ -31,6 +31,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     // Keep int8 (count(*), bigserial) as JS numbers: ids and counts stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
+    // An idle connection that PostgreSQL terminates (restart, pg_terminate_backend, a closing pool's
+    // connections being cut) emits 'error' on the pool; without a listener that crashes the process.
+    pool.on('error', (err) => console.error(`PostgreSQL connection lost: ${err.message}`));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     handle = { db, dialect: 'postgres', url: opts.databaseUrl, close: () => db.destroy() };
   } else {

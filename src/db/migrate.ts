@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'k
 import type { Dialect } from './migrationHelpers.ts';
 import * as foundation from './migrations/0001_foundation.ts';
 import * as pullRequests from './migrations/0002_pull_requests.ts';
+import * as runsAndJobs from './migrations/0003_runs_and_jobs.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -9,6 +10,7 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
 const migrations: Record<string, MigrationModule> = {
   '0001_foundation': foundation,
   '0002_pull_requests': pullRequests,
+  '0003_runs_and_jobs': runsAndJobs,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -173,6 +173,103 @@ export interface CommitStatusesTable {
   updated_at: string;
 }
 
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobsTable {
+  id: Generated<number>;
+  kind: string;
+  repository_id: number | null;
+  payload: string;
+  status: JobStatus;
+  run_after: string;
+  attempts: number;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_error: string | null;
+  result: string | null;
+  cancel_requested: number;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+}
+
+export interface RunnersTable {
+  id: Generated<number>;
+  name: string;
+  token_hash: string;
+  labels: string;
+  version: string;
+  embedded: number;
+  busy_jobs: number;
+  last_seen_at: string | null;
+  created_at: string;
+}
+
+export interface RunnerRegistrationTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  created_by_id: number | null;
+  expires_at: string | null;
+  created_at: string;
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'blocked';
+
+export interface PromptPullRequestJobsTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  prompt: string;
+  title: string;
+  description: string;
+  mode: string;
+  agent_key: string | null;
+  driver: string;
+  model: string;
+  base_branch: string;
+  source_branch: string | null;
+  source_commit: string;
+  compare_branch: string;
+  commit_sha: string | null;
+  pull_request_id: number | null;
+  forked_from_job_id: number | null;
+  job_id: number | null;
+  status: RunStatus;
+  error: string | null;
+  result_summary: string | null;
+  usage: string;
+  rendered_prompt: string | null;
+  session_id: string | null;
+  created_by_id: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  updated_at: string;
+}
+
+export interface RunEventsTable {
+  id: Generated<number>;
+  run_id: number;
+  attempt: number;
+  seq: number;
+  kind: string;
+  data: string;
+  created_at: string;
+}
+
+export interface JobTokensTable {
+  id: Generated<number>;
+  token_hash: string;
+  job_id: number;
+  repository_id: number;
+  user_id: number;
+  allowed_ref: string;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -188,6 +285,12 @@ export interface Database {
   pull_request_reviews: PullRequestReviewsTable;
   pull_request_comments: PullRequestCommentsTable;
   commit_statuses: CommitStatusesTable;
+  jobs: JobsTable;
+  runners: RunnersTable;
+  runner_registration_tokens: RunnerRegistrationTokensTable;
+  prompt_pull_request_jobs: PromptPullRequestJobsTable;
+  run_events: RunEventsTable;
+  job_tokens: JobTokensTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -200,3 +303,7 @@ export type PullRequest = Selectable<PullRequestsTable>;
 export type PullRequestComment = Selectable<PullRequestCommentsTable>;
 export type PullRequestReview = Selectable<PullRequestReviewsTable>;
 export type CommitStatus = Selectable<CommitStatusesTable>;
+export type Job = Selectable<JobsTable>;
+export type Runner = Selectable<RunnersTable>;
+export type Run = Selectable<PromptPullRequestJobsTable>;
+export type RunEvent = Selectable<RunEventsTable>;

@@ -15,9 +15,12 @@ export interface Viewer {
   isAdmin: boolean;
   /** Scopes of the token the request used; null when signed in with a password or session (all scopes). */
   tokenScopes: readonly TokenScope[] | null;
+  /** Set for an agent job's token: it may read and write (one ref of) this repository only. */
+  jobScope?: { repositoryId: number; allowedRef: string };
 }
 
 export interface RepoAccessFacts {
+  repositoryId?: number;
   ownerId: number;
   isPrivate: boolean;
   collaboratorRole: 'read' | 'write' | 'admin' | null;
@@ -30,6 +33,7 @@ export interface RepoAccessFacts {
 export function repositoryRole(viewer: Viewer | null, repo: RepoAccessFacts): RepoRole {
   const anonymous: RepoRole = repo.isPrivate ? 'none' : 'read';
   if (!viewer) return anonymous;
+  if (viewer.jobScope) return viewer.jobScope.repositoryId === repo.repositoryId ? 'write' : anonymous;
   if (viewer.tokenScopes && !viewer.tokenScopes.includes('repo')) return anonymous;
   if (viewer.isAdmin && (viewer.tokenScopes === null || viewer.tokenScopes.includes('admin'))) return 'admin';
   if (viewer.userId === repo.ownerId) return 'admin';

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { type DatabaseHandle, type Db, openDatabase } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
@@ -27,19 +28,36 @@ const POST_RECEIVE_HOOK = `#!/bin/sh
 cat > "$GITOKU_PUSH_RESULT_FILE"
 `;
 
+/** pre-receive hook: a push made with a job token may update only the run's compare branch. */
+const PRE_RECEIVE_HOOK = `#!/bin/sh
+# Installed by gitoku: restricts pushes made with an agent job's token to one ref.
+[ -n "$GITOKU_ALLOWED_REF" ] || exit 0
+status=0
+while read old new ref; do
+  if [ "$ref" != "$GITOKU_ALLOWED_REF" ]; then
+    echo "gitoku: this job token may only push $GITOKU_ALLOWED_REF (refused $ref)" >&2
+    status=1
+  fi
+done
+exit $status
+`;
+
 export async function createAppContext(config: Config): Promise<AppContext> {
   const reposDir = join(config.dataDir, 'repos');
   const hooksDir = join(config.dataDir, 'hooks');
   await mkdir(reposDir, { recursive: true });
   await mkdir(hooksDir, { recursive: true });
-  const hook = join(hooksDir, 'post-receive');
-  await writeFile(hook, POST_RECEIVE_HOOK);
-  await chmod(hook, 0o755);
+  for (const [name, script] of [['post-receive', POST_RECEIVE_HOOK], ['pre-receive', PRE_RECEIVE_HOOK]] as const) {
+    const hook = join(hooksDir, name);
+    await writeFile(hook, script);
+    await chmod(hook, 0o755);
+  }
 
   const handle: DatabaseHandle = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const secret = await loadOrCreateSecret(handle.db);
   const signals = new EventEmitter();
-  signals.setMaxListeners(100);
+  signals.setMaxListeners(0);
+  const listener = handle.url ? await listenForNotifications(handle.url, signals) : null;
   return {
     config,
     db: handle.db,
@@ -48,8 +66,24 @@ export async function createAppContext(config: Config): Promise<AppContext> {
     hooksDir,
     secret,
     signals,
-    close: () => handle.close(),
+    close: async () => {
+      await listener?.end().catch(() => undefined);
+      await handle.close();
+    },
   };
+}
+
+/**
+ * PostgreSQL wakes job claimers in every instance with NOTIFY gitoku_jobs (one per committed
+ * transaction); this connection turns those into the same in-process 'jobs' signal SQLite uses.
+ */
+async function listenForNotifications(url: string, signals: EventEmitter): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  client.on('notification', (msg) => signals.emit(msg.channel === 'gitoku_jobs' ? 'jobs' : msg.channel));
+  client.on('error', (err) => console.error('PostgreSQL notification listener:', err.message));
+  await client.query('LISTEN gitoku_jobs');
+  return client;
 }
 
 async function loadOrCreateSecret(db: Db): Promise<string> {

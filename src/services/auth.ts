@@ -4,11 +4,14 @@ import type { Viewer } from '../domain/permissions.ts';
 import { authenticateToken } from './tokens.ts';
 import { authenticatePassword } from './users.ts';
 import { userForSession } from './sessions.ts';
+import { authenticateJobToken, JOB_TOKEN_PREFIX } from './jobTokens.ts';
 
 export interface Identity {
   user: User;
   viewer: Viewer;
-  method: 'token' | 'password' | 'session';
+  method: 'token' | 'password' | 'session' | 'job';
+  /** For job tokens: the job whose agent is acting. */
+  jobId?: number;
 }
 
 export type CredentialsResult = { kind: 'anonymous' } | { kind: 'invalid' } | { kind: 'ok'; identity: Identity };
@@ -28,6 +31,8 @@ export async function authenticateAuthorizationHeader(app: AppContext, header: s
   const scheme = match[1]!.toLowerCase();
   const value = match[2]!.trim();
   if (scheme === 'bearer' || scheme === 'token') {
+    const job = await jobIdentity(app, value);
+    if (job) return { kind: 'ok', identity: job };
     const found = await authenticateToken(app, value);
     return found ? { kind: 'ok', identity: { user: found.user, viewer: viewerOf(found.user, found.scopes), method: 'token' } } : { kind: 'invalid' };
   }
@@ -42,6 +47,8 @@ export async function authenticateAuthorizationHeader(app: AppContext, header: s
     if (colon < 0) return { kind: 'invalid' };
     const username = decoded.slice(0, colon);
     const secret = decoded.slice(colon + 1);
+    const job = await jobIdentity(app, secret);
+    if (job) return { kind: 'ok', identity: job };
     const byToken = await authenticateToken(app, secret);
     if (byToken) {
       // The username part is ignored for tokens (git tools send anything there), as GitHub does.
@@ -54,6 +61,18 @@ export async function authenticateAuthorizationHeader(app: AppContext, header: s
     return { kind: 'invalid' };
   }
   return { kind: 'invalid' };
+}
+
+async function jobIdentity(app: AppContext, presented: string): Promise<Identity | null> {
+  if (!presented.startsWith(JOB_TOKEN_PREFIX)) return null;
+  const found = await authenticateJobToken(app, presented);
+  if (!found) return null;
+  return {
+    user: found.user,
+    viewer: { userId: found.user.id, isAdmin: false, tokenScopes: ['repo'], jobScope: { repositoryId: found.repositoryId, allowedRef: found.allowedRef } },
+    method: 'job',
+    jobId: found.jobId,
+  };
 }
 
 export async function authenticateSessionCookie(app: AppContext, cookie: string | undefined): Promise<Identity | null> {

@@ -6,6 +6,7 @@ import { listBranches } from '../git/refs.ts';
 import { setHead } from '../git/repository.ts';
 import { repositoryGitDir } from './storage.ts';
 import { appendEvents } from '../events/outbox.ts';
+import type { DbOrTx } from '../db/index.ts';
 
 export interface RefChange {
   ref: string;
@@ -25,9 +26,10 @@ export interface RefChangeCause {
 /**
  * The single ingress for ref movements (DESIGN §4.1): every push, API branch change, merge and run
  * completion reports its changes here. In one transaction it appends a `ref.updated` event per change
- * to the outbox and refreshes the repository's cached state; then it wakes the dispatcher.
+ * to the outbox and refreshes the repository's cached state; then it wakes the dispatcher. Given a
+ * transaction, it writes there instead, so the change commits together with the caller's state.
  */
-export async function handleRepositoryRefChanges(app: AppContext, repo: Repository, changes: RefChange[], cause: RefChangeCause): Promise<void> {
+export async function handleRepositoryRefChanges(app: AppContext, repo: Repository, changes: RefChange[], cause: RefChangeCause, tx?: DbOrTx): Promise<void> {
   if (changes.length === 0) return;
   const gitDir = repositoryGitDir(app, repo);
   const branches = await listBranches(gitDir);
@@ -35,7 +37,7 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
   if (state.defaultBranch !== repo.default_branch) await setHead(gitDir, state.defaultBranch);
 
   const at = now();
-  await app.db.transaction().execute(async (tx) => {
+  const write = async (tx: DbOrTx) => {
     await appendEvents(
       tx,
       changes.map((change) => ({
@@ -60,7 +62,13 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
       .set({ is_empty: state.isEmpty ? 1 : 0, default_branch: state.defaultBranch, pushed_at: at, updated_at: at })
       .where('id', '=', repo.id)
       .execute();
-  });
+  };
+  if (tx) {
+    // The caller's transaction: it signals the dispatcher after its commit.
+    await write(tx);
+    return;
+  }
+  await app.db.transaction().execute(write);
   app.signals.emit('events');
 }
 

@@ -30,6 +30,8 @@ function selectRepositories(db: DbOrTx) {
 }
 
 export async function findRepository(db: DbOrTx, ownerName: string, repoName: string): Promise<RepositoryWithOwner | undefined> {
+  // No name contains a NUL, and PostgreSQL rejects one in a query parameter.
+  if (ownerName.includes('\0') || repoName.includes('\0')) return undefined;
   return selectRepositories(db).where('users.lower_name', '=', ownerName.toLowerCase()).where('repositories.lower_name', '=', repoName.toLowerCase()).executeTakeFirst();
 }
 
@@ -43,7 +45,7 @@ export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer 
     const row = await app.db.selectFrom('collaborators').select('role').where('repository_id', '=', repo.id).where('user_id', '=', viewer.userId).executeTakeFirst();
     collaboratorRole = row?.role ?? null;
   }
-  return repositoryRole(viewer, { ownerId: repo.owner_id, isPrivate: repo.is_private === 1, collaboratorRole });
+  return repositoryRole(viewer, { repositoryId: repo.id, ownerId: repo.owner_id, isPrivate: repo.is_private === 1, collaboratorRole });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AppContext } from '../services/app.ts';
 import { ServiceError } from '../services/errors.ts';
 import { apiRoutes } from './routes/api/index.ts';
 import { gitRoutes } from './routes/git.ts';
+import { runnerRoutes } from './routes/runner.ts';
 import { uiRoutes } from './routes/ui/index.tsx';
 
 /** The whole HTTP surface: JSON API, git smart HTTP and the web UI, in that order of precedence. */
@@ -15,6 +16,7 @@ export function createWebApp(app: AppContext): Hono<WebEnv> {
     await next();
   });
   web.get('/healthz', (c) => c.json({ status: 'ok' }));
+  web.route('/api/v1/runner', runnerRoutes());
   web.route('/api/v1', apiRoutes(app.config.jsonBodyLimit));
   web.route('/', gitRoutes());
   web.route('/', uiRoutes());

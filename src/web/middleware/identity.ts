@@ -8,7 +8,8 @@ export const SESSION_COOKIE = 'gitoku_session';
 /** API identity: a personal access token in the Authorization header; bad credentials are a 401. */
 export const apiIdentity: MiddlewareHandler<WebEnv> = async (c, next) => {
   const result = await authenticateAuthorizationHeader(c.get('app'), c.req.header('authorization'), false);
-  if (result.kind === 'invalid') {
+  // Job tokens are for git only: an agent never acts through the API with its run's credentials.
+  if (result.kind === 'invalid' || (result.kind === 'ok' && result.identity.method === 'job')) {
     return c.json({ message: 'Bad credentials' }, 401, { 'WWW-Authenticate': 'Bearer realm="gitoku"' });
   }
   c.set('identity', result.kind === 'ok' ? result.identity : null);

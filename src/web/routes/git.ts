@@ -96,7 +96,7 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
     advertise: false,
     gitProtocol: safeGitProtocol(c.req.header('git-protocol')),
     hooksDir: isPush ? app.hooksDir : undefined,
-    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile } : undefined,
+    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile, ...(access.identity?.viewer.jobScope ? { GITOKU_ALLOWED_REF: access.identity.viewer.jobScope.allowedRef } : {}) } : undefined,
   });
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   const stderr: Buffer[] = [];
@@ -112,7 +112,9 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
   if (resultFile) {
     try {
       const lines = parsePostReceiveLines(await readFile(resultFile, 'utf8').catch(() => ''));
-      await handleRepositoryRefChanges(app, access.repo, lines, { kind: 'push', actorId: access.identity?.user.id ?? null });
+      const identity = access.identity;
+      const cause = identity?.method === 'job' ? { kind: 'run' as const, actorId: identity.user.id, details: { job_id: identity.jobId } } : { kind: 'push' as const, actorId: identity?.user.id ?? null };
+      await handleRepositoryRefChanges(app, access.repo, lines, cause);
     } catch (err) {
       console.error(`ref-change ingress failed for ${access.repo.owner_name}/${access.repo.name}:`, err);
     } finally {

@@ -7,6 +7,7 @@ import { registerUserRoutes } from './users.ts';
 import { registerRepoRoutes } from './repos.ts';
 import { registerCodeRoutes } from './code.ts';
 import { registerPullRoutes } from './pulls.ts';
+import { registerRunRoutes } from './runs.ts';
 
 /** The JSON API mounted at /api/v1. */
 export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
@@ -19,7 +20,7 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
     '*',
     bodyLimit({
       maxSize: jsonBodyLimit,
-      onError: (c) => c.json({ message: `Request body is too large (limit ${jsonBodyLimit} bytes)` }, 413),
+      onError: (c) => c.json({ message: `Request body is too large (limit ${jsonBodyLimit} bytes)` }, 413, { Connection: 'close' }),
     }),
   );
   api.use('*', apiIdentity);
@@ -28,6 +29,7 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   registerUserRoutes(registry);
   registerRepoRoutes(registry);
   registerPullRoutes(registry);
+  registerRunRoutes(registry);
   registerCodeRoutes(registry);
 
   api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));

@@ -1,0 +1,39 @@
+import type { SandboxBackend, Workspace } from '../sandbox.ts';
+
+/** One normalized trace event (DESIGN §4.7), whatever agent produced it. */
+export type TraceEvent =
+  | { kind: 'message'; data: { text: string } }
+  | { kind: 'thinking'; data: { text: string } }
+  | { kind: 'tool_call'; data: { tool: string; input: unknown; output?: string } }
+  | { kind: 'command'; data: { command: string; exit_code: number | null; output: string; timed_out?: boolean } }
+  | { kind: 'file_edit'; data: { path: string; action: 'write' | 'append' | 'delete'; bytes?: number } }
+  | { kind: 'usage'; data: { input_tokens?: number; output_tokens?: number; total_tokens?: number } }
+  | { kind: 'error'; data: { message: string } }
+  | { kind: 'status'; data: { message: string } }
+  | { kind: 'log'; data: { stream: 'stdout' | 'stderr'; text: string } };
+
+export interface DriverContext {
+  prompt: string;
+  model: string;
+  workspace: Workspace;
+  sandbox: SandboxBackend;
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal;
+  emit(event: TraceEvent): void;
+}
+
+export interface DriverResult {
+  /** What the agent says it did (its last message). */
+  summary: string;
+  usage: Record<string, number>;
+  sessionId: string | null;
+}
+
+/** Raised by a driver when the agent failed (not retryable: the same prompt would fail again). */
+export class AgentFailure extends Error {}
+
+export interface AgentDriver {
+  name: string;
+  run(ctx: DriverContext): Promise<DriverResult>;
+}

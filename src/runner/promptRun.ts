@@ -1,0 +1,86 @@
+import type { RunJobPayload } from '../services/runs.ts';
+import type { RunnerClient } from './client.ts';
+import type { SandboxBackend, Workspace } from './sandbox.ts';
+import { driverFor } from './drivers/index.ts';
+import { AgentFailure, type TraceEvent } from './drivers/types.ts';
+import { TraceBuffer } from './traceBuffer.ts';
+
+export interface JobOutcome {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  error?: string;
+  retryable?: boolean;
+}
+
+const AGENT_IDENTITY = { name: 'gitoku agent', email: 'agent@gitoku.invalid' };
+const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
+
+/** Replaces every occurrence of the job token (and its base64 forms) in text sent to the server. */
+export function redactor(secrets: string[]): (text: string) => string {
+  const needles = secrets.filter((s) => s.length >= 8).flatMap((s) => [s, Buffer.from(s).toString('base64')]);
+  return (text) => needles.reduce((t, n) => t.split(n).join('[redacted]'), text);
+}
+
+/**
+ * Runs one agent job: clone the source commit into a fresh workspace, run the driver, commit what the
+ * agent left uncommitted (agent as author, gitoku as committer, run trailers), push the compare branch
+ * with the job token, report. Git commands the runner itself needs run in the same sandbox.
+ */
+export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal): Promise<JobOutcome> {
+  const trace = new TraceBuffer(client, jobId, payload.attempt, redactor([payload.token]));
+  const emit = (e: TraceEvent) => trace.push(e);
+  const auth = ['-c', `http.extraHeader=Authorization: Bearer ${payload.token}`];
+  let ws: Workspace | null = null;
+  const git = async (args: string[], opts: { auth?: boolean; env?: Record<string, string>; input?: string } = {}) => {
+    const r = await sandbox.exec(ws!, ['git', ...(opts.auth ? auth : []), ...args], { timeoutMs: 10 * 60_000, signal, env: opts.env, input: opts.input, maxOutputBytes: 1024 * 1024 });
+    if (r.cancelled) throw new AgentFailure('cancelled');
+    if (r.code !== 0) throw new Error(`git ${args[0]} failed: ${redactor([payload.token])(r.stderr.trim()).slice(-2000)}`);
+    return r.stdout;
+  };
+  try {
+    ws = await sandbox.provision();
+    emit({ kind: 'status', data: { message: `Preparing workspace (${sandbox.name} sandbox) at ${payload.source_commit.slice(0, 12)}` } });
+    await git(['init', '-q', `--initial-branch=${payload.compare_branch}`, '.']);
+    await git(['fetch', '-q', '--no-tags', payload.clone_url, payload.source_commit], { auth: true });
+    await git(['checkout', '-q', '-B', payload.compare_branch, payload.source_commit]);
+    const driver = driverFor(payload.driver);
+    if (!driver) throw new AgentFailure(`this runner has no "${payload.driver}" driver`);
+    emit({ kind: 'status', data: { message: `Running the ${driver.name} agent${payload.model ? ` (${payload.model})` : ''}` } });
+    const result = await driver.run({ prompt: payload.prompt, model: payload.model, workspace: ws, sandbox, env: payload.env, timeoutMs: payload.timeout_ms, signal, emit });
+    if (signal.aborted) throw new AgentFailure('cancelled');
+
+    await git(['add', '-A']);
+    const status = await git(['status', '--porcelain']);
+    const identity = { GIT_AUTHOR_NAME: AGENT_IDENTITY.name, GIT_AUTHOR_EMAIL: AGENT_IDENTITY.email, GIT_COMMITTER_NAME: COMMITTER.name, GIT_COMMITTER_EMAIL: COMMITTER.email };
+    if (status.trim()) {
+      const message = `${payload.prompt.split('\n').find((l) => l.startsWith('## Task: '))?.slice(9) ?? 'Agent changes'}\n\n${result.summary}\n\n${payload.commit_trailers.join('\n')}\n`;
+      await git(['commit', '-q', '--no-verify', '-F', '-'], { env: identity, input: message });
+    }
+    const head = (await git(['rev-parse', 'HEAD'])).trim();
+    const changed = head !== payload.source_commit;
+    const files = changed ? (await git(['diff', '--name-only', payload.source_commit, head])).split('\n').filter(Boolean) : [];
+    if (changed) {
+      emit({ kind: 'status', data: { message: `Pushing ${files.length} changed file${files.length === 1 ? '' : 's'} to ${payload.compare_branch}` } });
+      await git(['push', '-q', payload.clone_url, `HEAD:refs/heads/${payload.compare_branch}`], { auth: true });
+    } else {
+      emit({ kind: 'status', data: { message: 'The agent made no changes' } });
+    }
+    await trace.flush();
+    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId });
+    return { status: 'succeeded' };
+  } catch (err) {
+    const message = (err as Error).message;
+    if (signal.aborted || message === 'cancelled') {
+      emit({ kind: 'status', data: { message: 'Cancelled' } });
+      await trace.flush();
+      await client.cancelled(jobId, 'cancelled');
+      return { status: 'cancelled' };
+    }
+    const agentFault = err instanceof AgentFailure;
+    emit({ kind: 'error', data: { message } });
+    await trace.flush();
+    await client.fail(jobId, message, !agentFault);
+    return { status: 'failed', error: message, retryable: !agentFault };
+  } finally {
+    if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
+  }
+}

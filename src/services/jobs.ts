@@ -1,0 +1,161 @@
+import { sql } from 'kysely';
+import type { AppContext } from './app.ts';
+import { now } from './app.ts';
+import type { DbOrTx } from '../db/index.ts';
+import type { Job } from '../db/schema.ts';
+
+/**
+ * The job queue (DESIGN §3): a table with leases. A claim is one atomic UPDATE … WHERE id = (SELECT …)
+ * — with FOR UPDATE SKIP LOCKED on PostgreSQL — that also takes over jobs whose lease expired (their
+ * runner died). Runners heartbeat to extend the lease; completion is accepted only from the current
+ * lease owner of a running job, so a late duplicate completion changes nothing.
+ */
+
+export interface EnqueueInput {
+  kind: string;
+  repositoryId: number | null;
+  payload: Record<string, unknown>;
+  maxAttempts?: number;
+  runAfter?: Date;
+}
+
+export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> {
+  const at = now();
+  return db
+    .insertInto('jobs')
+    .values({
+      kind: input.kind,
+      repository_id: input.repositoryId,
+      payload: JSON.stringify(input.payload),
+      status: 'queued',
+      run_after: (input.runAfter ?? new Date()).toISOString(),
+      attempts: 0,
+      max_attempts: input.maxAttempts ?? 3,
+      lease_owner: null,
+      lease_expires_at: null,
+      last_error: null,
+      result: null,
+      cancel_requested: 0,
+      created_at: at,
+      updated_at: at,
+      finished_at: null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Tells waiting claimers that jobs were committed: one NOTIFY per call on PostgreSQL, an in-process signal on SQLite. */
+export async function wakeClaimers(app: AppContext): Promise<void> {
+  if (app.dialect === 'postgres') await sql`select pg_notify('gitoku_jobs', '')`.execute(app.db);
+  else app.signals.emit('jobs');
+}
+
+export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number): Promise<Job | null> {
+  const at = now();
+  const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
+  const lock = app.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+  const result = await sql<Job>`
+    update jobs set status = 'running', lease_owner = ${owner}, lease_expires_at = ${leaseUntil},
+      attempts = attempts + 1, updated_at = ${at}
+    where id = (
+      select id from jobs
+      where kind in (${sql.join(kinds.map((k) => sql`${k}`))})
+        and cancel_requested = 0
+        and ((status = 'queued' and run_after <= ${at})
+          or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
+      order by id
+      limit 1
+      ${lock}
+    )
+    returning *`.execute(app.db);
+  return result.rows[0] ?? null;
+}
+
+/** Extends a lease; returns null when the caller no longer holds it (expired and taken over, or finished). */
+export async function heartbeatJob(app: AppContext, jobId: number, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean } | null> {
+  const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
+  const res = await app.db
+    .updateTable('jobs')
+    .set({ lease_expires_at: leaseUntil, updated_at: now() })
+    .where('id', '=', jobId)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .returning('cancel_requested')
+    .executeTakeFirst();
+  return res ? { cancelRequested: res.cancel_requested === 1 } : null;
+}
+
+/** Marks a running job finished (succeeded, failed or cancelled) if `owner` holds it; false otherwise. */
+export async function finishJob(db: DbOrTx, jobId: number, owner: string, status: 'succeeded' | 'failed' | 'cancelled', outcome: { result?: unknown; error?: string }): Promise<boolean> {
+  const at = now();
+  const res = await db
+    .updateTable('jobs')
+    .set({ status, result: outcome.result === undefined ? null : JSON.stringify(outcome.result), last_error: outcome.error ?? null, lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+    .where('id', '=', jobId)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** Exponential backoff with a little jitter: 2s, 4s, 8s … capped at 5 minutes. */
+export function retryDelayMs(attempts: number): number {
+  return Math.min(300_000, 1000 * 2 ** attempts) + Math.floor(Math.random() * 250);
+}
+
+/**
+ * Records a failed attempt: requeued with backoff while attempts remain and the failure is retryable,
+ * else failed for good. Returns 'retry' | 'failed', or null when the caller did not hold the lease.
+ */
+export async function failJobAttempt(db: DbOrTx, job: Job, owner: string, error: string, retryable: boolean): Promise<'retry' | 'failed' | null> {
+  if (retryable && job.attempts < job.max_attempts) {
+    const at = now();
+    const res = await db
+      .updateTable('jobs')
+      .set({ status: 'queued', lease_owner: null, lease_expires_at: null, last_error: error, run_after: new Date(Date.now() + retryDelayMs(job.attempts)).toISOString(), updated_at: at })
+      .where('id', '=', job.id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1 ? 'retry' : null;
+  }
+  return (await finishJob(db, job.id, owner, 'failed', { error })) ? 'failed' : null;
+}
+
+/** Cancels a job: a queued one at once; a running one is flagged and its runner stops it at the next heartbeat. */
+export async function requestJobCancel(db: DbOrTx, jobId: number): Promise<'cancelled' | 'requested' | 'finished'> {
+  const at = now();
+  const queued = await db.updateTable('jobs').set({ status: 'cancelled', cancel_requested: 1, finished_at: at, updated_at: at }).where('id', '=', jobId).where('status', '=', 'queued').executeTakeFirst();
+  if (Number(queued.numUpdatedRows) === 1) return 'cancelled';
+  const running = await db.updateTable('jobs').set({ cancel_requested: 1, updated_at: at }).where('id', '=', jobId).where('status', '=', 'running').executeTakeFirst();
+  return Number(running.numUpdatedRows) === 1 ? 'requested' : 'finished';
+}
+
+/**
+ * Ends jobs whose lease expired and that will not be claimed again: those with no attempts left fail,
+ * those whose cancellation was requested are cancelled. Returns them so their owners (runs) can be closed.
+ */
+export async function sweepExpiredJobs(app: AppContext): Promise<Job[]> {
+  const at = now();
+  const cancelled = await app.db
+    .updateTable('jobs')
+    .set({ status: 'cancelled', last_error: 'cancelled (the runner stopped responding)', lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', at)
+    .where('cancel_requested', '=', 1)
+    .returningAll()
+    .execute();
+  const failed = await app.db
+    .updateTable('jobs')
+    .set({ status: 'failed', last_error: 'the runner stopped responding (lease expired) and no attempts are left', lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+    .where('status', '=', 'running')
+    .where('lease_expires_at', '<', at)
+    .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
+    .returningAll()
+    .execute();
+  return [...cancelled, ...failed];
+}
+
+export async function getJob(db: DbOrTx, id: number): Promise<Job | undefined> {
+  return db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}

@@ -1,0 +1,434 @@
+import type { AppContext } from './app.ts';
+import { now } from './app.ts';
+import { invalid, notFound, ServiceError, forbidden } from './errors.ts';
+import { findRepositoryById, type RepositoryAccess, type RepositoryWithOwner } from './repositories.ts';
+import { handleRepositoryRefChanges } from './refChanges.ts';
+import { createPullRequest, pullRequestEvent } from './pulls.ts';
+import { isUniqueViolation, findUserById } from './users.ts';
+import { enqueueJob, failJobAttempt, finishJob, requestJobCancel, wakeClaimers } from './jobs.ts';
+import { createJobToken, revokeJobTokens } from './jobTokens.ts';
+import { agentEnvironment, renderAgentPrompt } from './agentContext.ts';
+import { checkPromptForDriver, findDriver } from './drivers.ts';
+import { repositoryGitDir } from './storage.ts';
+import type { DbOrTx } from '../db/index.ts';
+import type { Job, Run, RunEvent, User } from '../db/schema.ts';
+import { compareBranchName, type DriverName, MAX_PROMPT_BYTES, titleFromPrompt } from '../domain/runs.ts';
+import { isSha, isValidBranchName, ZERO_SHA } from '../domain/refs.ts';
+import { roleAtLeast } from '../domain/permissions.ts';
+import { resolveCommit } from '../git/tree.ts';
+import { compareAndSwapRef } from '../git/mergeCommits.ts';
+import { runGit } from '../git/exec.ts';
+import { appendEvents } from '../events/outbox.ts';
+
+export const RUN_JOB_KIND = 'prompt_run';
+export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000;
+
+/** What a client asks for (API, UI, CLI). */
+export interface RunRequest {
+  prompt: string;
+  title?: string;
+  description?: string;
+  baseBranch?: string;
+  sourceBranch?: string;
+  sourceCommit?: string;
+  driver?: string;
+  model?: string;
+  mode?: string;
+  agentKey?: string | null;
+  forkedFromJobId?: number | null;
+  timeoutMs?: number;
+}
+
+/** A run ready to validate: every field filled in. */
+export interface RunDraft {
+  prompt: string;
+  title: string;
+  description: string;
+  baseBranch: string;
+  sourceBranch: string | null;
+  sourceCommit: string | null;
+  driver: string;
+  model: string;
+  mode: string;
+  agentKey: string | null;
+  forkedFromJobId: number | null;
+  timeoutMs: number;
+}
+
+/** A validated draft: the source resolved to a commit. */
+export interface ValidatedRun extends RunDraft {
+  driver: DriverName;
+  sourceCommit: string;
+}
+
+/** Step 1 of the launch path: fill in defaults from the repository. */
+export function buildPromptPullRequestJob(access: RepositoryAccess, request: RunRequest): RunDraft {
+  const driver = request.driver || 'script';
+  const info = findDriver(driver);
+  const baseBranch = request.baseBranch || access.repo.default_branch;
+  return {
+    prompt: request.prompt,
+    title: (request.title ?? '').trim() || titleFromPrompt(request.prompt ?? ''),
+    description: request.description ?? '',
+    baseBranch,
+    sourceBranch: request.sourceCommit ? (request.sourceBranch ?? null) : request.sourceBranch || baseBranch,
+    sourceCommit: request.sourceCommit ?? null,
+    driver,
+    model: request.model || info?.defaultModel || '',
+    mode: request.mode || 'code',
+    agentKey: request.agentKey ?? null,
+    forkedFromJobId: request.forkedFromJobId ?? null,
+    timeoutMs: request.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+  };
+}
+
+/** Step 2: validation. Nothing is created when it fails. */
+export async function draftPromptPullRequestJob(access: RepositoryAccess, actor: User, draft: RunDraft): Promise<ValidatedRun> {
+  if (!roleAtLeast(access.role, 'write')) throw forbidden(`${actor.username} needs write access to start an agent run`);
+  if (typeof draft.prompt !== 'string' || draft.prompt.trim() === '') throw invalid('prompt is required', 'prompt');
+  if (Buffer.byteLength(draft.prompt) > MAX_PROMPT_BYTES) throw new ServiceError(413, `prompt is too large (limit ${MAX_PROMPT_BYTES} bytes)`, 'prompt');
+  if (draft.title.length > 256) throw invalid('title is too long (at most 256 characters)', 'title');
+  const driver = findDriver(draft.driver);
+  if (!driver) throw invalid(`unknown driver "${draft.driver}"`, 'driver');
+  if (!driver.available) throw invalid(`driver "${draft.driver}" is not available: ${driver.reason}`, 'driver');
+  if (draft.model && !driver.models.includes(draft.model)) throw invalid(`unknown model "${draft.model}" for driver ${driver.name} (known: ${driver.models.join(', ')})`, 'model');
+  const promptProblem = checkPromptForDriver(driver.name, draft.prompt);
+  if (promptProblem) throw invalid(promptProblem, 'prompt');
+  if (!Number.isFinite(draft.timeoutMs) || draft.timeoutMs < 1000 || draft.timeoutMs > 6 * 3600_000) throw invalid('timeout must be between 1 second and 6 hours', 'timeout');
+  if (!isValidBranchName(draft.baseBranch) || !(await resolveCommit(access.gitDir, `refs/heads/${draft.baseBranch}`))) throw invalid(`base branch "${draft.baseBranch}" does not exist`, 'base_branch');
+  let sourceCommit: string | null;
+  if (draft.sourceCommit) {
+    if (!isSha(draft.sourceCommit)) throw invalid('source commit must be a full 40-character sha', 'source_commit');
+    sourceCommit = await resolveCommit(access.gitDir, draft.sourceCommit);
+    if (!sourceCommit) throw invalid(`source commit ${draft.sourceCommit} does not exist`, 'source_commit');
+  } else {
+    if (!draft.sourceBranch || !isValidBranchName(draft.sourceBranch)) throw invalid(`source branch "${draft.sourceBranch}" is not a valid branch name`, 'source_branch');
+    sourceCommit = await resolveCommit(access.gitDir, `refs/heads/${draft.sourceBranch}`);
+    if (!sourceCommit) throw invalid(`source branch "${draft.sourceBranch}" does not exist`, 'source_branch');
+  }
+  return { ...draft, driver: driver.name, model: draft.model || driver.defaultModel, sourceCommit };
+}
+
+function initialPullRequestBody(run: { number: number; driver: string; model: string; prompt: string }, repo: RepositoryWithOwner): string {
+  const quoted = run.prompt.length > 4000 ? `${run.prompt.slice(0, 4000)}\n…` : run.prompt;
+  return [
+    `🤖 This draft pull request belongs to agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) (${run.driver}${run.model ? ` · ${run.model}` : ''}).`,
+    'The agent is working; this description is updated when it finishes.',
+    '<details><summary>Prompt</summary>\n\n```text\n' + quoted.replace(/```/g, '`​``') + '\n```\n</details>',
+  ].join('\n\n');
+}
+
+/**
+ * Step 3: cut the compare branch from the source commit (through the ref-change ingress), open a
+ * draft pull request compare → base, create the run row and enqueue its job — the database writes in
+ * one transaction; if it fails, the branch is removed again.
+ */
+export async function launchPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, run: ValidatedRun): Promise<Run> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const max = await app.db.selectFrom('prompt_pull_request_jobs').select((eb) => eb.fn.max<number>('number').as('n')).where('repository_id', '=', access.repo.id).executeTakeFirst();
+    const number = Number(max?.n ?? 0) + 1 + attempt;
+    const compareBranch = compareBranchName(number, run.title);
+    const ref = `refs/heads/${compareBranch}`;
+    if (!(await compareAndSwapRef(access.gitDir, ref, run.sourceCommit, ZERO_SHA))) continue; // taken: try the next number
+    try {
+      const created = await app.db.transaction().execute(async (tx) => {
+        await handleRepositoryRefChanges(app, access.repo, [{ ref, before: ZERO_SHA, after: run.sourceCommit }], { kind: 'run', actorId: actor.id, details: { run_number: number } }, tx);
+        const at = now();
+        const pr = await createPullRequest(
+          app,
+          access,
+          actor,
+          { title: run.title, body: initialPullRequestBody({ number, driver: run.driver, model: run.model, prompt: run.prompt }, access.repo), head: compareBranch, base: run.baseBranch, draft: true },
+          tx,
+        );
+        const row = await tx
+          .insertInto('prompt_pull_request_jobs')
+          .values({
+            repository_id: access.repo.id,
+            number,
+            prompt: run.prompt,
+            title: run.title,
+            description: run.description,
+            mode: run.mode,
+            agent_key: run.agentKey,
+            driver: run.driver,
+            model: run.model,
+            base_branch: run.baseBranch,
+            source_branch: run.sourceBranch,
+            source_commit: run.sourceCommit,
+            compare_branch: compareBranch,
+            commit_sha: null,
+            pull_request_id: pr.id,
+            forked_from_job_id: run.forkedFromJobId,
+            job_id: null,
+            status: 'queued',
+            error: null,
+            result_summary: null,
+            usage: '{}',
+            rendered_prompt: null,
+            session_id: null,
+            created_by_id: actor.id,
+            created_at: at,
+            started_at: null,
+            finished_at: null,
+            updated_at: at,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const job = await enqueueJob(tx, { kind: RUN_JOB_KIND, repositoryId: access.repo.id, payload: { run_id: row.id, timeout_ms: run.timeoutMs }, maxAttempts: 3 });
+        await tx.updateTable('prompt_pull_request_jobs').set({ job_id: job.id }).where('id', '=', row.id).execute();
+        await appendEvents(tx, [{ type: 'run.queued', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, pull_request_id: pr.id, forked_from_job_id: run.forkedFromJobId, actor_id: actor.id } }], at);
+        return { ...row, job_id: job.id };
+      });
+      app.signals.emit('events');
+      await wakeClaimers(app);
+      return created;
+    } catch (err) {
+      await compareAndSwapRef(access.gitDir, ref, ZERO_SHA, run.sourceCommit).catch(() => undefined);
+      await runGit(['update-ref', '-d', ref, run.sourceCommit], { gitDir: access.gitDir });
+      if (isUniqueViolation(err)) continue;
+      throw err;
+    }
+  }
+  throw new ServiceError(409, 'Could not allocate a run number; try again');
+}
+
+export async function startRun(app: AppContext, access: RepositoryAccess, actor: User, request: RunRequest): Promise<Run> {
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(access, actor, buildPromptPullRequestJob(access, request)));
+}
+
+/**
+ * Branch-only fork / rewind: a new run that continues from a prior run's result (its compare branch at
+ * its commit), copying prompt, mode, driver and base branch unless overridden. Feeds the same launch path.
+ */
+export async function forkPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, source: Run, overrides: Partial<RunRequest> = {}): Promise<Run> {
+  if (source.repository_id !== access.repo.id) throw notFound('Run not found');
+  const commit = source.commit_sha ?? (source.status === 'succeeded' ? null : source.source_commit);
+  if (!commit) throw invalid('the run has no result commit to continue from', 'run');
+  const request: RunRequest = {
+    prompt: overrides.prompt ?? source.prompt,
+    title: overrides.title ?? `${source.title} (fork of #${source.number})`,
+    description: overrides.description ?? source.description,
+    baseBranch: overrides.baseBranch ?? source.base_branch,
+    sourceBranch: source.compare_branch,
+    sourceCommit: commit,
+    driver: overrides.driver ?? source.driver,
+    model: overrides.model ?? (overrides.driver && overrides.driver !== source.driver ? undefined : source.model),
+    mode: source.mode,
+    agentKey: source.agent_key,
+    forkedFromJobId: source.id,
+    timeoutMs: overrides.timeoutMs,
+  };
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(access, actor, buildPromptPullRequestJob(access, request)));
+}
+
+export async function listRuns(app: AppContext, repositoryId: number, opts: { page: number; perPage: number; status?: string }): Promise<{ items: Run[]; total: number }> {
+  let q = app.db.selectFrom('prompt_pull_request_jobs').where('repository_id', '=', repositoryId);
+  if (opts.status) q = q.where('status', '=', opts.status as Run['status']);
+  const items = await q.selectAll().orderBy('number', 'desc').limit(opts.perPage).offset((opts.page - 1) * opts.perPage).execute();
+  const total = Number((await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  return { items, total };
+}
+
+export async function getRun(app: AppContext, repositoryId: number, number: number): Promise<Run> {
+  if (!Number.isInteger(number) || number < 1) throw notFound('Run not found');
+  const run = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('repository_id', '=', repositoryId).where('number', '=', number).executeTakeFirst();
+  if (!run) throw notFound('Run not found');
+  return run;
+}
+
+export async function getRunById(db: DbOrTx, id: number): Promise<Run | undefined> {
+  return db.selectFrom('prompt_pull_request_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function cancelRun(app: AppContext, access: RepositoryAccess, actor: User, number: number): Promise<Run> {
+  if (!roleAtLeast(access.role, 'write')) throw forbidden('You need write access to cancel a run');
+  const run = await getRun(app, access.repo.id, number);
+  if (['succeeded', 'failed', 'cancelled'].includes(run.status)) throw new ServiceError(409, `run is already ${run.status}`);
+  const outcome = run.job_id ? await requestJobCancel(app.db, run.job_id) : 'cancelled';
+  if (outcome === 'cancelled') await closeRun(app, run, 'cancelled', { error: `cancelled by ${actor.username}` });
+  else if (outcome === 'requested') await appendRunEvents(app, run.id, 0, [{ kind: 'status', data: { message: `cancel requested by ${actor.username}` } }]);
+  return (await getRunById(app.db, run.id))!;
+}
+
+export interface TraceEventInput {
+  kind: string;
+  data: Record<string, unknown>;
+}
+
+/** Appends trace events for an attempt; sequence numbers continue from the last stored one. */
+export async function appendRunEvents(app: AppContext, runId: number, attempt: number, events: TraceEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  const at = now();
+  await app.db.transaction().execute(async (tx) => {
+    const last = await tx.selectFrom('run_events').select((eb) => eb.fn.max<number>('seq').as('seq')).where('run_id', '=', runId).where('attempt', '=', attempt).executeTakeFirst();
+    let seq = Number(last?.seq ?? 0);
+    await tx
+      .insertInto('run_events')
+      .values(events.map((e) => ({ run_id: runId, attempt, seq: ++seq, kind: e.kind.slice(0, 32), data: JSON.stringify(e.data).slice(0, 1_000_000), created_at: at })))
+      .execute();
+  });
+  app.signals.emit(`run:${runId}`);
+}
+
+export async function listRunEvents(app: AppContext, runId: number, afterId: number, limit = 1000): Promise<RunEvent[]> {
+  return app.db.selectFrom('run_events').selectAll().where('run_id', '=', runId).where('id', '>', afterId).orderBy('id').limit(limit).execute();
+}
+
+export interface RunJobPayload {
+  run_id: number;
+  number: number;
+  repository: string;
+  clone_url: string;
+  token: string;
+  source_commit: string;
+  compare_branch: string;
+  driver: string;
+  model: string;
+  prompt: string;
+  env: Record<string, string>;
+  timeout_ms: number;
+  attempt: number;
+  commit_trailers: string[];
+}
+
+/**
+ * Called when a runner claims a run's job: renders the prompt, issues the job-scoped token (fetch the
+ * repository, push only the compare branch) and marks the run running. Returns the runner's payload.
+ */
+export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPayload | null> {
+  const payload = JSON.parse(job.payload) as { run_id: number; timeout_ms?: number };
+  const run = await getRunById(app.db, payload.run_id);
+  if (!run || ['succeeded', 'failed', 'cancelled'].includes(run.status)) return null;
+  const repo = await findRepositoryById(app.db, run.repository_id);
+  if (!repo) return null;
+  const rendered = renderAgentPrompt(run, repo);
+  const timeoutMs = payload.timeout_ms ?? DEFAULT_RUN_TIMEOUT_MS;
+  const at = now();
+  const token = await app.db.transaction().execute(async (tx) => {
+    await tx.updateTable('prompt_pull_request_jobs').set({ status: 'running', rendered_prompt: rendered, started_at: run.started_at ?? at, updated_at: at }).where('id', '=', run.id).execute();
+    if (run.status !== 'running') await appendEvents(tx, [{ type: 'run.started', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, attempt: job.attempts } }], at);
+    return createJobToken(tx, { jobId: job.id, repositoryId: repo.id, userId: run.created_by_id ?? repo.owner_id, allowedRef: `refs/heads/${run.compare_branch}`, ttlMs: timeoutMs + 10 * 60_000 });
+  });
+  app.signals.emit(`run:${run.id}`);
+  return {
+    run_id: run.id,
+    number: run.number,
+    repository: `${repo.owner_name}/${repo.name}`,
+    clone_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}.git`,
+    token,
+    source_commit: run.commit_sha ?? run.source_commit,
+    compare_branch: run.compare_branch,
+    driver: run.driver,
+    model: run.model,
+    prompt: rendered,
+    env: agentEnvironment(run, repo),
+    timeout_ms: timeoutMs,
+    attempt: job.attempts,
+    commit_trailers: [`Gitoku-Run: ${repo.owner_name}/${repo.name}#${run.number}`, `Gitoku-Model: ${run.driver}${run.model ? `/${run.model}` : ''}`],
+  };
+}
+
+export interface RunResult {
+  commit_sha: string;
+  changed: boolean;
+  summary: string;
+  files: string[];
+  usage?: Record<string, unknown>;
+  session_id?: string | null;
+}
+
+function successBody(run: Run, repo: RepositoryWithOwner, result: RunResult): string {
+  const lines = [`🤖 Agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) finished (${run.driver}${run.model ? ` · ${run.model}` : ''}).`];
+  if (!result.changed) lines.push('**No changes**: the agent finished without modifying the repository.');
+  if (result.summary) lines.push(`### What the agent did\n\n${result.summary}`);
+  if (result.files.length) lines.push(`### Files changed\n\n${result.files.slice(0, 100).map((f) => `- \`${f}\``).join('\n')}${result.files.length > 100 ? `\n- … and ${result.files.length - 100} more` : ''}`);
+  lines.push('<details><summary>Prompt</summary>\n\n```text\n' + run.prompt.slice(0, 4000).replace(/```/g, '`​``') + '\n```\n</details>');
+  return lines.join('\n\n');
+}
+
+/**
+ * The run success point (DESIGN §4.5): in one transaction the job completes, the run records its
+ * commit and summary, the pull request gets its head and description, and `run.succeeded` is emitted.
+ * A duplicate or late completion (lease lost) changes nothing and returns false.
+ */
+export async function completeRun(app: AppContext, job: Job, owner: string, result: RunResult): Promise<boolean> {
+  const payload = JSON.parse(job.payload) as { run_id: number };
+  const run = await getRunById(app.db, payload.run_id);
+  if (!run) return false;
+  const repo = (await findRepositoryById(app.db, run.repository_id))!;
+  if (!isSha(result.commit_sha) || !(await resolveCommit(repositoryGitDir(app, repo), result.commit_sha))) return false;
+  const at = now();
+  const done = await app.db.transaction().execute(async (tx) => {
+    if (!(await finishJob(tx, job.id, owner, 'succeeded', { result }))) return false;
+    await tx
+      .updateTable('prompt_pull_request_jobs')
+      .set({ status: 'succeeded', commit_sha: result.commit_sha, result_summary: result.changed ? result.summary : `No changes. ${result.summary}`.trim(), usage: JSON.stringify(result.usage ?? {}), session_id: result.session_id ?? null, error: null, finished_at: at, updated_at: at })
+      .where('id', '=', run.id)
+      .execute();
+    if (run.pull_request_id) {
+      await tx.updateTable('pull_requests').set({ head_sha: result.commit_sha, body: successBody(run, repo, result), mergeable: null, updated_at: at }).where('id', '=', run.pull_request_id).where('state', '=', 'open').execute();
+    }
+    await revokeJobTokens(tx, job.id);
+    await appendEvents(tx, [{ type: 'run.succeeded', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, commit_sha: result.commit_sha, changed: result.changed, pull_request_id: run.pull_request_id, forked_from_job_id: run.forked_from_job_id } }], at);
+    return true;
+  });
+  if (done) {
+    app.signals.emit('events');
+    app.signals.emit(`run:${run.id}`);
+  }
+  return done;
+}
+
+/** A failed attempt: retried when the failure is the runner's (retryable), else the run fails and its PR says why. */
+export async function failRunAttempt(app: AppContext, job: Job, owner: string, error: string, retryable: boolean): Promise<'retry' | 'failed' | null> {
+  const outcome = await app.db.transaction().execute((tx) => failJobAttempt(tx, job, owner, error, retryable));
+  if (outcome === 'failed') {
+    const run = await getRunById(app.db, (JSON.parse(job.payload) as { run_id: number }).run_id);
+    if (run) await closeRun(app, run, 'failed', { error });
+  } else if (outcome === 'retry') {
+    await revokeJobTokens(app.db, job.id);
+    await wakeClaimers(app);
+  }
+  return outcome;
+}
+
+/** The runner stopped a job because it was cancelled. */
+export async function cancelledRunAttempt(app: AppContext, job: Job, owner: string, reason: string): Promise<boolean> {
+  const ok = await finishJob(app.db, job.id, owner, 'cancelled', { error: reason });
+  if (!ok) return false;
+  const run = await getRunById(app.db, (JSON.parse(job.payload) as { run_id: number }).run_id);
+  if (run) await closeRun(app, run, 'cancelled', { error: reason });
+  return true;
+}
+
+/** Ends a run that did not succeed: keeps its trace and branch, and posts the outcome to its pull request. */
+export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'cancelled', outcome: { error: string }): Promise<void> {
+  const at = now();
+  const repo = (await findRepositoryById(app.db, run.repository_id))!;
+  const author = run.created_by_id ? await findUserById(app.db, run.created_by_id) : undefined;
+  await app.db.transaction().execute(async (tx) => {
+    const res = await tx
+      .updateTable('prompt_pull_request_jobs')
+      .set({ status, error: outcome.error.slice(0, 10_000), finished_at: at, updated_at: at })
+      .where('id', '=', run.id)
+      .where('status', 'in', ['queued', 'running', 'blocked'])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return;
+    if (run.job_id) await revokeJobTokens(tx, run.job_id);
+    if (run.pull_request_id) {
+      const pr = await tx.selectFrom('pull_requests').selectAll().where('id', '=', run.pull_request_id).executeTakeFirst();
+      if (pr) {
+        const verb = status === 'failed' ? 'failed' : 'was cancelled';
+        await tx
+          .insertInto('pull_request_comments')
+          .values({ pull_request_id: pr.id, author_id: author?.id ?? null, review_id: null, in_reply_to_id: null, body: `🤖 Agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) ${verb}:\n\n\`\`\`text\n${outcome.error.slice(0, 4000)}\n\`\`\`\n\nThe branch was left as it was.`, path: null, line: null, side: null, commit_sha: null, line_content: null, diff_hunk: null, created_at: at, updated_at: at })
+          .execute();
+        await appendEvents(tx, [pullRequestEvent('pull_request.comment_created', pr, author?.id ?? null)], at);
+      }
+    }
+    await appendEvents(tx, [{ type: `run.${status}`, repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, error: outcome.error.slice(0, 1000), pull_request_id: run.pull_request_id } }], at);
+  });
+  app.signals.emit('events');
+  app.signals.emit(`run:${run.id}`);
+}

@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { WebEnv } from '../../context.ts';
+import type { ApiRegistry } from './registry.ts';
+import { paginationQuery, setPaginationLinks } from './registry.ts';
+import { errorSchema } from './shapes.ts';
+import { repoFromPath } from './repos.ts';
+import { requireIdentity } from './guards.ts';
+import type { AppContext } from '../../../services/app.ts';
+import type { RepositoryAccess } from '../../../services/repositories.ts';
+import type { Run, RunEvent } from '../../../db/schema.ts';
+import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
+import { listDrivers } from '../../../services/drivers.ts';
+import { canAdministerSite } from '../../../domain/permissions.ts';
+import { ServiceError } from '../../../services/errors.ts';
+import { createRegistrationToken, listRunners } from '../../../services/runners.ts';
+
+const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
+const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
+
+async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
+  const repo = access.repo;
+  const api = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
+  const pr = run.pull_request_id ? await app.db.selectFrom('pull_requests').select(['number', 'state', 'draft']).where('id', '=', run.pull_request_id).executeTakeFirst() : undefined;
+  const forkedFrom = run.forked_from_job_id ? await getRunById(app.db, run.forked_from_job_id) : undefined;
+  return {
+    id: run.id,
+    number: run.number,
+    status: run.status,
+    title: run.title,
+    prompt: run.prompt,
+    description: run.description,
+    mode: run.mode,
+    agent_key: run.agent_key,
+    driver: run.driver,
+    model: run.model,
+    base_branch: run.base_branch,
+    source_branch: run.source_branch,
+    source_commit: run.source_commit,
+    compare_branch: run.compare_branch,
+    commit_sha: run.commit_sha,
+    error: run.error,
+    result_summary: run.result_summary,
+    usage: JSON.parse(run.usage) as Record<string, unknown>,
+    session_id: run.session_id,
+    rendered_prompt: run.rendered_prompt,
+    forked_from: forkedFrom ? { id: forkedFrom.id, number: forkedFrom.number } : null,
+    pull_request: pr ? { number: pr.number, state: pr.state, draft: pr.draft === 1, html_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}`, url: `${api}/pulls/${pr.number}` } : null,
+    created_at: iso(run.created_at),
+    started_at: iso(run.started_at),
+    finished_at: iso(run.finished_at),
+    url: `${api}/runs/${run.number}`,
+    html_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/runs/${run.number}`,
+  };
+}
+
+function eventJson(e: RunEvent) {
+  return { id: e.id, attempt: e.attempt, seq: e.seq, kind: e.kind, data: JSON.parse(e.data) as unknown, created_at: iso(e.created_at) };
+}
+
+const startBody = z.object({
+  prompt: z.string(),
+  title: z.string().max(256).optional(),
+  description: z.string().max(65536).optional(),
+  base_branch: z.string().optional(),
+  source_branch: z.string().optional(),
+  source_commit: z.string().optional(),
+  driver: z.string().optional(),
+  model: z.string().optional(),
+  timeout_seconds: z.number().int().positive().optional(),
+});
+const forkBody = z.object({ prompt: z.string().optional(), title: z.string().max(256).optional(), driver: z.string().optional(), model: z.string().optional(), timeout_seconds: z.number().int().positive().optional() });
+const listQuery = paginationQuery.extend({ status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'blocked']).optional() });
+const eventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
+
+function runNumber(c: Context<WebEnv>): number {
+  const n = Number(c.req.param('number'));
+  return Number.isInteger(n) && n > 0 ? n : -1;
+}
+
+/** Streams a run's trace as Server-Sent Events until the run has finished and every event was sent. */
+function streamRunEvents(c: Context<WebEnv>, app: AppContext, run: Run, after: number) {
+  return streamSSE(c, async (stream) => {
+    let cursor = after;
+    let wake: () => void = () => undefined;
+    const onSignal = () => wake();
+    app.signals.on(`run:${run.id}`, onSignal);
+    stream.onAbort(() => {
+      app.signals.off(`run:${run.id}`, onSignal);
+    });
+    try {
+      for (;;) {
+        const events = await listRunEvents(app, run.id, cursor, 500);
+        for (const e of events) {
+          await stream.writeSSE({ id: String(e.id), event: 'trace', data: JSON.stringify(eventJson(e)) });
+          cursor = e.id;
+        }
+        if (events.length === 500) continue;
+        const current = (await getRunById(app.db, run.id))!;
+        if (FINISHED.has(current.status)) {
+          const rest = await listRunEvents(app, run.id, cursor, 500);
+          if (rest.length) continue;
+          await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: current.status, commit_sha: current.commit_sha, error: current.error }) });
+          return;
+        }
+        await stream.writeSSE({ event: 'status', data: JSON.stringify({ status: current.status }) });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 15_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        if (stream.aborted) return;
+      }
+    } finally {
+      app.signals.off(`run:${run.id}`, onSignal);
+    }
+  });
+}
+
+export function registerRunRoutes(api: ApiRegistry): void {
+  api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', auth: false, responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers()));
+
+  api.add(
+    {
+      method: 'post',
+      path: '/repos/{owner}/{repo}/runs',
+      summary: 'Start an agent run: a compare branch is cut from the source, a draft PR opens, the agent works in a sandbox',
+      tag: 'runs',
+      body: startBody,
+      responses: { 201: { description: 'The run (queued)' }, 413: { description: 'Prompt too large', schema: errorSchema }, 422: { description: 'Invalid request', schema: errorSchema } },
+    },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c, 'write');
+      const run = await startRun(app, access, identity.user, {
+        prompt: body.prompt,
+        title: body.title,
+        description: body.description,
+        baseBranch: body.base_branch,
+        sourceBranch: body.source_branch,
+        sourceCommit: body.source_commit,
+        driver: body.driver,
+        model: body.model,
+        timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined,
+      });
+      return c.json(await runJson(app, access, run), 201);
+    },
+  );
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs', summary: 'Agent runs, newest first', tag: 'runs', auth: false, query: listQuery, responses: { 200: { description: 'Runs' } } }, async (c, { query }) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    const { items, total } = await listRuns(app, access.repo.id, { page: query.page, perPage: query.per_page, status: query.status });
+    setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, total);
+    return c.json(await Promise.all(items.map((r) => runJson(app, access, r))));
+  });
+
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs/{number}', summary: 'An agent run', tag: 'runs', auth: false, responses: { 200: { description: 'The run' } } }, async (c) => {
+    const app = c.get('app');
+    const access = await repoFromPath(c);
+    return c.json(await runJson(app, access, await getRun(app, access.repo.id, runNumber(c))));
+  });
+
+  api.add(
+    { method: 'get', path: '/repos/{owner}/{repo}/runs/{number}/events', summary: 'The run trace: JSON after an id, or Server-Sent Events with Accept: text/event-stream', tag: 'runs', auth: false, query: eventsQuery, responses: { 200: { description: 'Trace events' } } },
+    async (c, { query }) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      const run = await getRun(app, access.repo.id, runNumber(c));
+      const lastEventId = Number(c.req.header('last-event-id') ?? '') || 0;
+      if ((c.req.header('accept') ?? '').includes('text/event-stream')) return streamRunEvents(c, app, run, Math.max(query.after, lastEventId));
+      const events = await listRunEvents(app, run.id, query.after, 1000);
+      return c.json({ run: { number: run.number, status: run.status }, events: events.map(eventJson) });
+    },
+  );
+
+  api.add({ method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/cancel', summary: 'Cancel a queued or running run', tag: 'runs', responses: { 200: { description: 'The run' }, 409: { description: 'Already finished', schema: errorSchema } } }, async (c) => {
+    const app = c.get('app');
+    const identity = requireIdentity(c, 'repo');
+    const access = await repoFromPath(c, 'write');
+    return c.json(await runJson(app, access, await cancelRun(app, access, identity.user, runNumber(c))));
+  });
+
+  api.add(
+    { method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/forks', summary: "Fork a run: continue from its result (compare branch at its commit), optionally with an edited prompt", tag: 'runs', body: forkBody, responses: { 201: { description: 'The new run' } } },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const identity = requireIdentity(c, 'repo');
+      const access = await repoFromPath(c, 'write');
+      const source = await getRun(app, access.repo.id, runNumber(c));
+      const run = await forkPromptPullRequestJob(app, access, identity.user, source, { prompt: body.prompt, title: body.title, driver: body.driver, model: body.model, timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined });
+      return c.json(await runJson(app, access, run), 201);
+    },
+  );
+
+  api.add({ method: 'get', path: '/admin/runners', summary: 'Runners (online, busy, last seen)', tag: 'admin', responses: { 200: { description: 'Runners' } } }, async (c) => {
+    const identity = requireIdentity(c, 'admin');
+    if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
+    const runners = await listRunners(c.get('app'));
+    return c.json(runners.map((r) => ({ id: r.id, name: r.name, labels: JSON.parse(r.labels) as string[], embedded: r.embedded === 1, online: r.online, busy: r.busy_jobs > 0, busy_jobs: r.busy_jobs, last_seen_at: iso(r.last_seen_at), version: r.version })));
+  });
+
+  api.add({ method: 'post', path: '/admin/runners/registration-token', summary: 'Create a runner registration token', tag: 'admin', responses: { 201: { description: '{token}' } } }, async (c) => {
+    const identity = requireIdentity(c, 'admin');
+    if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
+    return c.json({ token: await createRegistrationToken(c.get('app'), identity.user.id) }, 201);
+  });
+}

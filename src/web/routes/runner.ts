@@ -1,0 +1,138 @@
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { WebEnv } from '../context.ts';
+import type { Runner } from '../../db/schema.ts';
+import { authenticateRunner, claimForRunner, LEASE_MS, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
+import { getJob, heartbeatJob } from '../../services/jobs.ts';
+import { appendRunEvents, cancelledRunAttempt, completeRun, failRunAttempt, RUN_JOB_KIND } from '../../services/runs.ts';
+import { ServiceError } from '../../services/errors.ts';
+
+/**
+ * The runner protocol (JSON over HTTP), used by remote `gitoku runner` processes and by the runner
+ * embedded in `gitoku serve` alike: register, long-poll for a job, heartbeat, stream trace events, report.
+ */
+type RunnerEnv = WebEnv & { Variables: WebEnv['Variables'] & { runner: Runner } };
+
+const registerBody = z.object({ token: z.string(), name: z.string(), labels: z.array(z.string()).max(32).default([]), version: z.string().max(64).default('') });
+const eventsBody = z.object({ attempt: z.number().int().min(0), events: z.array(z.object({ kind: z.string().min(1).max(32), data: z.record(z.string(), z.unknown()) })).max(1000) });
+const completeBody = z.object({
+  result: z.object({ commit_sha: z.string(), changed: z.boolean(), summary: z.string().max(100_000), files: z.array(z.string()).max(100_000), usage: z.record(z.string(), z.unknown()).optional(), session_id: z.string().nullish() }),
+});
+const failBody = z.object({ error: z.string().max(100_000), retryable: z.boolean().default(false) });
+const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancelled') });
+const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
+
+async function parse<T>(c: Context<RunnerEnv>, schema: z.ZodType<T>): Promise<T> {
+  let raw: unknown;
+  try {
+    const text = await c.req.text();
+    raw = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ServiceError(400, 'Problems parsing JSON');
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ServiceError(422, `Validation Failed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+async function ownedJob(c: Context<RunnerEnv>) {
+  const job = await getJob(c.get('app').db, Number(c.req.param('id')));
+  if (!job || job.status !== 'running' || job.lease_owner !== leaseOwner(c.get('runner'))) throw new ServiceError(409, 'This runner does not hold the job (lease lost or job finished)');
+  return job;
+}
+
+/** Waits for a 'jobs' signal or the timeout, whichever comes first. */
+function waitForJobs(c: Context<RunnerEnv>, ms: number): Promise<void> {
+  const signals = c.get('app').signals;
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signals.off('jobs', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signals.on('jobs', done);
+  });
+}
+
+export function runnerRoutes(): Hono<RunnerEnv> {
+  const r = new Hono<RunnerEnv>();
+  r.use('*', bodyLimit({ maxSize: 16 * 1024 * 1024, onError: (c) => c.json({ message: 'Request body is too large' }, 413) }));
+  r.onError((err, c) => {
+    if (err instanceof ServiceError) return c.json({ message: err.message }, err.status);
+    console.error('runner protocol:', err);
+    return c.json({ message: 'Internal Server Error' }, 500);
+  });
+
+  r.post('/register', async (c) => {
+    const body = await parse(c, registerBody);
+    const registered = await registerRunner(c.get('app'), body.token, { name: body.name, labels: body.labels, version: body.version });
+    if (!registered) return c.json({ message: 'Invalid or expired registration token' }, 401);
+    return c.json({ id: registered.runner.id, name: registered.runner.name, token: registered.token }, 201);
+  });
+
+  r.use('*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const runner = await authenticateRunner(c.get('app'), /^Bearer\s+(\S+)$/i.exec(header)?.[1]);
+    if (!runner) return c.json({ message: 'Bad runner credentials' }, 401);
+    c.set('runner', runner);
+    await next();
+  });
+
+  r.post('/claim', async (c) => {
+    const app = c.get('app');
+    const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      await sweepJobs(app);
+      const claimed = await claimForRunner(app, c.get('runner'));
+      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: LEASE_MS, payload: claimed.payload } });
+      const left = deadline - Date.now();
+      if (left <= 0) return c.body(null, 204);
+      // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
+      await waitForJobs(c, Math.min(left, 2000));
+    }
+  });
+
+  r.post('/jobs/:id/heartbeat', async (c) => {
+    const body = await parse(c, heartbeatBody);
+    const app = c.get('app');
+    const beat = await heartbeatJob(app, Number(c.req.param('id')), leaseOwner(c.get('runner')), LEASE_MS);
+    if (body.busy !== undefined) await setRunnerBusy(app, c.get('runner').id, body.busy);
+    if (!beat) return c.json({ message: 'This runner does not hold the job (lease lost or job finished)' }, 409);
+    return c.json({ cancel_requested: beat.cancelRequested, lease_ms: LEASE_MS });
+  });
+
+  r.post('/jobs/:id/events', async (c) => {
+    const body = await parse(c, eventsBody);
+    const job = await ownedJob(c);
+    if (job.kind === RUN_JOB_KIND) await appendRunEvents(c.get('app'), (JSON.parse(job.payload) as { run_id: number }).run_id, body.attempt, body.events);
+    return c.json({ stored: body.events.length });
+  });
+
+  r.post('/jobs/:id/complete', async (c) => {
+    const body = await parse(c, completeBody);
+    const job = await ownedJob(c);
+    const ok = await completeRun(c.get('app'), job, leaseOwner(c.get('runner')), { ...body.result, session_id: body.result.session_id ?? null });
+    if (!ok) return c.json({ message: 'Completion was not accepted (lease lost, or the commit does not exist)' }, 409);
+    return c.json({ status: 'succeeded' });
+  });
+
+  r.post('/jobs/:id/fail', async (c) => {
+    const body = await parse(c, failBody);
+    const job = await ownedJob(c);
+    const outcome = await failRunAttempt(c.get('app'), job, leaseOwner(c.get('runner')), body.error, body.retryable);
+    if (!outcome) return c.json({ message: 'Failure was not accepted (lease lost)' }, 409);
+    return c.json({ status: outcome });
+  });
+
+  r.post('/jobs/:id/cancelled', async (c) => {
+    const body = await parse(c, cancelledBody);
+    const job = await ownedJob(c);
+    await cancelledRunAttempt(c.get('app'), job, leaseOwner(c.get('runner')), body.reason);
+    return c.json({ status: 'cancelled' });
+  });
+
+  return r;
+}
