@@ -12,6 +12,8 @@ export interface Config {
   adminPassword: string | null;
   jsonBodyLimit: number;
   demo: boolean;
+  /** How long a claimed job stays leased without a heartbeat before another runner may take it over. */
+  jobLeaseMs: number;
 }
 
 const boolean = z
@@ -36,6 +38,7 @@ const envSchema = z.object({
   GITOKU_ADMIN_PASSWORD: z.string().min(8, 'must be at least 8 characters').optional(),
   GITOKU_JSON_BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
   GITOKU_DEMO: boolean.default(true),
+  GITOKU_JOB_LEASE_MS: z.coerce.number().int().min(1000, 'at least 1000').max(3_600_000).default(30_000),
 });
 
 export interface ConfigOverrides {
@@ -68,5 +71,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     adminPassword: e.GITOKU_ADMIN_PASSWORD ?? null,
     jsonBodyLimit: e.GITOKU_JSON_BODY_LIMIT,
     demo: e.GITOKU_DEMO,
+    jobLeaseMs: e.GITOKU_JOB_LEASE_MS,
   };
 }

@@ -10,7 +10,6 @@ export const RUNNER_TOKEN_PREFIX = 'gtr_';
 export const REGISTRATION_TOKEN_PREFIX = 'gtreg_';
 /** A runner that has not been seen for this long is shown offline. */
 export const RUNNER_ONLINE_MS = 60_000;
-export const LEASE_MS = 30_000;
 
 export async function createRegistrationToken(app: AppContext, createdById: number | null, ttlMs: number | null = null): Promise<string> {
   const token = REGISTRATION_TOKEN_PREFIX + randomToken(40);
@@ -100,7 +99,7 @@ export interface ClaimedJob {
 /** One claim attempt for a runner: a job with its runner payload (for runs: prompt, token …), or null. */
 export async function claimForRunner(app: AppContext, runner: Runner): Promise<ClaimedJob | null> {
   for (;;) {
-    const job = await claimJob(app, leaseOwner(runner), [RUN_JOB_KIND], LEASE_MS);
+    const job = await claimJob(app, leaseOwner(runner), [RUN_JOB_KIND], app.config.jobLeaseMs);
     if (!job) return null;
     const payload = await prepareRunJob(app, job);
     if (payload) return { job, payload };

@@ -3,7 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
-import { authenticateRunner, claimForRunner, LEASE_MS, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
+import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
 import { getJob, heartbeatJob } from '../../services/jobs.ts';
 import { appendRunEvents, cancelledRunAttempt, completeRun, failRunAttempt, RUN_JOB_KIND } from '../../services/runs.ts';
 import { ServiceError } from '../../services/errors.ts';
@@ -87,7 +87,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     for (;;) {
       await sweepJobs(app);
       const claimed = await claimForRunner(app, c.get('runner'));
-      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: LEASE_MS, payload: claimed.payload } });
+      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, payload: claimed.payload } });
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
@@ -98,10 +98,10 @@ export function runnerRoutes(): Hono<RunnerEnv> {
   r.post('/jobs/:id/heartbeat', async (c) => {
     const body = await parse(c, heartbeatBody);
     const app = c.get('app');
-    const beat = await heartbeatJob(app, Number(c.req.param('id')), leaseOwner(c.get('runner')), LEASE_MS);
+    const beat = await heartbeatJob(app, Number(c.req.param('id')), leaseOwner(c.get('runner')), app.config.jobLeaseMs);
     if (body.busy !== undefined) await setRunnerBusy(app, c.get('runner').id, body.busy);
     if (!beat) return c.json({ message: 'This runner does not hold the job (lease lost or job finished)' }, 409);
-    return c.json({ cancel_requested: beat.cancelRequested, lease_ms: LEASE_MS });
+    return c.json({ cancel_requested: beat.cancelRequested, lease_ms: app.config.jobLeaseMs });
   });
 
   r.post('/jobs/:id/events', async (c) => {
