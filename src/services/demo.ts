@@ -7,6 +7,7 @@ import type { User } from '../db/schema.ts';
 import { commitFilesOnto } from '../git/repository.ts';
 import { compareAndSwapRef } from '../git/mergeCommits.ts';
 import { ZERO_SHA } from '../domain/refs.ts';
+import { startRun } from './runs.ts';
 
 const README = `# demo
 
@@ -54,6 +55,37 @@ test('greets the world when the name is empty', () => {
 });
 `;
 
+const DEMO_PROMPT = `Add a farewell function next to greet, with a test, and mention it in the README.
+
+This demo task uses the scripted driver, which needs no model or API key: it executes the block below.
+
+\`\`\`gitoku-script
+think greet.js exports greet(name); a farewell(name) beside it keeps the module small.
+write src/farewell.js
+/** Says goodbye by name; an empty name says goodbye to the world. */
+export function farewell(name) {
+  const who = name && name.trim() ? name.trim() : 'world';
+  return \`Goodbye, \${who}!\`;
+}
+end
+write test/farewell.test.js
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { farewell } from '../src/farewell.js';
+
+test('says goodbye', () => {
+  assert.equal(farewell('Ada'), 'Goodbye, Ada!');
+});
+end
+append README.md
+
+\`src/farewell.js\` says goodbye: \`farewell('Ada')\` → \`Goodbye, Ada!\`
+end
+run node --test
+say Added src/farewell.js with a test, and documented it in the README. The tests pass.
+\`\`\`
+`;
+
 /**
  * On a fresh instance (no repositories yet), creates `admin/demo` with a short history, a feature
  * branch and an open pull request, so a new user sees a working forge without any setup.
@@ -87,5 +119,8 @@ export async function ensureDemo(app: AppContext, admin: User): Promise<boolean>
     base: 'main',
     body: 'An empty or blank name now greets the world, and the greeting trims whitespace.\n\n- [x] test for the empty name',
   });
+  // A scripted agent run (offline, no API key): the embedded runner picks it up at start-up and its
+  // result arrives as a draft pull request with the full trace.
+  await startRun(app, access, admin, { title: 'Add a farewell function', prompt: DEMO_PROMPT, driver: 'script' });
   return true;
 }
