@@ -100,10 +100,10 @@ async function pushAllRequest(gitDir: string, refs: Ref[]): Promise<Buffer> {
 
 /** Sends one raw HTTP request and drains the response; returns the body size. */
 async function request(url: string, init: { method?: string; headers: Record<string, string>; body?: Buffer }): Promise<number> {
-  const res = await fetch(url, { method: init.method ?? 'GET', headers: init.headers, body: init.body });
+  const res = await fetch(url, { method: init.method ?? 'GET', headers: init.headers, body: init.body ? new Uint8Array(init.body) : undefined });
   if (res.status !== 200) throw new Error(`${init.method ?? 'GET'} ${url.replace(/\/\/[^@/]*@/, '//')} → ${res.status}: ${(await res.text()).slice(0, 200)}`);
   let bytes = 0;
-  for await (const chunk of res.body!) bytes += (chunk as Uint8Array).length;
+  for await (const chunk of res.body! as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
   return bytes;
 }
 

@@ -10,10 +10,11 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { clone } from './clone.ts';
+import { queue } from './queue.ts';
 import { type BenchCheck, type Benchmark, type BenchOptions, Cleanup, formatMs, formatRatio, formatValue, printChecks, printTable } from './lib.ts';
 
 /** Every benchmark, in the order they run. Add new modules here. */
-const BENCHMARKS: Benchmark[] = [clone];
+const BENCHMARKS: Benchmark[] = [clone, queue];
 
 function usage(): string {
   return `usage: npm run bench -- [--repeat=N] [--quiet] [${BENCHMARKS.map((b) => b.name).join('|')} …]\n\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`;

@@ -18,6 +18,8 @@ export interface AppContext {
   secret: string;
   /** In-process signals: 'events' when graph_events rows were committed. */
   signals: EventEmitter;
+  /** True once close() began: long-running requests stop instead of touching a closing database. */
+  isClosing(): boolean;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function createAppContext(config: Config): Promise<AppContext> {
   const signals = new EventEmitter();
   signals.setMaxListeners(0);
   const listener = handle.url ? await listenForNotifications(handle.url, signals) : null;
+  let closing = false;
   return {
     config,
     db: handle.db,
@@ -66,7 +69,10 @@ export async function createAppContext(config: Config): Promise<AppContext> {
     hooksDir,
     secret,
     signals,
+    isClosing: () => closing,
     close: async () => {
+      closing = true;
+      signals.emit('jobs');
       await listener?.end().catch(() => undefined);
       await handle.close();
     },

@@ -61,6 +61,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
   r.use('*', bodyLimit({ maxSize: 16 * 1024 * 1024, onError: (c) => c.json({ message: 'Request body is too large' }, 413) }));
   r.onError((err, c) => {
     if (err instanceof ServiceError) return c.json({ message: err.message }, err.status);
+    if (c.get('app').isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
     console.error('runner protocol:', err);
     return c.json({ message: 'Internal Server Error' }, 500);
   });
@@ -85,6 +86,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
     const deadline = Date.now() + waitMs;
     for (;;) {
+      if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
       await sweepJobs(app);
       const claimed = await claimForRunner(app, c.get('runner'));
       if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, payload: claimed.payload } });
