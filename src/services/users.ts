@@ -55,6 +55,8 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 export async function findUserByName(db: DbOrTx, username: string): Promise<User | undefined> {
+  // No user has a NUL in their name, and PostgreSQL rejects one in a query parameter.
+  if (username.includes('\0')) return undefined;
   return db.selectFrom('users').selectAll().where('lower_name', '=', username.toLowerCase()).executeTakeFirst();
 }
 

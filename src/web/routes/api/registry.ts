@@ -57,6 +57,8 @@ export class ApiRegistry {
           } catch {
             return apiError(c, 400, 'Problems parsing JSON');
           }
+          const nul = findNulString(raw, []);
+          if (nul) return validationFailedFields(c, [{ field: nul.join('.') || '(body)', message: 'must not contain NUL characters' }]);
           const parsed = spec.body.safeParse(raw);
           if (!parsed.success) return validationFailed(c, parsed.error);
           body = parsed.data;
@@ -113,6 +115,18 @@ export class ApiRegistry {
       paths,
     };
   }
+}
+
+/** The path of the first string in a JSON value that contains U+0000 (PostgreSQL cannot store it in text), or null. */
+function findNulString(value: unknown, path: string[]): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = findNulString(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 function validationFailed(c: Context<WebEnv>, error: z.ZodError) {

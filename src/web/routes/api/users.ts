@@ -96,7 +96,10 @@ export function registerUserRoutes(api: ApiRegistry): void {
       const app = c.get('app');
       const identity = requireIdentity(c, 'admin');
       if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
-      const user = await createUser(app, { username: body.login, email: body.email, password: body.password, fullName: body.name, isAdmin: body.admin });
+      const user = await createUser(app, { username: body.login, email: body.email, password: body.password, fullName: body.name, isAdmin: body.admin }).catch((err: unknown) => {
+        // The service calls the field `username`; this request body calls it `login`.
+        throw err instanceof ServiceError && err.field === 'username' ? new ServiceError(err.status, err.message, 'login') : err;
+      });
       return c.json(userJson(app, user, true), 201);
     },
   );
