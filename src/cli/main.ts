@@ -34,7 +34,9 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = 1;
       return;
     }
-    console.error(err);
+    // Unexpected failures (e.g. a database that cannot be reached) are one line too; GITOKU_DEBUG shows the stack.
+    console.error(`gitoku: ${err instanceof Error ? err.message : String(err)}`);
+    if (process.env.GITOKU_DEBUG) console.error(err);
     process.exitCode = 1;
   }
 }
