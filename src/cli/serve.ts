@@ -4,9 +4,7 @@ import { createAppContext } from '../services/app.ts';
 import { ensureFirstAdmin } from '../services/bootstrap.ts';
 import { ensureDemo } from '../services/demo.ts';
 import { findUserByName } from '../services/users.ts';
-import { startHttpServer } from '../web/server.ts';
 import { CliError } from './errors.ts';
-import { startEmbeddedRunner } from '../runner/embedded.ts';
 import { sweepJobs } from '../services/runners.ts';
 
 export function registerServeCommand(program: Command): void {
@@ -29,6 +27,9 @@ export function registerServeCommand(program: Command): void {
       const admin = await ensureFirstAdmin(app);
       const adminUser = admin && config.demo ? await findUserByName(app.db, admin.username) : undefined;
       const demoCreated = adminUser ? await ensureDemo(app, adminUser) : false;
+      // Loaded on demand so that other commands do not pay for the web stack at start-up.
+      const { startHttpServer } = await import('../web/server.ts');
+      const { startEmbeddedRunner } = await import('../runner/embedded.ts');
       const server = await startHttpServer(app, config.host, config.port);
       if (!explicitBaseUrl) app.config.baseUrl = server.url;
       console.log(`gitoku ${app.dialect === 'sqlite' ? `on SQLite in ${config.dataDir}` : 'on PostgreSQL'} — listening on ${app.config.baseUrl}`);
