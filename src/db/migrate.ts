@@ -3,6 +3,8 @@ import type { Dialect } from './migrationHelpers.ts';
 import * as foundation from './migrations/0001_foundation.ts';
 import * as pullRequests from './migrations/0002_pull_requests.ts';
 import * as runsAndJobs from './migrations/0003_runs_and_jobs.ts';
+import * as behaviors from './migrations/0004_behaviors.ts';
+import * as provenance from './migrations/0005_provenance.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -11,6 +13,8 @@ const migrations: Record<string, MigrationModule> = {
   '0001_foundation': foundation,
   '0002_pull_requests': pullRequests,
   '0003_runs_and_jobs': runsAndJobs,
+  '0004_behaviors': behaviors,
+  '0005_provenance': provenance,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -46,6 +46,10 @@ export interface RepositoriesTable {
   is_empty: number;
   storage_path: string;
   ai_reviews_enabled: number;
+  review_driver: Generated<string>;
+  review_model: Generated<string>;
+  review_instructions: Generated<string>;
+  conflict_resolution_enabled: Generated<number>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;
@@ -101,6 +105,9 @@ export interface BehaviorRunsTable {
   outcome: string;
   error: string | null;
   attempts: number;
+  next_attempt_at: string | null;
+  /** JSON list of {kind, id, label} for what the behavior created (jobs, runs, reviews, comments). */
+  links: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -189,6 +196,7 @@ export interface JobsTable {
   last_error: string | null;
   result: string | null;
   cancel_requested: number;
+  dedup_key: string | null;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -270,6 +278,73 @@ export interface JobTokensTable {
   created_at: string;
 }
 
+export interface RepositoryBehaviorSettingsTable {
+  repository_id: number;
+  behavior_key: string;
+  enabled: number;
+}
+
+export interface WorkflowRunsTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  workflow_key: string;
+  name: string;
+  event: string;
+  ref: string;
+  sha: string;
+  pull_request_id: number | null;
+  status: 'queued' | 'running' | 'completed';
+  conclusion: 'success' | 'failure' | 'error' | 'cancelled' | null;
+  job_id: number | null;
+  steps: string;
+  error: string | null;
+  created_by_id: number | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface WorkflowRunEventsTable {
+  id: Generated<number>;
+  workflow_run_id: number;
+  attempt: number;
+  seq: number;
+  kind: string;
+  data: string;
+  created_at: string;
+}
+
+export interface RunDependenciesTable {
+  run_id: number;
+  depends_on_run_id: number;
+}
+
+export interface CommitAiContextsTable {
+  id: Generated<number>;
+  repository_id: number;
+  commit_sha: string;
+  capture_index: number;
+  /** codex, claude, openai, script, command — or an ingested tool's name (copilot, cursor, aider …). */
+  source_family: string;
+  exact_model_name: string;
+  prompt: string;
+  thinking: string;
+  session_id: string | null;
+  /** 0–1: 1.0 for gitoku's own runs, lower for ingested evidence. */
+  capture_confidence: number;
+  /** agent_run, commit_trailer, git_notes, agent_trace, whogitit, gitoku_notes, … */
+  evidence_kind: string;
+  /** JSON array of the paths the capture wrote in this commit. */
+  modified_files: string;
+  /** JSON object: path → [[start, end], …] post-image line ranges the capture added or changed in this commit. */
+  modified_line_spans_json: string;
+  run_id: number | null;
+  /** JSON object with source-specific facts (agent turn, trailer text, note origin …). */
+  details: string;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -291,6 +366,11 @@ export interface Database {
   prompt_pull_request_jobs: PromptPullRequestJobsTable;
   run_events: RunEventsTable;
   job_tokens: JobTokensTable;
+  commit_ai_contexts: CommitAiContextsTable;
+  repository_behavior_settings: RepositoryBehaviorSettingsTable;
+  workflow_runs: WorkflowRunsTable;
+  workflow_run_events: WorkflowRunEventsTable;
+  run_dependencies: RunDependenciesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -307,3 +387,8 @@ export type Job = Selectable<JobsTable>;
 export type Runner = Selectable<RunnersTable>;
 export type Run = Selectable<PromptPullRequestJobsTable>;
 export type RunEvent = Selectable<RunEventsTable>;
+export type WorkflowRun = Selectable<WorkflowRunsTable>;
+export type BehaviorRun = Selectable<BehaviorRunsTable>;
+export type CommitAiContext = Selectable<CommitAiContextsTable>;
+export type GraphNode = Selectable<GraphNodesTable>;
+export type GraphEdge = Selectable<GraphEdgesTable>;

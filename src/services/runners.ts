@@ -4,7 +4,8 @@ import { invalid } from './errors.ts';
 import type { Job, Runner } from '../db/schema.ts';
 import { randomToken, sha256Hex } from '../domain/secrets.ts';
 import { claimJob, finishJob, sweepExpiredJobs } from './jobs.ts';
-import { closeRun, getRunById, prepareRunJob, RUN_JOB_KIND } from './runs.ts';
+import { jobKindHandler, registeredJobKinds } from './jobKinds.ts';
+import './jobKindRegistry.ts';
 
 export const RUNNER_TOKEN_PREFIX = 'gtr_';
 export const REGISTRATION_TOKEN_PREFIX = 'gtreg_';
@@ -80,15 +81,9 @@ export function leaseOwner(runner: Runner): string {
   return `runner-${runner.id}`;
 }
 
-/** Closes the runs of jobs that ended without their runner (expired leases). */
+/** Closes the subjects (runs, workflow runs, reviews) of jobs that ended without their runner (expired leases). */
 export async function sweepJobs(app: AppContext): Promise<void> {
-  for (const job of await sweepExpiredJobs(app)) await closeJobOwner(app, job);
-}
-
-async function closeJobOwner(app: AppContext, job: Job): Promise<void> {
-  if (job.kind !== RUN_JOB_KIND) return;
-  const run = await getRunById(app.db, (JSON.parse(job.payload) as { run_id: number }).run_id);
-  if (run) await closeRun(app, run, job.status === 'cancelled' ? 'cancelled' : 'failed', { error: job.last_error ?? job.status });
+  for (const job of await sweepExpiredJobs(app)) await jobKindHandler(job.kind)?.closed(app, job);
 }
 
 export interface ClaimedJob {
@@ -99,11 +94,11 @@ export interface ClaimedJob {
 /** One claim attempt for a runner: a job with its runner payload (for runs: prompt, token …), or null. */
 export async function claimForRunner(app: AppContext, runner: Runner): Promise<ClaimedJob | null> {
   for (;;) {
-    const job = await claimJob(app, leaseOwner(runner), [RUN_JOB_KIND], app.config.jobLeaseMs);
+    const job = await claimJob(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs);
     if (!job) return null;
-    const payload = await prepareRunJob(app, job);
+    const payload = await jobKindHandler(job.kind)!.prepare(app, job);
     if (payload) return { job, payload };
-    // The run was closed meanwhile: drop the job and look for another.
+    // The job's subject was closed meanwhile: drop the job and look for another.
     await finishJob(app.db, job.id, leaseOwner(runner), 'cancelled', { error: 'run already finished' });
   }
 }

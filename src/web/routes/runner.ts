@@ -5,7 +5,7 @@ import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
 import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
 import { getJob, heartbeatJob } from '../../services/jobs.ts';
-import { appendRunEvents, cancelledRunAttempt, completeRun, failRunAttempt, RUN_JOB_KIND } from '../../services/runs.ts';
+import { jobKindHandler } from '../../services/jobKinds.ts';
 import { ServiceError } from '../../services/errors.ts';
 
 /**
@@ -16,9 +16,7 @@ type RunnerEnv = WebEnv & { Variables: WebEnv['Variables'] & { runner: Runner } 
 
 const registerBody = z.object({ token: z.string(), name: z.string(), labels: z.array(z.string()).max(32).default([]), version: z.string().max(64).default('') });
 const eventsBody = z.object({ attempt: z.number().int().min(0), events: z.array(z.object({ kind: z.string().min(1).max(32), data: z.record(z.string(), z.unknown()) })).max(1000) });
-const completeBody = z.object({
-  result: z.object({ commit_sha: z.string(), changed: z.boolean(), summary: z.string().max(100_000), files: z.array(z.string()).max(100_000), usage: z.record(z.string(), z.unknown()).optional(), session_id: z.string().nullish() }),
-});
+const completeBody = z.object({ result: z.record(z.string(), z.unknown()) });
 const failBody = z.object({ error: z.string().max(100_000), retryable: z.boolean().default(false) });
 const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancelled') });
 const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
@@ -109,22 +107,22 @@ export function runnerRoutes(): Hono<RunnerEnv> {
   r.post('/jobs/:id/events', async (c) => {
     const body = await parse(c, eventsBody);
     const job = await ownedJob(c);
-    if (job.kind === RUN_JOB_KIND) await appendRunEvents(c.get('app'), (JSON.parse(job.payload) as { run_id: number }).run_id, body.attempt, body.events);
+    await jobKindHandler(job.kind)?.appendEvents(c.get('app'), job, body.attempt, body.events);
     return c.json({ stored: body.events.length });
   });
 
   r.post('/jobs/:id/complete', async (c) => {
     const body = await parse(c, completeBody);
     const job = await ownedJob(c);
-    const ok = await completeRun(c.get('app'), job, leaseOwner(c.get('runner')), { ...body.result, session_id: body.result.session_id ?? null });
-    if (!ok) return c.json({ message: 'Completion was not accepted (lease lost, or the commit does not exist)' }, 409);
+    const ok = await jobKindHandler(job.kind)!.complete(c.get('app'), job, leaseOwner(c.get('runner')), body.result);
+    if (!ok) return c.json({ message: 'Completion was not accepted (lease lost, or an invalid result)' }, 409);
     return c.json({ status: 'succeeded' });
   });
 
   r.post('/jobs/:id/fail', async (c) => {
     const body = await parse(c, failBody);
     const job = await ownedJob(c);
-    const outcome = await failRunAttempt(c.get('app'), job, leaseOwner(c.get('runner')), body.error, body.retryable);
+    const outcome = await jobKindHandler(job.kind)!.fail(c.get('app'), job, leaseOwner(c.get('runner')), body.error, body.retryable);
     if (!outcome) return c.json({ message: 'Failure was not accepted (lease lost)' }, 409);
     return c.json({ status: outcome });
   });
@@ -132,7 +130,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
   r.post('/jobs/:id/cancelled', async (c) => {
     const body = await parse(c, cancelledBody);
     const job = await ownedJob(c);
-    await cancelledRunAttempt(c.get('app'), job, leaseOwner(c.get('runner')), body.reason);
+    await jobKindHandler(job.kind)!.cancelled(c.get('app'), job, leaseOwner(c.get('runner')), body.reason);
     return c.json({ status: 'cancelled' });
   });
 

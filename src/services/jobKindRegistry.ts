@@ -1,0 +1,2 @@
+// Every kind of job a runner can execute registers its handler here, in one place.
+import './runJobKind.ts';

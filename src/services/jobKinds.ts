@@ -1,0 +1,34 @@
+import type { AppContext } from './app.ts';
+import type { Job } from '../db/schema.ts';
+import type { TraceEventInput } from './runs.ts';
+
+/**
+ * What the runner protocol needs to know about a kind of job: how to build the runner's payload at
+ * claim time, where trace events go, and what completion, failure and cancellation mean. Agent runs,
+ * workflow runs and reviews each register one; the protocol routes and the sweeper stay generic.
+ */
+export interface JobKindHandler {
+  /** The runner's payload, or null when the job's subject is gone (the job is then dropped). */
+  prepare(app: AppContext, job: Job): Promise<unknown | null>;
+  appendEvents(app: AppContext, job: Job, attempt: number, events: TraceEventInput[]): Promise<void>;
+  /** Accepts a result; false when it was not accepted (lease lost, invalid result). */
+  complete(app: AppContext, job: Job, owner: string, result: unknown): Promise<boolean>;
+  fail(app: AppContext, job: Job, owner: string, error: string, retryable: boolean): Promise<'retry' | 'failed' | null>;
+  cancelled(app: AppContext, job: Job, owner: string, reason: string): Promise<boolean>;
+  /** A job that ended without its runner (expired lease, no attempts left, or cancelled). */
+  closed(app: AppContext, job: Job): Promise<void>;
+}
+
+const handlers = new Map<string, JobKindHandler>();
+
+export function registerJobKind(kind: string, handler: JobKindHandler): void {
+  handlers.set(kind, handler);
+}
+
+export function jobKindHandler(kind: string): JobKindHandler | undefined {
+  return handlers.get(kind);
+}
+
+export function registeredJobKinds(): string[] {
+  return [...handlers.keys()];
+}
