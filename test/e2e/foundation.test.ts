@@ -137,7 +137,7 @@ describe.skipIf(!!skipReason)(`web UI foundation${skipReason ? ` (skipped: ${ski
     await page.reload();
     const files = await page.$$eval('.file-list .file-name', (els) => els.map((e) => e.textContent?.trim()));
     expect(files).toEqual(['docs', 'src', '.gitignore', 'package.json', 'README.md']);
-    expect(await page.getAttribute('.file-list a.file-name:has-text("README.md")', 'href')).toBe('/alice/hello-world/src/branch/main/README.md');
+    expect(await page.getAttribute('.file-list a.file-name:has-text("README.md")', 'href')).toBe('/alice/hello-world/blob/main/README.md');
     expect(await text(page, '.markdown-body h1')).toBe('Hello, gitoku');
     expect(await page.$$eval('.markdown-body table td', (els) => els.length)).toBe(4);
     expect(await page.$$eval('.markdown-body pre code.language-ts', (els) => els.length)).toBe(1);

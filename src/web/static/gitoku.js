@@ -1,4 +1,5 @@
-// gitoku: the only client script. Copy buttons and select-on-focus; every page works without it.
+// gitoku: the only client script. Copy buttons, select-on-focus, dropdowns, line ranges, inline
+// line-comment forms and ref filters; every page works without it.
 /* global document, navigator, window */
 (function () {
   'use strict';
@@ -65,5 +66,134 @@
       var summary = menu.querySelector('summary');
       if (summary) summary.focus();
     });
+  });
+})();
+
+(function () {
+  'use strict';
+
+  // ---------- dropdowns: close on outside click and Escape ----------
+  document.addEventListener('click', function (event) {
+    document.querySelectorAll('details.dropdown[open]').forEach(function (d) {
+      if (!d.contains(event.target)) d.removeAttribute('open');
+    });
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key !== 'Escape') return;
+    document.querySelectorAll('details.dropdown[open]').forEach(function (d) {
+      d.removeAttribute('open');
+      var summary = d.querySelector('summary');
+      if (summary) summary.focus();
+    });
+  });
+
+  // ---------- branch/tag filter inside switchers ----------
+  document.querySelectorAll('.dropdown-filter').forEach(function (box) {
+    box.hidden = false;
+    var input = box.querySelector('input');
+    var panel = box.closest('.dropdown-panel');
+    if (!input || !panel) return;
+    input.addEventListener('input', function () {
+      var q = input.value.trim().toLowerCase();
+      panel.querySelectorAll('[data-filter-text]').forEach(function (a) {
+        var li = a.closest('li') || a;
+        li.hidden = q !== '' && a.getAttribute('data-filter-text').toLowerCase().indexOf(q) < 0;
+      });
+    });
+  });
+  document.addEventListener('toggle', function (event) {
+    var d = event.target;
+    if (d && d.matches && d.matches('details.ref-switcher[open]')) {
+      var input = d.querySelector('.dropdown-filter input');
+      if (input) input.focus();
+    }
+  }, true);
+
+  // ---------- line anchors: #L12 and #L10-L20 ----------
+  var table = document.querySelector('[data-line-anchors]');
+  function parseRange(hash) {
+    var m = /^#L(\d+)(?:-L(\d+))?$/.exec(hash || '');
+    if (!m) return null;
+    var a = Number(m[1]);
+    var b = m[2] ? Number(m[2]) : a;
+    return a <= b ? [a, b] : [b, a];
+  }
+  function highlight(scroll) {
+    if (!table) return;
+    table.querySelectorAll('tr.hl').forEach(function (tr) {
+      tr.classList.remove('hl');
+    });
+    var range = parseRange(window.location.hash);
+    if (!range) return;
+    for (var n = range[0]; n <= range[1]; n++) {
+      var row = document.getElementById('L' + n);
+      if (row) row.classList.add('hl');
+    }
+    var first = document.getElementById('L' + range[0]);
+    if (scroll && first && range[0] !== range[1]) first.scrollIntoView({ block: 'center' });
+  }
+  var anchorLine = null;
+  if (table) {
+    highlight(true);
+    window.addEventListener('hashchange', function () {
+      highlight(false);
+    });
+    table.addEventListener('click', function (event) {
+      var link = event.target.closest && event.target.closest('a[data-line]');
+      if (!link) return;
+      var n = Number(link.getAttribute('data-line'));
+      var current = parseRange(window.location.hash);
+      if (event.shiftKey && (anchorLine || current)) {
+        event.preventDefault();
+        var from = anchorLine || current[0];
+        var a = Math.min(from, n);
+        var b = Math.max(from, n);
+        window.history.replaceState(null, '', a === b ? '#L' + a : '#L' + a + '-L' + b);
+        highlight(false);
+        return;
+      }
+      anchorLine = n;
+    });
+  }
+
+  // ---------- inline line-comment forms on pull request diffs ----------
+  var template = document.getElementById('line-comment-template');
+  document.addEventListener('click', function (event) {
+    var cancel = event.target.closest && event.target.closest('[data-cancel-comment]');
+    if (cancel && cancel.closest('tr.dl-extra[data-inline]')) {
+      event.preventDefault();
+      cancel.closest('tr.dl-extra').remove();
+      return;
+    }
+    var plus = event.target.closest && event.target.closest('a.add-comment');
+    if (!plus || !template) return;
+    event.preventDefault();
+    var row = plus.closest('tr');
+    var path = plus.getAttribute('data-path');
+    var line = plus.getAttribute('data-line');
+    var key = path + '\u0000' + line;
+    var existing = Array.prototype.find.call(document.querySelectorAll('tr.dl-extra[data-inline]'), function (tr) {
+      return tr.getAttribute('data-key') === key;
+    });
+    if (existing) {
+      var ta = existing.querySelector('textarea');
+      if (ta) ta.focus();
+      return;
+    }
+    var extra = document.createElement('tr');
+    extra.className = 'dl-extra';
+    extra.setAttribute('data-inline', '');
+    extra.setAttribute('data-key', key);
+    var cell = document.createElement('td');
+    cell.colSpan = 3;
+    cell.appendChild(template.content.cloneNode(true));
+    extra.appendChild(cell);
+    cell.querySelector('input[name=path]').value = path;
+    cell.querySelector('input[name=line]').value = line;
+    var after = row;
+    while (after.nextElementSibling && after.nextElementSibling.classList.contains('dl-extra') && !after.nextElementSibling.hasAttribute('data-inline')) after = after.nextElementSibling;
+    after.parentNode.insertBefore(extra, after.nextSibling);
+    var textarea = cell.querySelector('textarea');
+    if (textarea) textarea.focus();
   });
 })();

@@ -8,12 +8,14 @@ export interface LayoutProps {
   title: string;
   children?: Child;
   /** Extra class on <main> (e.g. "narrow" for forms). */
-  size?: 'narrow' | 'default';
+  size?: 'narrow' | 'default' | 'wide';
   /** Full-width content between the top bar and the page (a repository header, the landing hero). */
   band?: Child;
+  /** Page-specific additions to <head> (a page's own stylesheet or script from /-/static). */
+  head?: Child;
 }
 
-export const Layout: FC<LayoutProps> = ({ ctx, title, children, size = 'default', band }) => (
+export const Layout: FC<LayoutProps> = ({ ctx, title, children, size = 'default', band, head }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -23,12 +25,13 @@ export const Layout: FC<LayoutProps> = ({ ctx, title, children, size = 'default'
       <link rel="icon" href={`/-/static/favicon.svg?v=${ctx.assetVersion}`} type="image/svg+xml" />
       <link rel="stylesheet" href={`/-/static/gitoku.css?v=${ctx.assetVersion}`} />
       <script src={`/-/static/gitoku.js?v=${ctx.assetVersion}`} defer></script>
+      {head}
     </head>
     <body>
       <a class="skip-link" href="#main">Skip to content</a>
       <TopBar ctx={ctx} />
       {band}
-      <main id="main" class={size === 'narrow' ? 'container narrow' : 'container'}>
+      <main id="main" class={size === 'default' ? 'container' : `container ${size}`}>
         {ctx.flash && <FlashBanner flash={ctx.flash} />}
         {children}
       </main>
@@ -95,6 +98,11 @@ const TopBar: FC<{ ctx: PageContext }> = ({ ctx }) => (
                 <a class="menu-item" href="/-/settings/tokens" role="menuitem">
                   <Icon name="key" /> Access tokens
                 </a>
+                {ctx.user.isAdmin && (
+                  <a class="menu-item" href="/-/admin/runners" role="menuitem">
+                    <Icon name="server" /> Site administration
+                  </a>
+                )}
                 <div class="menu-sep"></div>
                 <form method="post" action="/-/logout" class="menu-form">
                   <CsrfField ctx={ctx} />

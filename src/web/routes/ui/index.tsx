@@ -11,6 +11,10 @@ import { serveStatic } from './static.ts';
 import { registerAuthRoutes } from './auth.tsx';
 import { registerTokenRoutes } from './tokens.tsx';
 import { registerRepoRoutes } from './repos.tsx';
+import { registerAdminRoutes } from './admin.tsx';
+import { registerRunPages } from './runs.tsx';
+import { registerCodeRoutes } from './code.tsx';
+import { registerPullRoutes } from './pulls.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -76,7 +80,12 @@ export function uiRoutes(): Hono<WebEnv> {
 
   registerAuthRoutes(ui);
   registerTokenRoutes(ui);
+  // Before the repository routes: /-/admin/… and /:owner/:repo/runs/… must not fall into their patterns.
+  registerAdminRoutes(ui);
+  registerRunPages(ui);
   registerRepoRoutes(ui);
+  registerCodeRoutes(ui);
+  registerPullRoutes(ui);
 
   // Nothing else matched: an HTML 404 for pages, the API's JSON shape for /api paths.
   ui.all('*', (c) => (isApiPath(c) ? c.json({ message: 'Not Found' }, 404) : renderError(c, 404)));

@@ -1,7 +1,6 @@
 import type { Context, Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import {
-  authorizeRepository,
   createRepository,
   deleteRepository,
   listCollaborators,
@@ -14,14 +13,13 @@ import {
 } from '../../../services/repositories.ts';
 import { findUserByName } from '../../../services/users.ts';
 import { ServiceError, notFound } from '../../../services/errors.ts';
-import { listBranchNames, listPublicRepositories, loadRepositoryHome } from '../../../services/uiQueries.ts';
+import { listBranchNames, listPublicRepositories } from '../../../services/uiQueries.ts';
 import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts';
-import type { RepoRole } from '../../../domain/permissions.ts';
-import { renderMarkdown } from '../../markdown.ts';
+import { repoAccess, repoPath, repoView } from './access.ts';
+import { renderRepoHome } from './code.tsx';
 import { DashboardPage, LandingPage } from '../../views/pages/home.tsx';
 import { ProfilePage } from '../../views/pages/profile.tsx';
 import { EMPTY_NEW_REPO, NewRepositoryPage, type NewRepoValues } from '../../views/pages/newRepo.tsx';
-import { RepoHomePage, type RepoView } from '../../views/pages/repo.tsx';
 import { RepoSettingsPage, type RepoSettingsProps } from '../../views/pages/repoSettings.tsx';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
 
@@ -29,25 +27,10 @@ const LIST_LIMIT = { page: 1, perPage: 100 };
 type CollaboratorRole = 'read' | 'write' | 'admin';
 const COLLABORATOR_ROLES: readonly CollaboratorRole[] = ['read', 'write', 'admin'];
 
-/** Loads /:owner/:repo with the viewer's access through the single access check; no access reads as 404. */
-async function repoAccess(c: Context<WebEnv>, needed: RepoRole = 'read'): Promise<RepositoryAccess> {
-  const owner = c.req.param('owner') ?? '';
-  const name = c.req.param('repo') ?? '';
-  if (!isValidUsername(owner) || !isValidRepositoryName(name)) throw notFound();
-  return authorizeRepository(c.get('app'), owner, name, c.get('identity')?.viewer ?? null, needed);
-}
-
-function repoView(c: Context<WebEnv>, access: RepositoryAccess): RepoView {
-  const { repo } = access;
-  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git` };
-}
-
-const repoPath = (access: RepositoryAccess) => `/${access.repo.owner_name}/${access.repo.name}`;
-
 async function renderSettings(c: Context<WebEnv>, access: RepositoryAccess, extra: Partial<RepoSettingsProps> = {}, status: 200 | 422 = 200) {
   const app = c.get('app');
   const [branches, collaborators] = await Promise.all([listBranchNames(access), listCollaborators(app, access.repo)]);
-  return render(c, <RepoSettingsPage ctx={pageContext(c)} view={repoView(c, access)} branches={branches} collaborators={collaborators} {...extra} />, status);
+  return render(c, <RepoSettingsPage ctx={pageContext(c)} view={await repoView(c, access)} branches={branches} collaborators={collaborators} {...extra} />, status);
 }
 
 function pick<T extends string>(value: string, allowed: readonly T[], fallback: T): T {
@@ -110,10 +93,7 @@ export function registerRepoRoutes(ui: Hono<WebEnv>): void {
       if (!isValidUsername(owner) || !isValidRepositoryName(stripped)) throw notFound();
       return c.redirect(`/${owner}/${stripped}`, 301);
     }
-    const access = await repoAccess(c);
-    const home = await loadRepositoryHome(access);
-    const readmeHtml = home.readme?.isMarkdown ? renderMarkdown(home.readme.text) : null;
-    return render(c, <RepoHomePage ctx={pageContext(c)} view={repoView(c, access)} home={home} readmeHtml={readmeHtml} />);
+    return renderRepoHome(c, await repoAccess(c));
   });
 
   ui.get('/:owner/:repo/settings', async (c) => renderSettings(c, await repoAccess(c, 'admin')));

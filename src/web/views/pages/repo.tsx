@@ -1,29 +1,40 @@
 import type { Child, FC } from 'hono/jsx';
 import type { PageContext } from '../context.ts';
 import type { RepositoryWithOwner } from '../../../services/repositories.ts';
-import type { RepositoryHome } from '../../../services/uiQueries.ts';
+import type { RefLists, TreeView } from '../../../services/uiBrowse.ts';
+import type { StatusState } from '../../../services/statuses.ts';
 import type { RepoRole } from '../../../domain/permissions.ts';
-import type { TreeEntry } from '../../../git/tree.ts';
 import { Layout } from '../layout.tsx';
-import { CopyField, Time, VisibilityBadge } from '../components.tsx';
-import { Icon } from '../icons.tsx';
-import { encodePath, formatBytes, shortDate } from '../format.ts';
+import { CopyField, VisibilityBadge } from '../components.tsx';
+import { Icon, type IconName } from '../icons.tsx';
+import { encodePath, shortDate } from '../format.ts';
+import { FileTable, Readme, RefSwitcher } from '../code.tsx';
 
 export interface RepoView {
   repo: RepositoryWithOwner;
   role: RepoRole;
   cloneUrl: string;
+  /** Open pull requests (the tab's counter). */
+  openPulls: number;
 }
+
+export type RepoTab = 'code' | 'commits' | 'branches' | 'pulls' | 'runs' | 'settings';
 
 const canWrite = (role: RepoRole) => role === 'write' || role === 'admin';
 
 /** Title row and tabs shared by every repository page. */
-export const RepoHeader: FC<{ view: RepoView; active: 'code' | 'settings' }> = ({ view, active }) => {
+export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }> = ({ view, active, wide }) => {
   const { repo } = view;
   const base = `/${repo.owner_name}/${repo.name}`;
+  const tab = (key: RepoTab, href: string, icon: IconName, label: string, counter?: number) => (
+    <a href={href} class={active === key ? 'tab active' : 'tab'} aria-current={active === key ? 'page' : undefined}>
+      <Icon name={icon} /> {label}
+      {counter !== undefined && counter > 0 ? <span class="counter">{counter}</span> : null}
+    </a>
+  );
   return (
     <div class="repo-head">
-      <div class="container">
+      <div class={wide ? 'container wide' : 'container'}>
         <div class="repo-title">
           <Icon name={repo.is_private ? 'lock' : 'repo'} class="muted" />
           <h1>
@@ -38,14 +49,12 @@ export const RepoHeader: FC<{ view: RepoView; active: 'code' | 'settings' }> = (
           <VisibilityBadge isPrivate={repo.is_private === 1} />
         </div>
         <nav class="tabs" aria-label="Repository">
-          <a href={base} class={active === 'code' ? 'tab active' : 'tab'} aria-current={active === 'code' ? 'page' : undefined}>
-            <Icon name="code" /> Code
-          </a>
-          {view.role === 'admin' && (
-            <a href={`${base}/settings`} class={active === 'settings' ? 'tab active' : 'tab'} aria-current={active === 'settings' ? 'page' : undefined}>
-              <Icon name="gear" /> Settings
-            </a>
-          )}
+          {tab('code', base, 'code', 'Code')}
+          {repo.is_empty !== 1 && tab('commits', `${base}/commits/${encodePath(repo.default_branch)}`, 'history', 'Commits')}
+          {repo.is_empty !== 1 && tab('branches', `${base}/branches`, 'branch', 'Branches')}
+          {tab('pulls', `${base}/pulls`, 'pull', 'Pull requests', view.openPulls)}
+          {tab('runs', `${base}/runs`, 'sparkle', 'Tasks')}
+          {view.role === 'admin' && tab('settings', `${base}/settings`, 'gear', 'Settings')}
         </nav>
       </div>
     </div>
@@ -53,21 +62,27 @@ export const RepoHeader: FC<{ view: RepoView; active: 'code' | 'settings' }> = (
 };
 
 /** Repository pages put the header full-width above the content. */
-export const RepoLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: 'code' | 'settings'; children?: Child }> = ({ ctx, view, title, active, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} />}>
+export const RepoLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; children?: Child; wide?: boolean }> = ({ ctx, view, title, active, children, wide }) => (
+  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={wide} />} size={wide ? 'wide' : 'default'}>
     {children}
   </Layout>
 );
 
-export const RepoHomePage: FC<{ ctx: PageContext; view: RepoView; home: RepositoryHome; readmeHtml: string | null }> = ({ ctx, view, home, readmeHtml }) => {
+export interface RepoHomeBrowse {
+  ref: string;
+  refs: RefLists;
+  tree: TreeView;
+  readmeHtml: string | null;
+  latestStatus: StatusState | null;
+}
+
+export const RepoHomePage: FC<{ ctx: PageContext; view: RepoView; browse: RepoHomeBrowse | null }> = ({ ctx, view, browse }) => {
   const { repo } = view;
   const title = repo.description ? `${repo.owner_name}/${repo.name}: ${repo.description}` : `${repo.owner_name}/${repo.name}`;
   return (
     <RepoLayout ctx={ctx} view={view} title={title} active="code">
       <div class="repo-body">
-        <div class="repo-main">
-          {repo.is_empty === 1 || !home.commit ? <QuickSetup ctx={ctx} view={view} /> : <CodeView view={view} home={home} readmeHtml={readmeHtml} />}
-        </div>
+        <div class="repo-main">{browse ? <CodeView view={view} browse={browse} /> : <QuickSetup ctx={ctx} view={view} />}</div>
         <aside class="repo-side">
           <h2 class="side-title">About</h2>
           {repo.description ? <p class="about-desc">{repo.description}</p> : <p class="muted about-desc">No description provided.</p>}
@@ -75,9 +90,22 @@ export const RepoHomePage: FC<{ ctx: PageContext; view: RepoView; home: Reposito
             <li>
               <Icon name={repo.is_private ? 'lock' : 'globe'} /> {repo.is_private ? 'Private repository' : 'Public repository'}
             </li>
-            <li>
-              <Icon name="branch" /> {home.branches.length} {home.branches.length === 1 ? 'branch' : 'branches'}
-            </li>
+            {browse && (
+              <li>
+                <Icon name="branch" />
+                <a href={`/${repo.owner_name}/${repo.name}/branches`} class="muted-link">
+                  {browse.refs.branches.length} {browse.refs.branches.length === 1 ? 'branch' : 'branches'}
+                </a>
+              </li>
+            )}
+            {browse && (
+              <li>
+                <Icon name="tag" />
+                <a href={`/${repo.owner_name}/${repo.name}/tags`} class="muted-link">
+                  {browse.refs.tags.length} {browse.refs.tags.length === 1 ? 'tag' : 'tags'}
+                </a>
+              </li>
+            )}
             <li>
               <Icon name="clock" /> Created {shortDate(repo.created_at)}
             </li>
@@ -95,74 +123,24 @@ const CloneBox: FC<{ view: RepoView }> = ({ view }) => (
   </div>
 );
 
-const CodeView: FC<{ view: RepoView; home: RepositoryHome; readmeHtml: string | null }> = ({ view, home, readmeHtml }) => {
+const CodeView: FC<{ view: RepoView; browse: RepoHomeBrowse }> = ({ view, browse }) => {
   const { repo } = view;
-  const commit = home.commit!;
-  const subject = commit.message.split('\n')[0] ?? '';
-  const treeBase = `/${repo.owner_name}/${repo.name}/src/branch/${encodePath(home.branch)}`;
+  const base = `/${repo.owner_name}/${repo.name}`;
   return (
     <>
       <div class="code-toolbar">
-        <span class="branch-pill" title="Default branch">
-          <Icon name="branch" /> <span class="mono">{home.branch}</span>
-        </span>
-        <span class="muted toolbar-count">
-          <Icon name="branch" /> {home.branches.length} {home.branches.length === 1 ? 'branch' : 'branches'}
-        </span>
+        <RefSwitcher current={browse.ref} kind="branch" refs={browse.refs} href={(ref) => `${base}/tree/${encodePath(ref)}`} />
+        <a class="muted toolbar-count hide-sm" href={`${base}/branches`}>
+          <Icon name="branch" /> <strong>{browse.refs.branches.length}</strong> {browse.refs.branches.length === 1 ? 'branch' : 'branches'}
+        </a>
+        <a class="muted toolbar-count hide-sm" href={`${base}/tags`}>
+          <Icon name="tag" /> <strong>{browse.refs.tags.length}</strong> {browse.refs.tags.length === 1 ? 'tag' : 'tags'}
+        </a>
         <CloneBox view={view} />
       </div>
-      <div class="card file-card">
-        <div class="commit-bar">
-          <span class="commit-author">{commit.authorName}</span>
-          <span class="commit-subject" title={commit.message}>
-            {subject}
-          </span>
-          <span class="commit-meta">
-            <code class="sha" title={commit.sha}>
-              {commit.sha.slice(0, 7)}
-            </code>
-            <Time iso={commit.committerDate} />
-          </span>
-        </div>
-        <ul class="file-list">
-          {home.entries.map((entry) => (
-            <FileRow entry={entry} treeBase={treeBase} />
-          ))}
-        </ul>
-      </div>
-      {home.readme && (
-        <div class="card readme" id="readme">
-          <div class="card-head readme-head">
-            <Icon name="book" /> <span>{home.readme.name}</span>
-          </div>
-          {readmeHtml !== null ? (
-            <article class="markdown-body" dangerouslySetInnerHTML={{ __html: readmeHtml }} />
-          ) : (
-            <pre class="readme-plain">{home.readme.text}</pre>
-          )}
-          {home.readme.truncated && <p class="muted card-pad">This README is too large to show in full.</p>}
-        </div>
-      )}
+      <FileTable repo={repo} refName={browse.ref} path="" entries={browse.tree.entries} latest={browse.tree.latest} latestStatus={browse.latestStatus} />
+      {browse.tree.readme && <Readme name={browse.tree.readme.name} html={browse.readmeHtml} text={browse.tree.readme.text} />}
     </>
-  );
-};
-
-const FileRow: FC<{ entry: TreeEntry; treeBase: string }> = ({ entry, treeBase }) => {
-  const icon = entry.type === 'tree' ? 'folder' : entry.type === 'commit' ? 'submodule' : 'file';
-  return (
-    <li class={`file-row file-${entry.type}`}>
-      <Icon name={icon} class={entry.type === 'tree' ? 'icon-folder' : 'muted'} />
-      {entry.type === 'commit' ? (
-        <span class="file-name" title="Submodule">
-          {entry.name} <span class="muted">@ {entry.sha.slice(0, 7)}</span>
-        </span>
-      ) : (
-        <a class="file-name" href={`${treeBase}/${encodePath(entry.path)}`}>
-          {entry.name}
-        </a>
-      )}
-      <span class="file-size muted">{entry.size !== null ? formatBytes(entry.size) : ''}</span>
-    </li>
   );
 };
 

@@ -1,0 +1,25 @@
+import type { Context } from 'hono';
+import type { WebEnv } from '../../context.ts';
+import { authorizeRepository, type RepositoryAccess } from '../../../services/repositories.ts';
+import { countOpenPullRequests } from '../../../services/pulls.ts';
+import { notFound } from '../../../services/errors.ts';
+import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts';
+import type { RepoRole } from '../../../domain/permissions.ts';
+import type { RepoView } from '../../views/pages/repo.tsx';
+
+/** Loads /:owner/:repo with the viewer's access through the single access check; no access reads as 404. */
+export async function repoAccess(c: Context<WebEnv>, needed: RepoRole = 'read'): Promise<RepositoryAccess> {
+  const owner = c.req.param('owner') ?? '';
+  const name = c.req.param('repo') ?? '';
+  if (!isValidUsername(owner) || !isValidRepositoryName(name)) throw notFound();
+  return authorizeRepository(c.get('app'), owner, name, c.get('identity')?.viewer ?? null, needed);
+}
+
+/** What the repository header needs: the repository, the viewer's role, the clone URL and the open pull request count. */
+export async function repoView(c: Context<WebEnv>, access: RepositoryAccess): Promise<RepoView> {
+  const { repo } = access;
+  const openPulls = await countOpenPullRequests(c.get('app'), repo.id);
+  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git`, openPulls };
+}
+
+export const repoPath = (access: RepositoryAccess) => `/${access.repo.owner_name}/${access.repo.name}`;

@@ -1,0 +1,270 @@
+import type { Context, Hono } from 'hono';
+import type { WebEnv } from '../../context.ts';
+import type { RepositoryAccess } from '../../../services/repositories.ts';
+import { checkPathOr404, resolveRefOr404 } from '../../../services/code.ts';
+import { notFound } from '../../../services/errors.ts';
+import { combineStatuses, listCommitStatuses } from '../../../services/statuses.ts';
+import {
+  briefFromSummary,
+  cachedDiff,
+  combinedStatusesFor,
+  listRepoRefs,
+  loadBlobView,
+  loadTreeView,
+  openPullsByBranch,
+  readCommitBrief,
+  resolveRefAndPath,
+  type RefAndPath,
+} from '../../../services/uiBrowse.ts';
+import { roleAtLeast } from '../../../domain/permissions.ts';
+import { isBinary, entryAtPath, readBlobAtPath, resolveCommit } from '../../../git/tree.ts';
+import { countCommits, listCommits } from '../../../git/log.ts';
+import { blameFile, blameRanges } from '../../../git/blame.ts';
+import { mergeBase } from '../../../git/merge.ts';
+import { LruCache } from '../../../git/lru.ts';
+import { renderMarkdown } from '../../markdown.ts';
+import { highlightLines, languageFor } from '../../views/highlight.ts';
+import { RepoHomePage } from '../../views/pages/repo.tsx';
+import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
+import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
+import { blobUrl, commitsUrl, compareUrl, treeUrl } from '../../views/urls.ts';
+import { pageContext, render } from './render.tsx';
+import { repoAccess, repoView } from './access.ts';
+
+/** Files above this are not shown inline ("too large to display", with a raw link). */
+export const MAX_DISPLAY_BYTES = 1024 * 1024;
+/** Size guard for diffs rendered in pages. */
+export const UI_DIFF_MAX_BYTES = 2 * 1024 * 1024;
+const RAW_MAX_BYTES = 512 * 1024 * 1024;
+const COMMITS_PER_PAGE = 30;
+
+const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', ico: 'image/x-icon', avif: 'image/avif' };
+const MARKDOWN = /\.(md|markdown|mdown|mkd)$/i;
+
+const markdownCache = new LruCache<string, string>(500, 16 * 1024 * 1024);
+
+/** Rendered (sanitized) markdown of a blob, cached by its object id. */
+export function markdownOfBlob(sha: string, text: string): string {
+  const hit = markdownCache.get(sha);
+  if (hit !== undefined) return hit;
+  const html = renderMarkdown(text);
+  markdownCache.set(sha, html, html.length);
+  return html;
+}
+
+function imageType(path: string): string | null {
+  const dot = path.lastIndexOf('.');
+  return dot < 0 ? null : (IMAGE_TYPES[path.slice(dot + 1).toLowerCase()] ?? null);
+}
+
+/** The "<ref>/<path>" part of the URL, resolved; anything unknown or unsafe is a 404. */
+async function locate(access: RepositoryAccess, rest: string | undefined): Promise<RefAndPath> {
+  if (!rest) throw notFound();
+  const split = await resolveRefAndPath(access, rest.replace(/\/+$/, ''));
+  if (!split) throw notFound();
+  return { ...split, path: checkPathOr404(split.path) };
+}
+
+const locOf = (s: RefAndPath): Location => ({ ref: s.ref, kind: s.kind, sha: s.sha, path: s.path });
+
+/** The repository front page: the default branch's root, or the quick setup of an empty repository. */
+export async function renderRepoHome(c: Context<WebEnv>, access: RepositoryAccess): Promise<Response> {
+  const app = c.get('app');
+  const view = await repoView(c, access);
+  const ref = access.repo.default_branch;
+  const sha = access.repo.is_empty === 1 ? null : await resolveCommit(access.gitDir, `refs/heads/${ref}`);
+  if (!sha) return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={null} />);
+  const [refs, tree, statuses] = await Promise.all([listRepoRefs(access), loadTreeView(access, sha, ''), combinedStatusesFor(app, access.repo.id, [sha])]);
+  if (!tree) return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={null} />);
+  const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
+  return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={{ ref, refs, tree, readmeHtml, latestStatus: statuses.get(sha) ?? null }} />);
+}
+
+export function registerCodeRoutes(ui: Hono<WebEnv>): void {
+  ui.get('/:owner/:repo/tree', async (c) => {
+    const access = await repoAccess(c);
+    return c.redirect(treeUrl(access.repo, access.repo.default_branch), 302);
+  });
+
+  // Links of the first UI version.
+  ui.get('/:owner/:repo/src/branch/:rest{.+}', async (c) => {
+    const access = await repoAccess(c);
+    return c.redirect(`${treeUrl(access.repo, '')}${c.req.param('rest')!.split('/').map(encodeURIComponent).join('/')}`, 301);
+  });
+
+  ui.get('/:owner/:repo/tree/:rest{.+}', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const loc = await locate(access, c.req.param('rest'));
+    const [refs, tree] = await Promise.all([listRepoRefs(access), loadTreeView(access, loc.sha, loc.path)]);
+    if (!tree) {
+      const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
+      if (entry?.type === 'blob') return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
+      throw notFound();
+    }
+    const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
+    const statuses = tree.latest ? await combinedStatusesFor(app, access.repo.id, [tree.latest.sha]) : new Map();
+    return render(c, <TreePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} tree={tree} readmeHtml={readmeHtml} latestStatus={tree.latest ? (statuses.get(tree.latest.sha) ?? null) : null} />);
+  });
+
+  ui.get('/:owner/:repo/blob/:rest{.+}', async (c) => {
+    const access = await repoAccess(c);
+    const loc = await locate(access, c.req.param('rest'));
+    if (loc.path === '') return c.redirect(treeUrl(access.repo, loc.ref), 302);
+    const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
+    if (!entry) throw notFound();
+    if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
+    if (entry.type !== 'blob') throw notFound();
+    const [refs, blob] = await Promise.all([listRepoRefs(access), loadBlobView(access, loc.sha, loc.path, MAX_DISPLAY_BYTES)]);
+    if (!blob) throw notFound();
+    const plain = c.req.query('plain') === '1';
+    const isMarkdown = MARKDOWN.test(loc.path);
+    let display: BlobDisplay;
+    if (imageType(loc.path) && (blob.binary || blob.blob.truncated)) display = { image: true };
+    else if (blob.blob.truncated) display = { notice: 'large' };
+    else if (blob.binary) display = { notice: 'binary' };
+    else {
+      const text = blob.blob.content.toString('utf8');
+      if (entry.mode === '120000') display = { lines: highlightLines(text, null), symlink: text };
+      else if (isMarkdown && !plain) display = { markdownHtml: markdownOfBlob(blob.blob.sha, text) };
+      else display = { lines: highlightLines(text, languageFor(loc.path), blob.blob.sha) };
+    }
+    const here = blobUrl(access.repo, loc.ref, loc.path);
+    const toggle = isMarkdown && !blob.blob.truncated && !blob.binary ? { preview: here, code: `${here}?plain=1` } : null;
+    return render(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} />);
+  });
+
+  ui.get('/:owner/:repo/raw/:rest{.+}', async (c) => {
+    const access = await repoAccess(c);
+    const loc = await locate(access, c.req.param('rest'));
+    const blob = loc.path ? await readBlobAtPath(access.gitDir, loc.sha, loc.path, RAW_MAX_BYTES) : null;
+    if (!blob || blob.truncated) throw notFound();
+    const name = loc.path.split('/').pop()!;
+    const image = imageType(loc.path);
+    const binary = isBinary(blob.content);
+    const headers: Record<string, string> = {
+      'Content-Type': image && binary ? image : binary ? 'application/octet-stream' : 'text/plain; charset=utf-8',
+      'Content-Length': String(blob.size),
+      'X-Content-Type-Options': 'nosniff',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+      'Cache-Control': loc.kind === 'commit' && /^[0-9a-f]{40}$/.test(loc.ref) ? 'private, max-age=86400' : 'private, no-cache',
+      ETag: `"${blob.sha}"`,
+    };
+    if (binary && !image) headers['Content-Disposition'] = `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+    if (c.req.header('if-none-match') === headers.ETag) return c.body(null, 304, { ETag: headers.ETag!, 'Cache-Control': headers['Cache-Control']! });
+    return c.body(new Uint8Array(blob.content), 200, headers);
+  });
+
+  ui.get('/:owner/:repo/blame/:rest{.+}', async (c) => {
+    const access = await repoAccess(c);
+    const loc = await locate(access, c.req.param('rest'));
+    if (loc.path === '') throw notFound();
+    const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
+    if (!entry) throw notFound();
+    if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
+    const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, MAX_DISPLAY_BYTES);
+    if (!blob) throw notFound();
+    if (blob.truncated || isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
+    const [refs, blame] = await Promise.all([listRepoRefs(access), blameFile(access.gitDir, loc.sha, loc.path)]);
+    if (!blame) throw notFound();
+    const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
+    const times = [...blame.commits.values()].map((b) => b.authorTime);
+    const oldest = Math.min(...times);
+    const newest = Math.max(...times);
+    const groups: BlameGroup[] = blameRanges(blame.lines).map((r) => {
+      const info = blame.commits.get(r.sha)!;
+      const age = newest === oldest ? 9 : Math.round(((info.authorTime - oldest) / (newest - oldest)) * 9);
+      const lines: string[] = [];
+      for (let n = r.startLine; n <= r.endLine; n++) lines.push(html[n - 1] ?? '');
+      return { commit: { sha: r.sha, title: info.summary, authorName: info.authorName, authorDate: new Date(info.authorTime * 1000).toISOString() }, start: r.startLine, lines, age };
+    });
+    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={blame.lines.length} size={blob.size} />);
+  });
+
+  ui.get('/:owner/:repo/commits', async (c) => {
+    const access = await repoAccess(c);
+    const path = c.req.query('path');
+    return c.redirect(commitsUrl(access.repo, access.repo.default_branch, { path: path && path.length < 4096 ? path : undefined }), 302);
+  });
+
+  ui.get('/:owner/:repo/commits/:rest{.+}', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const loc = await locate(access, c.req.param('rest'));
+    const queryPath = (c.req.query('path') ?? '').trim().replace(/^\/+/, '');
+    const path = queryPath ? checkPathOr404(queryPath) : loc.path;
+    const pageParam = Number(c.req.query('page') ?? '1');
+    const page = Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 100_000 ? pageParam : 1;
+    const [refs, rows] = await Promise.all([listRepoRefs(access), listCommits(access.gitDir, loc.sha, { path: path || undefined, skip: (page - 1) * COMMITS_PER_PAGE, limit: COMMITS_PER_PAGE + 1 })]);
+    const commits = rows.slice(0, COMMITS_PER_PAGE).map(briefFromSummary);
+    const statuses = await combinedStatusesFor(app, access.repo.id, commits.map((x) => x.sha));
+    return render(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={commits} page={page} hasMore={rows.length > COMMITS_PER_PAGE} statuses={statuses} />);
+  });
+
+  ui.get('/:owner/:repo/commit/:sha', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const sha = await resolveRefOr404(access, c.req.param('sha'));
+    const commit = await readCommitBrief(access.gitDir, sha);
+    if (!commit) throw notFound();
+    const [diff, all] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha)]);
+    const combined = all.length ? combineStatuses(all) : null;
+    const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description })) } : null;
+    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} />);
+  });
+
+  ui.get('/:owner/:repo/compare', async (c) => {
+    const access = await repoAccess(c);
+    const base = c.req.query('base') || access.repo.default_branch;
+    let head = c.req.query('head') ?? '';
+    if (!head) {
+      const refs = await listRepoRefs(access);
+      const others = refs.branches.filter((b) => b.name !== base);
+      head = others[0]?.name ?? base;
+    }
+    return c.redirect(compareUrl(access.repo, base, head), 302);
+  });
+
+  ui.get('/:owner/:repo/compare/:spec{.+}', async (c) => {
+    const access = await repoAccess(c);
+    const view = await repoView(c, access);
+    return render(c, <ComparePage ctx={pageContext(c)} view={view} refs={await listRepoRefs(access)} cmp={await loadCompare(c, access, c.req.param('spec')!)} canOpen={!!c.get('identity') && roleAtLeast(access.role, 'write')} />);
+  });
+
+  ui.get('/:owner/:repo/branches', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const [refs, pulls] = await Promise.all([listRepoRefs(access), openPullsByBranch(app, access.repo.id)]);
+    const branches = await Promise.all(refs.branches.map(async (b) => ({ name: b.name, sha: b.sha, commit: await readCommitBrief(access.gitDir, b.sha), pull: pulls.get(b.name) ?? null })));
+    return render(c, <BranchesPage ctx={pageContext(c)} view={await repoView(c, access)} branches={branches} canWrite={!!c.get('identity') && roleAtLeast(access.role, 'write')} />);
+  });
+
+  ui.get('/:owner/:repo/tags', async (c) => {
+    const access = await repoAccess(c);
+    const refs = await listRepoRefs(access);
+    const tags = await Promise.all(refs.tags.map(async (t) => ({ name: t.name, sha: t.sha, commit: await readCommitBrief(access.gitDir, t.sha) })));
+    return render(c, <TagsPage ctx={pageContext(c)} view={await repoView(c, access)} tags={tags} />);
+  });
+}
+
+/** base...head (or just head, against the default branch): commits, counts and the diff from the merge base. */
+export async function loadCompare(c: Context<WebEnv>, access: RepositoryAccess, spec: string): Promise<CompareInfo> {
+  const app = c.get('app');
+  const sep = spec.indexOf('...');
+  const base = sep < 0 ? access.repo.default_branch : spec.slice(0, sep);
+  const head = sep < 0 ? spec : spec.slice(sep + 3);
+  const [baseSha, headSha] = await Promise.all([resolveRefOr404(access, base), resolveRefOr404(access, head)]);
+  const mb = await mergeBase(access.gitDir, baseSha, headSha);
+  const [ahead, behind, rows, refs] = await Promise.all([
+    countCommits(access.gitDir, headSha, baseSha),
+    countCommits(access.gitDir, baseSha, headSha),
+    listCommits(access.gitDir, headSha, { exclude: baseSha, limit: 250 }),
+    listRepoRefs(access),
+  ]);
+  const diff = mb && ahead > 0 ? await cachedDiff(access.gitDir, mb, headSha, UI_DIFF_MAX_BYTES) : null;
+  const branches = refs.branches.some((b) => b.name === base) && refs.branches.some((b) => b.name === head);
+  const existing = branches
+    ? await app.db.selectFrom('pull_requests').select('number').where('repository_id', '=', access.repo.id).where('state', '=', 'open').where('base_branch', '=', base).where('compare_branch', '=', head).executeTakeFirst()
+    : undefined;
+  return { base, head, baseSha, headSha, mergeBase: mb, ahead, behind, commits: rows.map(briefFromSummary).reverse(), diff, branches, existingPull: existing?.number ?? null };
+}

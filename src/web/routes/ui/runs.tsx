@@ -1,0 +1,326 @@
+import type { Context, Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { WebEnv } from '../../context.ts';
+import type { RepositoryAccess } from '../../../services/repositories.ts';
+import { ServiceError } from '../../../services/errors.ts';
+import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
+import { listDrivers } from '../../../services/drivers.ts';
+import { listBranchNames } from '../../../services/uiQueries.ts';
+import {
+  RUN_STATUSES,
+  countRunsByStatus,
+  listRecentRunChoices,
+  listRunForks,
+  listSiblingRuns,
+  loadRunLinks,
+  loadRunTrace,
+  runDiff,
+  runResultsDiff,
+} from '../../../services/uiRuns.ts';
+import type { Run, RunEvent, RunStatus } from '../../../db/schema.ts';
+import type { FormError } from '../../views/context.ts';
+import { TasksPage, type StatusFilter } from '../../views/pages/runs.tsx';
+import { NewRunPage, type NewRunValues } from '../../views/pages/runNew.tsx';
+import { RunForkPage, RunPage, type ForkValues } from '../../views/pages/run.tsx';
+import { RunComparePage, type CompareSide } from '../../views/pages/runCompare.tsx';
+import { pageContext, readForm, render, requireUser, safeNext, setFlash } from './render.tsx';
+import { repoAccess, repoView } from './access.ts';
+
+const PER_PAGE = 25;
+const FINISHED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+const NUMBER = '{[0-9]{1,9}}';
+
+const runNumber = (c: Context<WebEnv>) => Number(c.req.param('number'));
+const tasksPath = (access: RepositoryAccess) => `/${encodeURIComponent(access.repo.owner_name)}/${encodeURIComponent(access.repo.name)}/runs`;
+const runPath = (access: RepositoryAccess, n: number) => `${tasksPath(access)}/${n}`;
+
+/** A form error from a service (422, 413, 409) re-renders the form; anything else is the error page's. */
+function formError(err: unknown): { error: FormError; status: 409 | 413 | 422 } | null {
+  if (!(err instanceof ServiceError)) return null;
+  if (err.status !== 422 && err.status !== 413 && err.status !== 409) return null;
+  return { error: { message: err.message, field: err.field }, status: err.status };
+}
+
+function sortedBranches(branches: string[], defaultBranch: string): string[] {
+  const agent = (b: string) => b.startsWith('gitoku/');
+  return [...branches].sort((x, y) => Number(y === defaultBranch) - Number(x === defaultBranch) || Number(agent(x)) - Number(agent(y)) || x.localeCompare(y));
+}
+
+async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values: NewRunValues | null, error: FormError | null = null, status: 200 | 409 | 413 | 422 = 200) {
+  const [view, branches] = await Promise.all([repoView(c, access), listBranchNames(access)]);
+  const drivers = listDrivers();
+  const firstDriver = drivers.find((d) => d.available);
+  const v: NewRunValues = values ?? { title: '', prompt: '', baseBranch: access.repo.default_branch, sourceBranch: access.repo.default_branch, driver: firstDriver?.name ?? '', model: '' };
+  return render(c, <NewRunPage ctx={pageContext(c)} view={view} branches={sortedBranches(branches, access.repo.default_branch)} drivers={drivers} values={v} error={error} />, status);
+}
+
+async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: Run, fork?: { values: ForkValues; error: FormError | null }, status: 200 | 409 | 413 | 422 = 200) {
+  const app = c.get('app');
+  const [view, trace, diff, forks, siblings] = await Promise.all([repoView(c, access), loadRunTrace(app, run.id), runDiff(access, run), listRunForks(app, run), listSiblingRuns(app, run)]);
+  const links = await loadRunLinks(app, [run, ...forks]);
+  return render(
+    c,
+    <RunPage
+      ctx={pageContext(c)}
+      view={view}
+      run={run}
+      links={links}
+      events={trace.events}
+      omittedEvents={trace.omitted}
+      diff={diff}
+      forks={forks}
+      siblings={siblings}
+      drivers={listDrivers()}
+      now={Date.now()}
+      fork={fork}
+    />,
+    status,
+  );
+}
+
+function eventJson(e: RunEvent) {
+  let data: unknown;
+  try {
+    data = JSON.parse(e.data);
+  } catch {
+    data = { value: e.data };
+  }
+  return { id: e.id, attempt: e.attempt, seq: e.seq, kind: e.kind, data, created_at: e.created_at };
+}
+
+/**
+ * The run's trace as Server-Sent Events for the run page, authenticated by the browser session (the
+ * API stream at /api/v1/…/events only accepts tokens, so a private repository's page could not use it).
+ * Same events as the API: `trace` {id, attempt, seq, kind, data, created_at}, `status` {status}, `end` {status, …}.
+ */
+function streamTrace(c: Context<WebEnv>, run: Run, after: number) {
+  const app = c.get('app');
+  return streamSSE(c, async (stream) => {
+    let cursor = after;
+    let wake: () => void = () => undefined;
+    const onSignal = () => wake();
+    app.signals.on(`run:${run.id}`, onSignal);
+    stream.onAbort(() => {
+      app.signals.off(`run:${run.id}`, onSignal);
+      wake();
+    });
+    try {
+      let lastStatus = '';
+      while (!stream.aborted) {
+        const events = await listRunEvents(app, run.id, cursor, 500);
+        for (const e of events) {
+          await stream.writeSSE({ id: String(e.id), event: 'trace', data: JSON.stringify(eventJson(e)) });
+          cursor = e.id;
+        }
+        if (events.length === 500) continue;
+        const current = await getRunById(app.db, run.id);
+        if (!current || FINISHED.has(current.status)) {
+          if ((await listRunEvents(app, run.id, cursor, 1)).length) continue;
+          await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: current?.status ?? 'cancelled', commit_sha: current?.commit_sha ?? null, error: current?.error ?? null }) });
+          return;
+        }
+        if (current.status !== lastStatus) {
+          lastStatus = current.status;
+          await stream.writeSSE({ event: 'status', data: JSON.stringify({ status: current.status }) });
+        } else {
+          await stream.write(': keep-alive\n\n');
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 15_000);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      app.signals.off(`run:${run.id}`, onSignal);
+    }
+  });
+}
+
+/** The Tasks tab: list, new task form, run pages with live trace, cancel, retry, fork and compare. */
+export function registerRunPages(ui: Hono<WebEnv>): void {
+  ui.get('/:owner/:repo/runs', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const statusParam = c.req.query('status') ?? '';
+    const filter: StatusFilter = (RUN_STATUSES as readonly string[]).includes(statusParam) ? (statusParam as RunStatus) : 'all';
+    const requested = Number(c.req.query('page') ?? '1');
+    const page = Number.isInteger(requested) && requested >= 1 && requested <= 100_000 ? requested : 1;
+    const [view, counts, list] = await Promise.all([
+      repoView(c, access),
+      countRunsByStatus(app, access.repo.id),
+      listRuns(app, access.repo.id, { page, perPage: PER_PAGE, status: filter === 'all' ? undefined : filter }),
+    ]);
+    const links = await loadRunLinks(app, list.items);
+    const pages = Math.max(1, Math.ceil(list.total / PER_PAGE));
+    return render(c, <TasksPage ctx={pageContext(c)} view={view} runs={list.items} links={links} counts={counts} filter={filter} page={page} pages={pages} now={Date.now()} />);
+  });
+
+  ui.get('/:owner/:repo/runs/new', async (c) => renderNewRun(c, await repoAccess(c, 'write'), null));
+
+  ui.post('/:owner/:repo/runs', async (c) => {
+    const access = await repoAccess(c, 'write');
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const form = await readForm(c);
+    const values: NewRunValues = {
+      title: form.get('title').trim(),
+      prompt: form.get('prompt').replace(/\r\n/g, '\n'),
+      baseBranch: form.get('base_branch').trim(),
+      sourceBranch: form.get('source_branch').trim(),
+      driver: form.get('driver').trim(),
+      model: form.get('model').trim(),
+    };
+    try {
+      const run = await startRun(c.get('app'), access, identity.user, {
+        prompt: values.prompt,
+        title: values.title || undefined,
+        baseBranch: values.baseBranch || undefined,
+        sourceBranch: values.sourceBranch || undefined,
+        driver: values.driver || undefined,
+        model: values.model || undefined,
+      });
+      setFlash(c, 'success', `Task #${run.number} started.`);
+      return c.redirect(runPath(access, run.number), 303);
+    } catch (err) {
+      const problem = formError(err);
+      if (problem) return renderNewRun(c, access, values, problem.error, problem.status);
+      throw err;
+    }
+  });
+
+  ui.get('/:owner/:repo/runs/compare', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const wanted = (['a', 'b'] as const).map((k) => {
+      const raw = c.req.query(k);
+      const n = Number(raw);
+      return raw && Number.isInteger(n) && n > 0 && n < 1e9 ? n : null;
+    });
+    const missing: number[] = [];
+    const load = async (n: number | null): Promise<Run | null> => {
+      if (n === null) return null;
+      try {
+        return await getRun(app, access.repo.id, n);
+      } catch (err) {
+        if (err instanceof ServiceError && err.status === 404) {
+          missing.push(n);
+          return null;
+        }
+        throw err;
+      }
+    };
+    const [view, choices, runA, runB] = await Promise.all([repoView(c, access), listRecentRunChoices(app, access.repo.id), load(wanted[0]!), load(wanted[1]!)]);
+    let a: CompareSide | null = null;
+    let b: CompareSide | null = null;
+    let between = null;
+    if (runA && runB) {
+      [a, b, between] = await Promise.all([
+        runDiff(access, runA).then((diff) => ({ run: runA, diff })),
+        runDiff(access, runB).then((diff) => ({ run: runB, diff })),
+        runResultsDiff(access, runA, runB),
+      ]);
+    }
+    const links = await loadRunLinks(app, [runA, runB].filter((r): r is Run => !!r));
+    return render(c, <RunComparePage ctx={pageContext(c)} view={view} choices={choices} a={a} b={b} between={between} links={links} now={Date.now()} missing={missing} />);
+  });
+
+  ui.get(`/:owner/:repo/runs/:number${NUMBER}`, async (c) => {
+    const access = await repoAccess(c);
+    return renderRunPage(c, access, await getRun(c.get('app'), access.repo.id, runNumber(c)));
+  });
+
+  ui.get(`/:owner/:repo/runs/:number${NUMBER}/events`, async (c) => {
+    const access = await repoAccess(c);
+    const run = await getRun(c.get('app'), access.repo.id, runNumber(c));
+    const after = Math.max(Number(c.req.query('after') ?? 0) || 0, Number(c.req.header('last-event-id') ?? 0) || 0);
+    return streamTrace(c, run, Math.max(0, Math.floor(after)));
+  });
+
+  ui.post(`/:owner/:repo/runs/:number${NUMBER}/cancel`, async (c) => {
+    const access = await repoAccess(c, 'write');
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const form = await readForm(c);
+    const number = runNumber(c);
+    try {
+      const run = await cancelRun(c.get('app'), access, identity.user, number);
+      setFlash(c, 'success', run.status === 'cancelled' ? `Task #${number} cancelled.` : `Cancelling task #${number}…`);
+    } catch (err) {
+      if (!(err instanceof ServiceError) || err.status !== 409) throw err;
+      setFlash(c, 'info', `Task #${number} had already finished.`);
+    }
+    const back = safeNext(form.get('return_to'));
+    return c.redirect(back !== '/' && back.startsWith(tasksPath(access)) ? back : runPath(access, number), 303);
+  });
+
+  ui.post(`/:owner/:repo/runs/:number${NUMBER}/retry`, async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c, 'write');
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const source = await getRun(app, access.repo.id, runNumber(c));
+    try {
+      // The same task again: same prompt, same source commit (so the results compare), same agent.
+      const run = await startRun(app, access, identity.user, {
+        prompt: source.prompt,
+        title: source.title,
+        description: source.description,
+        baseBranch: source.base_branch,
+        sourceBranch: source.source_branch ?? undefined,
+        sourceCommit: source.source_commit,
+        driver: source.driver,
+        model: source.model,
+        mode: source.mode,
+        agentKey: source.agent_key,
+        forkedFromJobId: source.forked_from_job_id,
+      });
+      setFlash(c, 'success', `Task #${run.number} started (a retry of #${source.number}).`);
+      return c.redirect(runPath(access, run.number), 303);
+    } catch (err) {
+      const problem = formError(err);
+      if (!problem) throw err;
+      setFlash(c, 'error', `Could not retry task #${source.number}: ${problem.error.message}`);
+      return c.redirect(runPath(access, source.number), 303);
+    }
+  });
+
+  ui.get(`/:owner/:repo/runs/:number${NUMBER}/fork`, async (c) => {
+    const access = await repoAccess(c, 'write');
+    const run = await getRun(c.get('app'), access.repo.id, runNumber(c));
+    return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={run} drivers={listDrivers()} />);
+  });
+
+  ui.post(`/:owner/:repo/runs/:number${NUMBER}/fork`, async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c, 'write');
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const source = await getRun(app, access.repo.id, runNumber(c));
+    const form = await readForm(c);
+    const values: ForkValues = {
+      prompt: form.get('prompt').replace(/\r\n/g, '\n'),
+      title: form.get('title').trim(),
+      driver: form.get('driver').trim() || source.driver,
+      model: form.get('model').trim(),
+    };
+    try {
+      const run = await forkPromptPullRequestJob(app, access, identity.user, source, {
+        prompt: values.prompt,
+        title: values.title || undefined,
+        driver: values.driver,
+        // Keep the parent's model unless another one was picked (or the driver changed).
+        model: values.model || (values.driver === source.driver ? source.model : undefined),
+      });
+      setFlash(c, 'success', `Task #${run.number} started: a fork of #${source.number}.`);
+      return c.redirect(runPath(access, run.number), 303);
+    } catch (err) {
+      const problem = formError(err);
+      if (!problem) throw err;
+      if (form.get('from') === 'page') return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={source} drivers={listDrivers()} values={values} error={problem.error} />, problem.status);
+      return renderRunPage(c, access, source, { values, error: problem.error }, problem.status);
+    }
+  });
+}

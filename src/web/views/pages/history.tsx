@@ -1,0 +1,346 @@
+import type { FC } from 'hono/jsx';
+import type { PageContext } from '../context.ts';
+import type { CommitBrief, RefLists } from '../../../services/uiBrowse.ts';
+import type { StatusState } from '../../../services/statuses.ts';
+import type { DiffResult } from '../../../git/diff.ts';
+import { Avatar, Badge, EmptyState, Time } from '../components.tsx';
+import { Icon } from '../icons.tsx';
+import { Breadcrumbs, CommitGroups, DiffView, RefSwitcher, shortSha, StatusDot } from '../code.tsx';
+import { commitUrl, commitsUrl, compareUrl, pullUrl, repoUrl, treeUrl } from '../urls.ts';
+import { RepoLayout, type RepoView } from './repo.tsx';
+import { sameViewAt, type Location } from './tree.tsx';
+import { NewPullForm, type NewPullValues } from './pulls.tsx';
+import type { FormError } from '../context.ts';
+
+export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; commits: CommitBrief[]; page: number; hasMore: boolean; statuses: Map<string, StatusState> }> = ({ ctx, view, loc, refs, commits, page, hasMore, statuses }) => {
+  const { repo } = view;
+  const refLabel = loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`Commits${loc.path ? ` · ${loc.path}` : ''} at ${refLabel} · ${repo.owner_name}/${repo.name}`} active="commits">
+      <div class="page-title-row">
+        <h2 class="page-title">{loc.path ? 'History' : 'Commits'}</h2>
+      </div>
+      <div class="code-toolbar">
+        <RefSwitcher current={loc.ref} kind={loc.kind} refs={refs} href={sameViewAt(view, 'commits', loc.path)} />
+        {loc.path && <Breadcrumbs repo={repo} refName={loc.ref} path={loc.path} />}
+        <span class="toolbar-spacer"></span>
+        <form method="get" action={commitsUrl(repo, loc.ref)} class="path-filter" role="search">
+          <label class="sr-only" for="path-filter">
+            Only commits touching a path
+          </label>
+          <input id="path-filter" class="input input-sm mono" type="text" name="path" value={loc.path} placeholder="Filter by path, e.g. src/app.ts" />
+          <button type="submit" class="btn btn-sm">
+            Filter
+          </button>
+          {loc.path && (
+            <a class="btn btn-sm btn-ghost" href={commitsUrl(repo, loc.ref)} title="Show all commits">
+              <Icon name="x" /> Clear
+            </a>
+          )}
+        </form>
+      </div>
+      {commits.length === 0 ? (
+        <div class="card">
+          <EmptyState icon="history" title="No commits found">
+            <p class="muted">{loc.path ? `No commit on ${refLabel} touches ${loc.path}.` : 'There is nothing on this page.'}</p>
+          </EmptyState>
+        </div>
+      ) : (
+        <CommitGroups repo={repo} commits={commits} statuses={statuses} />
+      )}
+      {(page > 1 || hasMore) && (
+        <nav class="pager" aria-label="Pages">
+          {page > 1 ? (
+            <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path, page: page - 1 })} rel="prev">
+              ← Newer
+            </a>
+          ) : (
+            <span class="btn btn-sm disabled" aria-disabled="true">
+              ← Newer
+            </span>
+          )}
+          {hasMore ? (
+            <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path, page: page + 1 })} rel="next">
+              Older →
+            </a>
+          ) : (
+            <span class="btn btn-sm disabled" aria-disabled="true">
+              Older →
+            </span>
+          )}
+        </nav>
+      )}
+    </RepoLayout>
+  );
+};
+
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string }[] } | null }> = ({ ctx, view, commit, diff, status }) => {
+  const { repo } = view;
+  const body = commit.message.slice(commit.title.length).trim();
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`${commit.title} · ${repo.owner_name}/${repo.name}@${shortSha(commit.sha)}`} active="commits">
+      <div class="card commit-header">
+        <div class="commit-header-main">
+          <h1 class="commit-header-title">
+            {commit.title}
+            <StatusDot state={status?.state} title={status ? status.contexts.map((c) => `${c.context}: ${c.state}`).join(', ') : undefined} />
+          </h1>
+          {body && <pre class="commit-body commit-body-full">{body}</pre>}
+          <a class="btn btn-sm browse-files" href={treeUrl(repo, commit.sha)}>
+            <Icon name="code" /> Browse files
+          </a>
+        </div>
+        <div class="commit-header-foot">
+          <span class="commit-who">
+            <Avatar name={commit.authorName || '?'} size="sm" />
+            <strong title={commit.authorEmail}>{commit.authorName}</strong>
+            <span class="muted">
+              {commit.committerName && commit.committerName !== commit.authorName ? (
+                <>
+                  authored <Time iso={commit.authorDate} /> · {commit.committerName} committed <Time iso={commit.committerDate} />
+                </>
+              ) : (
+                <>
+                  committed <Time iso={commit.committerDate} />
+                </>
+              )}
+            </span>
+          </span>
+          <span class="commit-ids">
+            {commit.parents.length > 0 && (
+              <span class="muted">
+                {commit.parents.length === 1 ? '1 parent' : `${commit.parents.length} parents`}{' '}
+                {commit.parents.map((p, i) => (
+                  <>
+                    {i > 0 && ' + '}
+                    <a href={commitUrl(repo, p)} class="sha-link">
+                      <code class="sha">{shortSha(p)}</code>
+                    </a>
+                  </>
+                ))}
+              </span>
+            )}
+            <span class="muted">
+              commit <code class="sha sha-full">{commit.sha}</code>
+            </span>
+          </span>
+        </div>
+      </div>
+      <DiffView repo={repo} diff={diff} viewRef={commit.sha} truncatedHref={treeUrl(repo, commit.sha)} />
+    </RepoLayout>
+  );
+};
+
+export interface CompareInfo {
+  base: string;
+  head: string;
+  baseSha: string;
+  headSha: string;
+  mergeBase: string | null;
+  ahead: number;
+  behind: number;
+  commits: CommitBrief[];
+  diff: DiffResult | null;
+  /** Both sides are branches (a pull request can be opened). */
+  branches: boolean;
+  existingPull: number | null;
+}
+
+export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists; cmp: CompareInfo; canOpen: boolean; form?: NewPullValues; error?: FormError | null }> = ({ ctx, view, refs, cmp, canOpen, form, error }) => {
+  const { repo } = view;
+  const identical = cmp.ahead === 0;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`Comparing ${cmp.base}...${cmp.head} · ${repo.owner_name}/${repo.name}`} active="pulls">
+      <div class="page-title-row">
+        <h2 class="page-title">Comparing changes</h2>
+        <p class="muted">Choose two branches to see what changed, or to open a pull request.</p>
+      </div>
+      <div class="card compare-bar">
+        <Icon name="compare" class="muted" />
+        <RefSwitcher current={cmp.base} kind={refs.branches.some((b) => b.name === cmp.base) ? 'branch' : refs.tags.some((t) => t.name === cmp.base) ? 'tag' : 'commit'} refs={refs} href={(r) => compareUrl(repo, r, cmp.head)} label="base" id="compare-base" />
+        <span class="compare-arrow" aria-hidden="true">
+          ←
+        </span>
+        <RefSwitcher current={cmp.head} kind={refs.branches.some((b) => b.name === cmp.head) ? 'branch' : refs.tags.some((t) => t.name === cmp.head) ? 'tag' : 'commit'} refs={refs} href={(r) => compareUrl(repo, cmp.base, r)} label="compare" id="compare-head" />
+        <span class="compare-state">
+          {cmp.mergeBase === null ? (
+            <span class="text-del">
+              <Icon name="x" /> No common history
+            </span>
+          ) : identical ? (
+            <span class="muted">{cmp.behind > 0 ? `${cmp.head} is ${cmp.behind} ${cmp.behind === 1 ? 'commit' : 'commits'} behind ${cmp.base}` : 'These refs are identical'}</span>
+          ) : (
+            <span>
+              <strong>{cmp.ahead}</strong> {cmp.ahead === 1 ? 'commit' : 'commits'} ahead{cmp.behind > 0 ? <>, <strong>{cmp.behind}</strong> behind</> : null}
+            </span>
+          )}
+        </span>
+      </div>
+      {cmp.existingPull !== null ? (
+        <div class="flash flash-info">
+          <Icon name="pull" />
+          <span>
+            A pull request for these branches is already open:{' '}
+            <a href={pullUrl(repo, cmp.existingPull)}>
+              <strong>#{cmp.existingPull}</strong>
+            </a>
+          </span>
+        </div>
+      ) : !identical && cmp.branches && cmp.mergeBase !== null && canOpen ? (
+        <NewPullForm ctx={ctx} view={view} values={form ?? { base: cmp.base, head: cmp.head, title: defaultTitle(cmp), body: defaultBody(cmp) }} error={error} fixedRefs />
+      ) : null}
+      {identical ? (
+        <div class="card">
+          <EmptyState icon="compare" title="There isn't anything to compare">
+            <p class="muted">
+              {cmp.base === cmp.head ? 'Choose two different branches.' : `${cmp.head} has no commits that ${cmp.base} does not have.`} Pick another branch with the switchers above.
+            </p>
+          </EmptyState>
+        </div>
+      ) : (
+        <>
+          <section class="section-tight">
+            <CommitGroups repo={repo} commits={[...cmp.commits].reverse()} />
+          </section>
+          {cmp.diff && (
+            <section class="section-tight">
+              <DiffView repo={repo} diff={cmp.diff} viewRef={cmp.headSha} />
+            </section>
+          )}
+        </>
+      )}
+    </RepoLayout>
+  );
+};
+
+function defaultTitle(cmp: CompareInfo): string {
+  if (cmp.commits.length === 1) return cmp.commits[0]!.title;
+  const name = cmp.head.split('/').pop() ?? cmp.head;
+  const words = name.replace(/[-_]+/g, ' ').trim();
+  return words ? words[0]!.toUpperCase() + words.slice(1) : cmp.head;
+}
+
+function defaultBody(cmp: CompareInfo): string {
+  if (cmp.commits.length === 1) return cmp.commits[0]!.message.slice(cmp.commits[0]!.title.length).trim();
+  return '';
+}
+
+export interface BranchRow {
+  name: string;
+  sha: string;
+  commit: CommitBrief | null;
+  pull: { number: number; draft: boolean } | null;
+}
+
+export const BranchesPage: FC<{ ctx: PageContext; view: RepoView; branches: BranchRow[]; canWrite: boolean }> = ({ ctx, view, branches, canWrite }) => {
+  const { repo } = view;
+  const def = branches.find((b) => b.name === repo.default_branch);
+  const others = branches.filter((b) => b.name !== repo.default_branch).sort((a, b) => Date.parse(b.commit?.committerDate ?? '') - Date.parse(a.commit?.committerDate ?? '') || a.name.localeCompare(b.name));
+  const row = (b: BranchRow) => (
+    <li class="ref-row">
+      <div class="ref-row-main">
+        <a class="ref-row-name mono" href={treeUrl(repo, b.name)}>
+          <Icon name="branch" /> {b.name}
+        </a>
+        {b.name === repo.default_branch && <Badge kind="accent">default</Badge>}
+        {b.commit && (
+          <span class="ref-row-meta muted">
+            Updated <Time iso={b.commit.committerDate} /> by {b.commit.authorName} ·{' '}
+            <a href={commitUrl(repo, b.sha)} class="muted-link">
+              {b.commit.title}
+            </a>
+          </span>
+        )}
+      </div>
+      <div class="ref-row-actions">
+        {b.pull ? (
+          <a class={`pr-chip ${b.pull.draft ? 'pr-chip-draft' : 'pr-chip-open'}`} href={pullUrl(repo, b.pull.number)}>
+            <Icon name={b.pull.draft ? 'draft' : 'pull'} /> #{b.pull.number}
+          </a>
+        ) : b.name !== repo.default_branch && canWrite ? (
+          <a class="btn btn-sm" href={compareUrl(repo, repo.default_branch, b.name)}>
+            New pull request
+          </a>
+        ) : null}
+        <a class="btn btn-sm btn-ghost" href={commitsUrl(repo, b.name)} title="Commits" aria-label={`Commits on ${b.name}`}>
+          <Icon name="history" />
+        </a>
+      </div>
+    </li>
+  );
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`Branches · ${repo.owner_name}/${repo.name}`} active="branches">
+      <div class="page-title-row">
+        <h2 class="page-title">Branches</h2>
+        <a class="btn btn-sm" href={`${repoUrl(repo)}/tags`}>
+          <Icon name="tag" /> Tags
+        </a>
+      </div>
+      {def && (
+        <section class="section-tight">
+          <h3 class="section-label">Default branch</h3>
+          <ul class="card ref-list">{row(def)}</ul>
+        </section>
+      )}
+      <section class="section-tight">
+        <h3 class="section-label">
+          {others.length ? 'Other branches' : 'No other branches'} <span class="counter">{others.length}</span>
+        </h3>
+        {others.length > 0 && <ul class="card ref-list">{others.map(row)}</ul>}
+      </section>
+    </RepoLayout>
+  );
+};
+
+export interface TagRow {
+  name: string;
+  sha: string;
+  commit: CommitBrief | null;
+}
+
+export const TagsPage: FC<{ ctx: PageContext; view: RepoView; tags: TagRow[] }> = ({ ctx, view, tags }) => {
+  const { repo } = view;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`Tags · ${repo.owner_name}/${repo.name}`} active="branches">
+      <div class="page-title-row">
+        <h2 class="page-title">Tags</h2>
+        <a class="btn btn-sm" href={`${repoUrl(repo)}/branches`}>
+          <Icon name="branch" /> Branches
+        </a>
+      </div>
+      {tags.length === 0 ? (
+        <div class="card">
+          <EmptyState icon="tag" title="No tags yet">
+            <p class="muted">Tags mark specific points in history, such as releases. Push one with git push --tags.</p>
+          </EmptyState>
+        </div>
+      ) : (
+        <ul class="card ref-list">
+          {tags.map((t) => (
+            <li class="ref-row">
+              <div class="ref-row-main">
+                <a class="ref-row-name mono" href={treeUrl(repo, t.name)}>
+                  <Icon name="tag" /> {t.name}
+                </a>
+                {t.commit && (
+                  <span class="ref-row-meta muted">
+                    <Time iso={t.commit.committerDate} /> ·{' '}
+                    <a href={commitUrl(repo, t.sha)} class="muted-link">
+                      {t.commit.title}
+                    </a>
+                  </span>
+                )}
+              </div>
+              <div class="ref-row-actions">
+                <a class="btn btn-sm sha-button" href={commitUrl(repo, t.sha)}>
+                  <code>{shortSha(t.sha)}</code>
+                </a>
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+    </RepoLayout>
+  );
+};
+

@@ -1,0 +1,217 @@
+import type { Child, FC } from 'hono/jsx';
+import { raw } from 'hono/html';
+import type { PageContext } from '../context.ts';
+import type { BlobView, CommitBrief, RefLists, TreeView } from '../../../services/uiBrowse.ts';
+import type { StatusState } from '../../../services/statuses.ts';
+import { Avatar } from '../components.tsx';
+import { Icon } from '../icons.tsx';
+import { formatBytes, shortDate } from '../format.ts';
+import { Breadcrumbs, CodeTable, CommitBar, FileTable, Readme, RefSwitcher, shortSha } from '../code.tsx';
+import { blameUrl, blobUrl, commitUrl, commitsUrl, rawUrl, treeUrl } from '../urls.ts';
+import { RepoLayout, type RepoView } from './repo.tsx';
+
+/** Where the page is: the ref (as typed in the URL), what it is, its commit, and the path. */
+export interface Location {
+  ref: string;
+  kind: 'branch' | 'tag' | 'commit';
+  sha: string;
+  path: string;
+}
+
+export type PageKind = 'tree' | 'blob' | 'blame' | 'commits';
+
+/** The URL of the same page at another ref. */
+export function sameViewAt(view: RepoView, page: PageKind, path: string): (ref: string) => string {
+  const repo = view.repo;
+  return (ref) => (page === 'blob' ? blobUrl(repo, ref, path) : page === 'blame' ? blameUrl(repo, ref, path) : page === 'commits' ? commitsUrl(repo, ref, { path }) : treeUrl(repo, ref, path));
+}
+
+export const CodeToolbar: FC<{ view: RepoView; loc: Location; refs: RefLists; page: PageKind; children?: Child; crumbs?: boolean }> = ({ view, loc, refs, page, children, crumbs = true }) => (
+  <div class="code-toolbar">
+    <RefSwitcher current={loc.ref} kind={loc.kind} refs={refs} href={sameViewAt(view, page, loc.path)} />
+    {crumbs && loc.path !== '' && <Breadcrumbs repo={view.repo} refName={loc.ref} path={loc.path} trailingSlash={page === 'tree'} />}
+    {children}
+  </div>
+);
+
+export const TreePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; tree: TreeView; readmeHtml: string | null; latestStatus: StatusState | null }> = ({ ctx, view, loc, refs, tree, readmeHtml, latestStatus }) => {
+  const { repo } = view;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`${loc.path || repo.name} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
+      <CodeToolbar view={view} loc={loc} refs={refs} page="tree">
+        <span class="toolbar-spacer"></span>
+        <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path })}>
+          <Icon name="history" /> History
+        </a>
+      </CodeToolbar>
+      <FileTable repo={repo} refName={loc.ref} path={loc.path} entries={tree.entries} latest={tree.latest} latestStatus={latestStatus} />
+      {tree.readme && <Readme name={tree.readme.name} html={readmeHtml} text={tree.readme.text} />}
+    </RepoLayout>
+  );
+};
+
+export interface BlobDisplay {
+  /** Highlighted lines (escaped HTML), when shown as code. */
+  lines?: string[];
+  /** Rendered (sanitized) markdown, when shown as a document. */
+  markdownHtml?: string;
+  /** The file is an image shown from its raw URL. */
+  image?: boolean;
+  /** Why the content is not shown (binary, too large). */
+  notice?: 'binary' | 'large';
+  /** Text that is a symbolic link's target. */
+  symlink?: string;
+}
+
+export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; blob: BlobView; display: BlobDisplay; toggle: { preview: string; code: string } | null }> = ({ ctx, view, loc, refs, blob, display, toggle }) => {
+  const { repo } = view;
+  const name = loc.path.split('/').pop() ?? loc.path;
+  const lineCount = display.lines?.length ?? null;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
+      <CodeToolbar view={view} loc={loc} refs={refs} page="blob" />
+      {blob.latest && (
+        <div class="card file-card blob-commit">
+          <CommitBar repo={repo} commit={blob.latest} historyHref={commitsUrl(repo, loc.ref, { path: loc.path })} />
+        </div>
+      )}
+      <div class="card file-card blob-card">
+        <div class="blob-head">
+          <div class="blob-info">
+            {toggle ? (
+              <span class="segmented" role="group" aria-label="Display">
+                <a class={display.markdownHtml !== undefined ? 'seg active' : 'seg'} href={toggle.preview} aria-current={display.markdownHtml !== undefined ? 'true' : undefined}>
+                  Preview
+                </a>
+                <a class={display.markdownHtml === undefined ? 'seg active' : 'seg'} href={toggle.code} aria-current={display.markdownHtml === undefined ? 'true' : undefined}>
+                  Code
+                </a>
+              </span>
+            ) : null}
+            {lineCount !== null && (
+              <span class="muted">
+                {lineCount} {lineCount === 1 ? 'line' : 'lines'}
+              </span>
+            )}
+            <span class="muted">{formatBytes(blob.blob.size)}</span>
+            {display.symlink !== undefined && <span class="badge">Symbolic link</span>}
+          </div>
+          <div class="btn-group">
+            <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)} id="raw-link">
+              Raw
+            </a>
+            {!display.notice && !display.image && (
+              <a class="btn btn-sm" href={blameUrl(repo, loc.ref, loc.path)}>
+                Blame
+              </a>
+            )}
+            <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)} download={name} title="Download" aria-label="Download">
+              <Icon name="download" />
+            </a>
+          </div>
+        </div>
+        {display.markdownHtml !== undefined ? (
+          <article class="markdown-body" dangerouslySetInnerHTML={{ __html: display.markdownHtml }} />
+        ) : display.image ? (
+          <div class="blob-image">
+            <img src={rawUrl(repo, loc.ref, loc.path)} alt={name} />
+          </div>
+        ) : display.notice ? (
+          <div class="blob-notice">
+            <Icon name={display.notice === 'binary' ? 'file' : 'alert'} size={24} />
+            <p>{display.notice === 'binary' ? 'Binary file not shown.' : 'This file is too large to display.'}</p>
+            <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)}>
+              View raw
+            </a>
+          </div>
+        ) : display.lines && display.lines.length === 0 ? (
+          <div class="blob-notice">
+            <p class="muted">This file is empty.</p>
+          </div>
+        ) : (
+          <CodeTable lines={display.lines ?? []} />
+        )}
+      </div>
+    </RepoLayout>
+  );
+};
+
+export interface BlameGroup {
+  commit: CommitBrief | { sha: string; title: string; authorName: string; authorDate: string };
+  start: number;
+  lines: string[];
+  /** 0 (oldest) … 9 (newest) for the age bar. */
+  age: number;
+}
+
+export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; groups: BlameGroup[]; lineCount: number; size: number }> = ({ ctx, view, loc, refs, groups, lineCount, size }) => {
+  const { repo } = view;
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`Blame · ${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
+      <CodeToolbar view={view} loc={loc} refs={refs} page="blame" />
+      <div class="card file-card blob-card">
+        <div class="blob-head">
+          <div class="blob-info">
+            <span class="badge badge-accent">Blame</span>
+            <span class="muted">
+              {lineCount} {lineCount === 1 ? 'line' : 'lines'}
+            </span>
+            <span class="muted">{formatBytes(size)}</span>
+            <span class="blame-legend muted hide-sm">
+              Older <span class="age-scale" aria-hidden="true"></span> Newer
+            </span>
+          </div>
+          <div class="btn-group">
+            <a class="btn btn-sm" href={blobUrl(repo, loc.ref, loc.path)}>
+              Normal view
+            </a>
+            <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)}>
+              Raw
+            </a>
+            <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path })}>
+              <Icon name="history" /> History
+            </a>
+          </div>
+        </div>
+        <div class="code-scroll">
+          <table class="code-table blame-table" data-line-anchors="">
+            {groups.map((g) => (
+              <tbody class="blame-group">
+                {g.lines.map((html, i) => {
+                  const n = g.start + i;
+                  return (
+                    <tr id={`L${n}`}>
+                      {i === 0 && (
+                        <td class={`blame-commit age-${g.age}`} rowspan={g.lines.length}>
+                          <div class="blame-info">
+                            <a class="blame-title" href={commitUrl(repo, g.commit.sha)} title={g.commit.title}>
+                              {g.commit.title}
+                            </a>
+                            <span class="blame-meta">
+                              <Avatar name={g.commit.authorName || '?'} size="sm" />
+                              <span class="blame-author">{g.commit.authorName}</span>
+                              <time datetime={g.commit.authorDate} title={g.commit.authorDate}>
+                                {shortDate(g.commit.authorDate)}
+                              </time>
+                            </span>
+                          </div>
+                        </td>
+                      )}
+                      <td class="ln">
+                        <a href={`#L${n}`} data-line={String(n)}>
+                          {n}
+                        </a>
+                      </td>
+                      <td class="lc">{raw(html || ' ')}</td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            ))}
+          </table>
+        </div>
+      </div>
+    </RepoLayout>
+  );
+};
+

@@ -1,0 +1,29 @@
+import { encodePath } from './format.ts';
+
+/** URL builders for repository pages; every user-controlled segment is percent-encoded. */
+export interface RepoRef {
+  owner_name: string;
+  name: string;
+}
+
+export const repoUrl = (r: RepoRef) => `/${encodeURIComponent(r.owner_name)}/${encodeURIComponent(r.name)}`;
+
+const join = (ref: string, path: string) => (path ? `${encodePath(ref)}/${encodePath(path)}` : encodePath(ref));
+
+export const treeUrl = (r: RepoRef, ref: string, path = '') => `${repoUrl(r)}/tree/${join(ref, path)}`;
+export const blobUrl = (r: RepoRef, ref: string, path: string) => `${repoUrl(r)}/blob/${join(ref, path)}`;
+export const rawUrl = (r: RepoRef, ref: string, path: string) => `${repoUrl(r)}/raw/${join(ref, path)}`;
+export const blameUrl = (r: RepoRef, ref: string, path: string) => `${repoUrl(r)}/blame/${join(ref, path)}`;
+export const commitUrl = (r: RepoRef, sha: string) => `${repoUrl(r)}/commit/${sha}`;
+
+export function commitsUrl(r: RepoRef, ref: string, opts: { path?: string; page?: number } = {}): string {
+  const q = new URLSearchParams();
+  if (opts.path) q.set('path', opts.path);
+  if (opts.page && opts.page > 1) q.set('page', String(opts.page));
+  const qs = q.toString();
+  return `${repoUrl(r)}/commits/${encodePath(ref)}${qs ? `?${qs}` : ''}`;
+}
+
+export const compareUrl = (r: RepoRef, base: string, head: string) => `${repoUrl(r)}/compare/${encodePath(base)}...${encodePath(head)}`;
+export const pullsUrl = (r: RepoRef) => `${repoUrl(r)}/pulls`;
+export const pullUrl = (r: RepoRef, n: number, tab: '' | 'commits' | 'files' = '') => `${repoUrl(r)}/pull/${n}${tab ? `/${tab}` : ''}`;
