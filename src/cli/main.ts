@@ -6,6 +6,8 @@ import { registerAdminCommands } from './admin.ts';
 import { registerRepoCommands } from './repo.ts';
 import { registerRunCommand } from './run.ts';
 import { registerRunnerCommand } from './runner.ts';
+import { registerBlameCommand } from './blame.ts';
+import { registerGraphCommands } from './graph.ts';
 
 import { CliError } from './errors.ts';
 
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
   registerRepoCommands(program);
   registerRunCommand(program);
   registerRunnerCommand(program);
+  registerBlameCommand(program);
+  registerGraphCommands(program);
   return program;
 }
 

@@ -39,10 +39,15 @@ export function registerServeCommand(program: Command): void {
         if (demoCreated) console.log(`First run: created the demo repository ${app.config.baseUrl}/${admin.username}/demo`);
       }
       const runner = opts.embeddedRunner ? await startEmbeddedRunner(app, `http://127.0.0.1:${server.port}`) : null;
+      const { Dispatcher } = await import('../events/dispatcher.ts');
+      const { builtInBehaviors } = await import('../events/behaviors/index.ts');
+      const dispatcher = new Dispatcher(app, builtInBehaviors(), { log: (l) => console.error(`[events] ${l}`) });
+      dispatcher.start();
       const sweeper = setInterval(() => void sweepJobs(app).catch((err) => console.error('job sweep failed:', err)), 10_000);
       sweeper.unref();
       const shutdown = async () => {
         clearInterval(sweeper);
+        await dispatcher.stop();
         await runner?.stop();
         await server.close();
         await app.close();

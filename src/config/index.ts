@@ -1,5 +1,19 @@
 import { resolve } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
+import { DRIVERS, type DriverName } from '../domain/runs.ts';
+
+/**
+ * Agent driver settings (server-side; the credentials are secrets that only reach the environment of
+ * the driver that needs them, see src/services/agentContext.ts).
+ */
+export interface AgentSettings {
+  defaultDriver: DriverName;
+  codex: { bin: string | null; apiKey: string | null; baseUrl: string | null; models: string[] | null; config: string | null };
+  claude: { bin: string | null; apiKey: string | null; oauthToken: string | null; baseUrl: string | null; models: string[] | null; settings: string | null };
+  openai: { baseUrl: string | null; apiKey: string | null; models: string[] | null; maxSteps: number; tokenBudget: number };
+  command: { argv: string[] | null; models: string[] | null; env: Record<string, string> };
+}
 
 /** Server configuration, read from the environment (and CLI overrides) and validated once at start-up. */
 export interface Config {
@@ -14,11 +28,46 @@ export interface Config {
   demo: boolean;
   /** How long a claimed job stays leased without a heartbeat before another runner may take it over. */
   jobLeaseMs: number;
+  agents: AgentSettings;
 }
 
 const boolean = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'], { message: 'expected true or false' })
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const httpUrl = z.url({ message: 'expected an absolute http(s) URL' }).regex(/^https?:\/\//, 'expected http:// or https://');
+/** "a, b ,c" → ["a","b","c"]; the first is the driver's default model. */
+const modelList = z
+  .string()
+  .transform((v) => v.split(',').map((m) => m.trim()).filter(Boolean))
+  .refine((v) => v.length > 0, 'expected a comma-separated list of model names');
+
+function tomlProblem(text: string): string | null {
+  try {
+    parseToml(text);
+    return null;
+  } catch (err) {
+    return (err as Error).message.split('\n')[0]!;
+  }
+}
+
+function jsonOf<T>(schema: z.ZodType<T>, message: string) {
+  return z.string().transform((text, ctx): T => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${message} (not valid JSON)` });
+      return z.NEVER;
+    }
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return parsed.data;
+  });
+}
 
 const envSchema = z.object({
   GITOKU_DATA_DIR: z.string().min(1).default('./data'),
@@ -39,7 +88,36 @@ const envSchema = z.object({
   GITOKU_JSON_BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
   GITOKU_DEMO: boolean.default(true),
   GITOKU_JOB_LEASE_MS: z.coerce.number().int().min(1000, 'at least 1000').max(3_600_000).default(30_000),
+  GITOKU_DEFAULT_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).default('script'),
+  GITOKU_CODEX_BIN: z.string().optional(),
+  GITOKU_CODEX_API_KEY: z.string().optional(),
+  GITOKU_CODEX_BASE_URL: httpUrl.optional(),
+  GITOKU_CODEX_MODELS: modelList.optional(),
+  GITOKU_CODEX_CONFIG: z
+    .string()
+    .superRefine((v, ctx) => {
+      const problem = tomlProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: `not valid TOML: ${problem}` });
+    })
+    .optional(),
+  GITOKU_CLAUDE_BIN: z.string().optional(),
+  GITOKU_ANTHROPIC_API_KEY: z.string().optional(),
+  GITOKU_CLAUDE_OAUTH_TOKEN: z.string().optional(),
+  GITOKU_ANTHROPIC_BASE_URL: httpUrl.optional(),
+  GITOKU_CLAUDE_MODELS: modelList.optional(),
+  GITOKU_CLAUDE_SETTINGS: jsonOf(z.record(z.string(), z.unknown()), 'expected a JSON object (Claude Code settings)').optional(),
+  GITOKU_OPENAI_BASE_URL: httpUrl.optional(),
+  GITOKU_OPENAI_API_KEY: z.string().optional(),
+  GITOKU_OPENAI_MODELS: modelList.optional(),
+  GITOKU_OPENAI_MAX_STEPS: z.coerce.number().int().min(1).max(1000).default(50),
+  GITOKU_OPENAI_TOKEN_BUDGET: z.coerce.number().int().min(1000).default(2_000_000),
+  GITOKU_COMMAND_DRIVER: jsonOf(z.array(z.string()).min(1), 'expected a JSON array of strings, e.g. ["/usr/local/bin/agent","--prompt-file","{prompt_file}"]').optional(),
+  GITOKU_COMMAND_MODELS: modelList.optional(),
+  GITOKU_COMMAND_ENV: jsonOf(z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()), 'expected a JSON object of variable names to string values').optional(),
 });
+
+/** Settings that hold (or may hold) credentials: an error names them but never prints their value. */
+const HIDDEN_VALUES = new Set(['GITOKU_CODEX_API_KEY', 'GITOKU_CODEX_CONFIG', 'GITOKU_ANTHROPIC_API_KEY', 'GITOKU_CLAUDE_OAUTH_TOKEN', 'GITOKU_CLAUDE_SETTINGS', 'GITOKU_OPENAI_API_KEY', 'GITOKU_COMMAND_ENV']);
 
 export interface ConfigOverrides {
   port?: number;
@@ -54,7 +132,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const relevant = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('GITOKU_') && v !== ''));
   const parsed = envSchema.safeParse(relevant);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${JSON.stringify(relevant[String(i.path[0])] ?? '')}: ${i.message}`);
+    const shown = (name: string) => (HIDDEN_VALUES.has(name) ? '(value hidden)' : JSON.stringify(relevant[name] ?? ''));
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}=${shown(String(i.path[0]))}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
@@ -72,5 +151,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     jsonBodyLimit: e.GITOKU_JSON_BODY_LIMIT,
     demo: e.GITOKU_DEMO,
     jobLeaseMs: e.GITOKU_JOB_LEASE_MS,
+    agents: activateAgentSettings({
+      defaultDriver: e.GITOKU_DEFAULT_DRIVER,
+      codex: { bin: e.GITOKU_CODEX_BIN ?? null, apiKey: e.GITOKU_CODEX_API_KEY ?? null, baseUrl: e.GITOKU_CODEX_BASE_URL ?? null, models: e.GITOKU_CODEX_MODELS ?? null, config: e.GITOKU_CODEX_CONFIG ?? null },
+      claude: {
+        bin: e.GITOKU_CLAUDE_BIN ?? null,
+        apiKey: e.GITOKU_ANTHROPIC_API_KEY ?? null,
+        oauthToken: e.GITOKU_CLAUDE_OAUTH_TOKEN ?? null,
+        baseUrl: e.GITOKU_ANTHROPIC_BASE_URL ?? null,
+        models: e.GITOKU_CLAUDE_MODELS ?? null,
+        settings: e.GITOKU_CLAUDE_SETTINGS ? JSON.stringify(e.GITOKU_CLAUDE_SETTINGS) : null,
+      },
+      openai: { baseUrl: e.GITOKU_OPENAI_BASE_URL ?? null, apiKey: e.GITOKU_OPENAI_API_KEY ?? null, models: e.GITOKU_OPENAI_MODELS ?? null, maxSteps: e.GITOKU_OPENAI_MAX_STEPS, tokenBudget: e.GITOKU_OPENAI_TOKEN_BUDGET },
+      command: { argv: e.GITOKU_COMMAND_DRIVER ?? null, models: e.GITOKU_COMMAND_MODELS ?? null, env: e.GITOKU_COMMAND_ENV ?? {} },
+    }),
   };
+}
+
+let activeAgentSettings: AgentSettings | null = null;
+
+/**
+ * The agent settings of the configuration this process loaded last (the server's). Callers without
+ * the AppContext at hand (the launch path's validation, the New-task form) read drivers through it.
+ */
+function activateAgentSettings(settings: AgentSettings): AgentSettings {
+  activeAgentSettings = settings;
+  return settings;
+}
+
+export function currentAgentSettings(): AgentSettings {
+  return activeAgentSettings ?? loadConfig(process.env).agents;
 }

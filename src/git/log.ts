@@ -39,7 +39,7 @@ const lastCommitCache = new LruCache<string, Map<string, string>>(2_000);
  * One `git log` walk that stops as soon as every entry is found; cached per (commit, directory).
  */
 export async function lastCommitsForEntries(gitDir: string, headSha: string, dirPath: string, names: string[]): Promise<Map<string, string>> {
-  const key = `${gitDir}\0${headSha}\0${dirPath}`;
+  const key = `${gitDir}\0${headSha}\0${dirPath}\0${[...names].sort().join('\0')}`;
   const cached = lastCommitCache.get(key);
   if (cached) return cached;
   const found = new Map<string, string>();

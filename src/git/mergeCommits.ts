@@ -67,3 +67,13 @@ export async function compareAndSwapRef(gitDir: string, ref: string, next: strin
   const r = await runGit(['update-ref', '--end-of-options', ref, next, expected], { gitDir });
   return r.code === 0;
 }
+
+/**
+ * A merge of `theirs` into `ours` that keeps git's conflict markers in the conflicted files: the
+ * starting point of a conflict-resolution run (the agent edits the markers away).
+ */
+export async function createConflictedMergeCommit(gitDir: string, ours: string, theirs: string, message: string, who: Signature): Promise<{ sha: string; conflicts: string[] }> {
+  const merged = await mergeTree(gitDir, ours, theirs);
+  const sha = await commitTree(gitDir, merged.tree, [ours, theirs], message, who, who);
+  return { sha, conflicts: merged.conflicts };
+}

@@ -1,8 +1,18 @@
 import { hostname } from 'node:os';
 import { RunnerClient, LeaseLostError, type ClaimedJob } from './client.ts';
 import type { SandboxBackend } from './sandbox.ts';
-import { executePromptRun } from './promptRun.ts';
-import type { RunJobPayload } from '../services/runs.ts';
+import { executePromptRun, type JobOutcome } from './promptRun.ts';
+import { executeWorkflowRun } from './workflowRun.ts';
+import { executeReviewRun } from './reviewRun.ts';
+
+type Executor = (client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: unknown, signal: AbortSignal) => Promise<JobOutcome>;
+
+/** What this runner can execute, by job kind. */
+const EXECUTORS: Record<string, Executor> = {
+  prompt_run: executePromptRun as unknown as Executor,
+  workflow_run: executeWorkflowRun as unknown as Executor,
+  pr_review: executeReviewRun as unknown as Executor,
+};
 
 export interface RunnerOptions {
   client: RunnerClient;
@@ -73,11 +83,12 @@ export class JobRunner {
     }, Math.max(1000, Math.floor(job.lease_ms / 3)));
     try {
       this.log(`job ${job.id} (${job.kind}, attempt ${job.attempt}) started`);
-      if (job.kind !== 'prompt_run') {
+      const execute = EXECUTORS[job.kind];
+      if (!execute) {
         await this.opts.client.fail(job.id, `this runner does not handle ${job.kind} jobs`, true);
         return;
       }
-      const outcome = await executePromptRun(this.opts.client, this.opts.sandbox, job.id, job.payload as RunJobPayload, abort.signal);
+      const outcome = await execute(this.opts.client, this.opts.sandbox, job.id, job.payload, abort.signal);
       this.log(`job ${job.id} ${outcome.status}${outcome.error ? `: ${outcome.error.split('\n')[0]}` : ''}`);
     } catch (err) {
       this.log(`job ${job.id} could not be reported: ${(err as Error).message}`);

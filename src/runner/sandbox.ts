@@ -22,6 +22,8 @@ export interface ExecOptions {
   maxOutputBytes?: number;
   input?: string;
   cwd?: string;
+  /** Extra directories the process needs to see read-only (an agent CLI installed outside /usr). */
+  mounts?: string[];
 }
 
 export interface ExecResult {
@@ -158,7 +160,9 @@ export function bubblewrapBackend(bwrap = '/usr/bin/bwrap'): SandboxBackend {
       const args = ['--die-with-parent', '--unshare-all', '--share-net', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
       if (existsSync('/usr/lib64')) args.push('--symlink', 'usr/lib64', '/lib64');
       for (const path of ETC_ALLOWLIST) if (existsSync(path)) args.push('--ro-bind', path, path);
-      args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--bind', ws.root, ws.root, '--chdir', opts.cwd ?? ws.dir, '--', ...argv);
+      args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+      for (const path of opts.mounts ?? []) args.push('--ro-bind-try', path, path);
+      args.push('--bind', ws.root, ws.root, '--chdir', opts.cwd ?? ws.dir, '--', ...argv);
       return spawnGroup(bwrap, args, ws.dir, scrubbedEnvironment(ws, opts.env), opts);
     },
     destroy: (ws) => rm(ws.root, { recursive: true, force: true }),

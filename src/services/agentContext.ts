@@ -1,4 +1,5 @@
 import type { Run } from '../db/schema.ts';
+import { type AgentSettings, currentAgentSettings } from '../config/index.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 
 /**
@@ -16,12 +17,113 @@ export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner): string {
   return sections.join('\n\n');
 }
 
-/** Environment variables for the agent process: only what the driver needs, never the server's secrets. */
-export function agentEnvironment(run: Run, repo: RepositoryWithOwner): Record<string, string> {
+/**
+ * Environment variables for the agent: the run's coordinates, plus what its driver needs — the
+ * credentials of that driver only (never another driver's, never the server's own secrets) and the
+ * driver's settings under `GITOKU_DRIVER_*`, which the runner-side driver reads and keeps out of the
+ * agent's processes. Which of these values are secret is `agentSecretNames`; the runner redacts them
+ * from everything it reports.
+ */
+export function agentEnvironment(run: Run, repo: RepositoryWithOwner, settings: AgentSettings = currentAgentSettings()): Record<string, string> {
   return {
     GITOKU_RUN: `${repo.owner_name}/${repo.name}#${run.number}`,
     GITOKU_RUN_BRANCH: run.compare_branch,
     GITOKU_BASE_BRANCH: run.base_branch,
     GITOKU_MODEL: run.model,
+    ...driverEnvironment(run.driver, settings).env,
   };
+}
+
+/** Names of the entries of `agentEnvironment` that are secrets (credentials). */
+export function agentSecretNames(run: Run, settings: AgentSettings = currentAgentSettings()): string[] {
+  return driverEnvironment(run.driver, settings).secrets;
+}
+
+/**
+ * What one driver needs in its environment (credentials and `GITOKU_DRIVER_*` settings) and which of
+ * those entries are secrets. For other agent jobs (reviews, workflows) that build their own
+ * environment: add `env`, and have the runner redact the values named in `secrets`.
+ */
+export function driverEnvironment(driver: string, settings: AgentSettings = currentAgentSettings()): { env: Record<string, string>; secrets: string[] } {
+  const env: Record<string, string> = {};
+  const secrets: string[] = [];
+  const set = (name: string, value: string | null | undefined, secret = false) => {
+    if (value === null || value === undefined || value === '') return;
+    env[name] = value;
+    if (secret) secrets.push(name);
+  };
+  switch (driver) {
+    case 'codex': {
+      const s = settings.codex;
+      set('GITOKU_DRIVER_BIN', s.bin);
+      set('GITOKU_DRIVER_BASE_URL', s.baseUrl);
+      set('GITOKU_DRIVER_CONFIG', s.config);
+      set('CODEX_API_KEY', s.apiKey, true);
+      break;
+    }
+    case 'claude': {
+      const s = settings.claude;
+      set('GITOKU_DRIVER_BIN', s.bin);
+      set('GITOKU_DRIVER_CONFIG', s.settings);
+      set('ANTHROPIC_BASE_URL', s.baseUrl);
+      set('ANTHROPIC_API_KEY', s.apiKey, true);
+      set('CLAUDE_CODE_OAUTH_TOKEN', s.oauthToken, true);
+      break;
+    }
+    case 'openai': {
+      const s = settings.openai;
+      set('GITOKU_DRIVER_BASE_URL', s.baseUrl);
+      set('GITOKU_DRIVER_API_KEY', s.apiKey, true);
+      set('GITOKU_DRIVER_MAX_STEPS', String(s.maxSteps));
+      set('GITOKU_DRIVER_TOKEN_BUDGET', String(s.tokenBudget));
+      break;
+    }
+    case 'command': {
+      const s = settings.command;
+      if (s.argv) set('GITOKU_DRIVER_ARGV', JSON.stringify(s.argv));
+      for (const [name, value] of Object.entries(s.env)) set(name, value, true);
+      break;
+    }
+  }
+  return { env, secrets };
+}
+
+export interface ReviewPromptInput {
+  repo: RepositoryWithOwner;
+  pr: { number: number; title: string; body: string; base_branch: string; compare_branch: string };
+  baseSha: string;
+  headSha: string;
+  driver: string;
+  instructions: string;
+  /** Files of the diff with their added lines (new-file line numbers), for the scripted reviewer. */
+  files: { path: string; added: { line: number; text: string }[] }[];
+}
+
+/**
+ * The prompt of an agent in review mode: the repository's review instructions, the pull request and
+ * how to answer (.gitoku/review.json). For the offline scripted driver without instructions of its own,
+ * a deterministic review script is generated from the diff.
+ */
+export function renderReviewPrompt(input: ReviewPromptInput): string {
+  const { repo, pr } = input;
+  const sections = [
+    `You are reviewing pull request #${pr.number} of ${repo.owner_name}/${repo.name}: "${pr.title}" (${pr.compare_branch} → ${pr.base_branch}).`,
+    `The checkout is at the pull request's head ${input.headSha}; its merge base with ${pr.base_branch} is ${input.baseSha} (see \`git diff ${input.baseSha.slice(0, 12)} HEAD\`).`,
+    'Write your review to .gitoku/review.json as {"summary": "…", "event": "COMMENT" | "APPROVE" | "REQUEST_CHANGES", "comments": [{"path": "…", "line": N, "body": "…"}]} where line is a line number in the new version of the file. Do not modify any other file.',
+  ];
+  if (pr.body.trim()) sections.push(`## Pull request description\n\n${pr.body}`);
+  if (input.instructions.trim()) sections.push(`## Review instructions\n\n${input.instructions}`);
+  if (input.driver === 'script' && !input.instructions.includes('```gitoku-script')) sections.push(scriptedReview(input));
+  return sections.join('\n\n');
+}
+
+function scriptedReview(input: ReviewPromptInput): string {
+  const added = input.files.reduce((n, f) => n + f.added.length, 0);
+  const first = input.files.find((f) => f.added.length > 0);
+  const review = {
+    summary: `Scripted review: ${input.files.length} file${input.files.length === 1 ? '' : 's'} changed, ${added} line${added === 1 ? '' : 's'} added.${first ? ` Starting with \`${first.path}\`.` : ''}`,
+    event: 'COMMENT',
+    comments: first ? [{ path: first.path, line: first.added[0]!.line, body: `Scripted reviewer: this is the first line this pull request adds to \`${first.path}\`.` }] : [],
+  };
+  return ['```gitoku-script', 'think Reading the diff of the pull request.', 'write .gitoku/review.json', JSON.stringify(review), 'end', `say ${review.summary.replace(/\n/g, ' ')}`, '```'].join('\n');
 }

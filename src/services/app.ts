@@ -86,9 +86,13 @@ export async function createAppContext(config: Config): Promise<AppContext> {
 async function listenForNotifications(url: string, signals: EventEmitter): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  client.on('notification', (msg) => signals.emit(msg.channel === 'gitoku_jobs' ? 'jobs' : msg.channel));
+  client.on('notification', (msg) => {
+    if (msg.channel === 'gitoku_jobs') signals.emit('jobs');
+    else if (msg.channel === 'gitoku_events') signals.emit('events');
+  });
   client.on('error', (err) => console.error('PostgreSQL notification listener:', err.message));
   await client.query('LISTEN gitoku_jobs');
+  await client.query('LISTEN gitoku_events');
   return client;
 }
 

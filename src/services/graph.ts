@@ -39,3 +39,9 @@ export async function edgesOf(db: DbOrTx, nodeId: number) {
   ]);
   return { outgoing, incoming };
 }
+
+/** The node (repository, kind, key), created with `data` if it does not exist yet; existing data is kept. */
+export async function ensureNode(db: DbOrTx, repositoryId: number | null, kind: NodeKind, key: string, data: Record<string, unknown> = {}): Promise<number> {
+  await db.insertInto('graph_nodes').values({ repository_id: repositoryId, kind, key, data: JSON.stringify(data), created_at: now() }).onConflict((oc) => oc.columns(['repository_id', 'kind', 'key']).doNothing()).execute();
+  return (await findNode(db, repositoryId, kind, key))!.id;
+}

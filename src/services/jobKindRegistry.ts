@@ -1,2 +1,4 @@
 // Every kind of job a runner can execute registers its handler here, in one place.
 import './runJobKind.ts';
+import './workflows.ts';
+import './reviews.ts';

@@ -17,6 +17,8 @@ export interface EnqueueInput {
   payload: Record<string, unknown>;
   maxAttempts?: number;
   runAfter?: Date;
+  /** At most one job exists per dedup key (a unique index): behaviors use it to stay idempotent. */
+  dedupKey?: string;
 }
 
 export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> {
@@ -36,6 +38,7 @@ export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> 
       last_error: null,
       result: null,
       cancel_requested: 0,
+      dedup_key: input.dedupKey ?? null,
       created_at: at,
       updated_at: at,
       finished_at: null,
@@ -83,6 +86,17 @@ export async function heartbeatJob(app: AppContext, jobId: number, owner: string
     .returning('cancel_requested')
     .executeTakeFirst();
   return res ? { cancelRequested: res.cancel_requested === 1 } : null;
+}
+
+/** Hands a just-claimed job back to the queue without counting the attempt (its claimer went away before receiving it). */
+export async function releaseJob(db: DbOrTx, jobId: number, owner: string): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set((eb) => ({ status: 'queued', lease_owner: null, lease_expires_at: null, attempts: eb('attempts', '-', 1), updated_at: now() }))
+    .where('id', '=', jobId)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .execute();
 }
 
 /** Marks a running job finished (succeeded, failed or cancelled) if `owner` holds it; false otherwise. */

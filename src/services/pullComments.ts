@@ -7,10 +7,11 @@ import type { PullRequest, PullRequestComment, PullRequestReview, User } from '.
 import type { DbOrTx } from '../db/index.ts';
 import { appendEvents } from '../events/outbox.ts';
 import { diffCommits } from '../git/diff.ts';
-import { readBlobAtPath } from '../git/tree.ts';
+import { isSafeRepoPath, readBlobAtPath } from '../git/tree.ts';
 import { catFilePool } from '../git/catFile.ts';
 import { isSha } from '../domain/refs.ts';
 import { hunkUpToLine } from '../domain/diffLines.ts';
+import { wakeDispatcher } from '../events/wake.ts';
 
 export const MAX_COMMENT = 65536;
 
@@ -71,7 +72,7 @@ export async function createConversationComment(app: AppContext, access: Reposit
     await appendEvents(tx, [pullRequestEvent('pull_request.comment_created', pr, actor.id, { comment_id: row.id })], at);
     return row;
   });
-  app.signals.emit('events');
+  wakeDispatcher(app);
   return { ...comment, author_name: actor.username, outdated: false };
 }
 
@@ -98,6 +99,7 @@ async function prepareLineComment(access: RepositoryAccess, pr: PullRequest, inp
   const commitSha = input.commitSha ?? pr.head_sha;
   if (!isSha(commitSha) || !(await catFilePool.info(access.gitDir, commitSha))) throw invalid('commit_id is not a commit of this repository', 'commit_id');
   if (!Number.isInteger(input.line) || input.line < 1) throw invalid('line must be a positive integer', 'line');
+  if (!isSafeRepoPath(input.path) || input.path === '') throw invalid(`path "${input.path}" is not part of this pull request's diff`, 'path');
   const side = input.side ?? 'RIGHT';
   const base = pr.merge_base_sha ?? pr.base_sha;
   const diff = await diffCommits(access.gitDir, base, commitSha, { path: input.path });
@@ -106,6 +108,17 @@ async function prepareLineComment(access: RepositoryAccess, pr: PullRequest, inp
   const lines = await fileLines(access, side === 'RIGHT' ? commitSha : base, side === 'RIGHT' ? file.path : (file.previousPath ?? file.path));
   if (!lines || input.line > lines.length) throw invalid(`line ${input.line} is outside the file`, 'line');
   return { path: file.path, line: input.line, side, commitSha, lineContent: lines[input.line - 1]!, diffHunk: file.patch ? hunkUpToLine(file.patch, input.line, side) : null };
+}
+
+/** Whether a line anchor (path, line, side at a commit) lies in the pull request's diff and file. */
+export async function isValidLineAnchor(access: RepositoryAccess, pr: PullRequest, input: LineCommentInput): Promise<boolean> {
+  try {
+    await prepareLineComment(access, pr, input);
+    return true;
+  } catch (err) {
+    if (err instanceof ServiceError) return false;
+    throw err;
+  }
 }
 
 export async function createLineComment(app: AppContext, access: RepositoryAccess, actor: User, number: number, input: LineCommentInput, reviewId: number | null = null, db?: DbOrTx): Promise<CommentWithAuthor> {
@@ -144,7 +157,7 @@ export async function createLineComment(app: AppContext, access: RepositoryAcces
     return row;
   };
   const row = db ? await write(db) : await app.db.transaction().execute(write);
-  if (!db) app.signals.emit('events');
+  if (!db) wakeDispatcher(app);
   return { ...row, author_name: actor.username, outdated: false };
 }
 
@@ -205,7 +218,7 @@ export async function createReview(app: AppContext, access: RepositoryAccess, ac
     await appendEvents(tx, [pullRequestEvent('review.submitted', pr, actor.id, { review_id: row.id, state: row.state, commit_sha: commitSha, comments: prepared.length })], at);
     return row;
   });
-  app.signals.emit('events');
+  wakeDispatcher(app);
   return { ...review, author_name: actor.username };
 }
 

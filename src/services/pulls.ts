@@ -8,12 +8,15 @@ import type { PullRequest, User } from '../db/schema.ts';
 import type { DbOrTx } from '../db/index.ts';
 import { roleAtLeast } from '../domain/permissions.ts';
 import { isValidBranchName, ZERO_SHA } from '../domain/refs.ts';
-import { resolveRef, listRefs } from '../git/refs.ts';
+import { listRefs } from '../git/refs.ts';
+import { resolveCommit } from '../git/tree.ts';
 import { mergeBase, mergeTree } from '../git/merge.ts';
 import { compareAndSwapRef, createMergeCommit, createSquashCommit, MergeConflictError, type MergeMethod, rebaseCommits } from '../git/mergeCommits.ts';
 import { listCommits } from '../git/log.ts';
 import { appendEvents } from '../events/outbox.ts';
 import { runGit } from '../git/exec.ts';
+import { wakeDispatcher } from '../events/wake.ts';
+import { carryProvenanceThroughMerge } from './provenanceMerge.ts';
 
 export const MAX_TITLE = 256;
 export const MAX_BODY = 65536;
@@ -33,7 +36,8 @@ function checkText(title: string | undefined, body: string | undefined): void {
 
 async function branchSha(access: RepositoryAccess, branch: string): Promise<string | null> {
   if (!isValidBranchName(branch)) return null;
-  return resolveRef(access.gitDir, `refs/heads/${branch}`);
+  // Through the long-lived cat-file process: no git spawn per lookup on hot pages.
+  return resolveCommit(access.gitDir, `refs/heads/${branch}`);
 }
 
 /** "owner:branch" (GitHub's head label) → branch; only same-repository heads exist in gitoku. */
@@ -103,7 +107,7 @@ export async function createPullRequest(app: AppContext, access: RepositoryAcces
         return pr;
       };
       const pr = db === app.db ? await app.db.transaction().execute(insert) : await insert(db);
-      app.signals.emit('events');
+      wakeDispatcher(app);
       return pr;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
@@ -161,7 +165,7 @@ async function findPullRequest(db: DbOrTx, repositoryId: number, number: number)
  * since the last computation, the head is synchronised and `merge-tree` recomputes mergeability.
  */
 export async function getPullRequest(app: AppContext, access: RepositoryAccess, number: number): Promise<PullRequest> {
-  if (!Number.isInteger(number) || number < 1) throw notFound('Pull request not found');
+  if (!Number.isSafeInteger(number) || number < 1 || number > 2_147_483_647) throw notFound('Pull request not found');
   const pr = await findPullRequest(app.db, access.repo.id, number);
   if (!pr) throw notFound('Pull request not found');
   return refreshPullRequest(app, access, pr);
@@ -197,7 +201,7 @@ export async function refreshPullRequest(app: AppContext, access: RepositoryAcce
     if (baseSha !== pr.base_sha) events.push(pullRequestEvent('pull_request.base_moved', pr, null, { before: pr.base_sha, after: baseSha }));
     await appendEvents(tx, events, at);
   });
-  app.signals.emit('events');
+  wakeDispatcher(app);
   return (await findPullRequest(app.db, access.repo.id, pr.number))!;
 }
 
@@ -258,7 +262,7 @@ export async function updatePullRequest(app: AppContext, access: RepositoryAcces
       await tx.updateTable('pull_requests').set(changes).where('id', '=', pr.id).execute();
       await appendEvents(tx, events, at);
     });
-    if (events.length) app.signals.emit('events');
+    if (events.length) wakeDispatcher(app);
   }
   return getPullRequest(app, access, number);
 }
@@ -344,6 +348,7 @@ export async function mergePullRequest(app: AppContext, access: RepositoryAccess
     actorId: actor.id,
     details: { pull_request_id: pr.id, number: pr.number, merge_method: input.method },
   });
+  await carryProvenanceThroughMerge(app, access, pr, input.method, rewritten, sha); // logs, never throws
   if (input.deleteBranch) await deleteMergedBranch(app, access, pr, actor);
   return { sha, pr: (await findPullRequest(app.db, access.repo.id, pr.number))!, rewritten };
 }

@@ -7,6 +7,8 @@ import { setHead } from '../git/repository.ts';
 import { repositoryGitDir } from './storage.ts';
 import { appendEvents } from '../events/outbox.ts';
 import type { DbOrTx } from '../db/index.ts';
+import { wakeDispatcher } from '../events/wake.ts';
+import { ingestProvenanceForRefChanges } from './provenanceIngest.ts';
 
 export interface RefChange {
   ref: string;
@@ -69,7 +71,11 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
     return;
   }
   await app.db.transaction().execute(write);
-  app.signals.emit('events');
+  wakeDispatcher(app);
+  // AI provenance of new commits and pushed notes (trailers, git-ai, Agent Trace, whogitit, gitoku-ai):
+  // after the outbox commit, in its own transaction; it logs problems and never fails the ref change.
+  // (Callers passing a transaction only create refs at existing commits, so there is nothing to ingest.)
+  await ingestProvenanceForRefChanges(app, repo, changes);
 }
 
 /**

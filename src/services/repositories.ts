@@ -12,6 +12,7 @@ import { listBranches } from '../git/refs.ts';
 import { findUserByName, isUniqueViolation } from './users.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { repositoryGitDir } from './storage.ts';
+import { findDriver } from './drivers.ts';
 
 export { repositoryGitDir };
 
@@ -176,6 +177,10 @@ export interface UpdateRepositoryInput {
   defaultBranch?: string;
   name?: string;
   aiReviewsEnabled?: boolean;
+  conflictResolutionEnabled?: boolean;
+  reviewDriver?: string;
+  reviewModel?: string;
+  reviewInstructions?: string;
 }
 
 export async function updateRepository(app: AppContext, access: RepositoryAccess, input: UpdateRepositoryInput): Promise<RepositoryWithOwner> {
@@ -187,6 +192,18 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
   }
   if (input.isPrivate !== undefined) changes.is_private = input.isPrivate ? 1 : 0;
   if (input.aiReviewsEnabled !== undefined) changes.ai_reviews_enabled = input.aiReviewsEnabled ? 1 : 0;
+  if (input.conflictResolutionEnabled !== undefined) changes.conflict_resolution_enabled = input.conflictResolutionEnabled ? 1 : 0;
+  if (input.reviewDriver !== undefined) {
+    const driver = findDriver(input.reviewDriver);
+    if (!driver) throw invalid(`unknown driver "${input.reviewDriver}"`, 'review_driver');
+    if (!driver.available && input.reviewDriver !== access.repo.review_driver) throw invalid(`driver "${input.reviewDriver}" is not available: ${driver.reason}`, 'review_driver');
+    changes.review_driver = input.reviewDriver;
+  }
+  if (input.reviewModel !== undefined) changes.review_model = input.reviewModel.slice(0, 255);
+  if (input.reviewInstructions !== undefined) {
+    if (input.reviewInstructions.length > 65536) throw invalid('review instructions are too long', 'review_instructions');
+    changes.review_instructions = input.reviewInstructions;
+  }
   if (input.name !== undefined && input.name !== repo.name) {
     const check = checkRepositoryName(input.name);
     if (!check.ok) throw invalid(check.reason, 'name');

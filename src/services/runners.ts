@@ -67,10 +67,22 @@ export interface RunnerView extends Runner {
   online: boolean;
 }
 
+/** Runners with their online state and the jobs they hold right now (live leases, not the last heartbeat's count). */
 export async function listRunners(app: AppContext): Promise<RunnerView[]> {
   const rows = await app.db.selectFrom('runners').selectAll().orderBy('id').execute();
+  const held = new Map(
+    (
+      await app.db
+        .selectFrom('jobs')
+        .select(['lease_owner', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('status', '=', 'running')
+        .where('lease_expires_at', '>', now())
+        .groupBy('lease_owner')
+        .execute()
+    ).map((l) => [l.lease_owner, Number(l.n)]),
+  );
   const cutoff = Date.now() - RUNNER_ONLINE_MS;
-  return rows.map((r) => ({ ...r, online: !!r.last_seen_at && Date.parse(r.last_seen_at) > cutoff }));
+  return rows.map((r) => ({ ...r, busy_jobs: held.get(leaseOwner(r)) ?? 0, online: !!r.last_seen_at && Date.parse(r.last_seen_at) > cutoff }));
 }
 
 export async function deleteRunner(app: AppContext, id: number): Promise<void> {

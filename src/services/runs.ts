@@ -7,8 +7,8 @@ import { createPullRequest, pullRequestEvent } from './pulls.ts';
 import { isUniqueViolation, findUserById } from './users.ts';
 import { enqueueJob, failJobAttempt, finishJob, requestJobCancel, wakeClaimers } from './jobs.ts';
 import { createJobToken, revokeJobTokens } from './jobTokens.ts';
-import { agentEnvironment, renderAgentPrompt } from './agentContext.ts';
-import { checkPromptForDriver, findDriver } from './drivers.ts';
+import { agentEnvironment, agentSecretNames, renderAgentPrompt } from './agentContext.ts';
+import { checkPromptForDriver, defaultDriver, findDriver } from './drivers.ts';
 import { repositoryGitDir } from './storage.ts';
 import type { DbOrTx } from '../db/index.ts';
 import type { Job, Run, RunEvent, User } from '../db/schema.ts';
@@ -19,6 +19,10 @@ import { resolveCommit } from '../git/tree.ts';
 import { compareAndSwapRef } from '../git/mergeCommits.ts';
 import { runGit } from '../git/exec.ts';
 import { appendEvents } from '../events/outbox.ts';
+import { addEdge, ensureNode } from './graph.ts';
+import { wakeDispatcher } from '../events/wake.ts';
+import { prepareRunProvenance, writeRunProvenance } from './provenance.ts';
+import { exportProvenanceNotes } from './provenanceNotes.ts';
 
 export const RUN_JOB_KIND = 'prompt_run';
 export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000;
@@ -37,6 +41,8 @@ export interface RunRequest {
   agentKey?: string | null;
   forkedFromJobId?: number | null;
   timeoutMs?: number;
+  /** Numbers of runs of the same repository that must succeed first; the run waits as `blocked`. */
+  dependsOn?: number[];
 }
 
 /** A run ready to validate: every field filled in. */
@@ -53,17 +59,20 @@ export interface RunDraft {
   agentKey: string | null;
   forkedFromJobId: number | null;
   timeoutMs: number;
+  dependsOn: number[];
 }
 
 /** A validated draft: the source resolved to a commit. */
 export interface ValidatedRun extends RunDraft {
   driver: DriverName;
   sourceCommit: string;
+  /** The runs this one waits for (resolved from dependsOn). */
+  dependencies: Run[];
 }
 
 /** Step 1 of the launch path: fill in defaults from the repository. */
 export function buildPromptPullRequestJob(access: RepositoryAccess, request: RunRequest): RunDraft {
-  const driver = request.driver || 'script';
+  const driver = request.driver || defaultDriver().name;
   const info = findDriver(driver);
   const baseBranch = request.baseBranch || access.repo.default_branch;
   return {
@@ -79,11 +88,12 @@ export function buildPromptPullRequestJob(access: RepositoryAccess, request: Run
     agentKey: request.agentKey ?? null,
     forkedFromJobId: request.forkedFromJobId ?? null,
     timeoutMs: request.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
+    dependsOn: [...new Set(request.dependsOn ?? [])],
   };
 }
 
 /** Step 2: validation. Nothing is created when it fails. */
-export async function draftPromptPullRequestJob(access: RepositoryAccess, actor: User, draft: RunDraft): Promise<ValidatedRun> {
+export async function draftPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, draft: RunDraft): Promise<ValidatedRun> {
   if (!roleAtLeast(access.role, 'write')) throw forbidden(`${actor.username} needs write access to start an agent run`);
   if (typeof draft.prompt !== 'string' || draft.prompt.trim() === '') throw invalid('prompt is required', 'prompt');
   if (Buffer.byteLength(draft.prompt) > MAX_PROMPT_BYTES) throw new ServiceError(413, `prompt is too large (limit ${MAX_PROMPT_BYTES} bytes)`, 'prompt');
@@ -106,7 +116,9 @@ export async function draftPromptPullRequestJob(access: RepositoryAccess, actor:
     sourceCommit = await resolveCommit(access.gitDir, `refs/heads/${draft.sourceBranch}`);
     if (!sourceCommit) throw invalid(`source branch "${draft.sourceBranch}" does not exist`, 'source_branch');
   }
-  return { ...draft, driver: driver.name, model: draft.model || driver.defaultModel, sourceCommit };
+  if (draft.dependsOn.length > 50) throw invalid('a run may depend on at most 50 runs', 'depends_on');
+  const dependencies = draft.dependsOn.length ? await dependencyRuns(app, access, draft.dependsOn) : [];
+  return { ...draft, driver: driver.name, model: draft.model || driver.defaultModel, sourceCommit, dependencies };
 }
 
 function initialPullRequestBody(run: { number: number; driver: string; model: string; prompt: string }, repo: RepositoryWithOwner): string {
@@ -175,12 +187,18 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        const job = await enqueueJob(tx, { kind: RUN_JOB_KIND, repositoryId: access.repo.id, payload: { run_id: row.id, timeout_ms: run.timeoutMs }, maxAttempts: 3 });
-        await tx.updateTable('prompt_pull_request_jobs').set({ job_id: job.id }).where('id', '=', row.id).execute();
+        const blocked = run.dependencies.filter((d) => d.status !== 'succeeded');
+        if (run.dependencies.length) await recordDependencies(tx, access.repo.id, row, run.dependencies);
+        if (blocked.length) {
+          await tx.updateTable('prompt_pull_request_jobs').set({ status: 'blocked' }).where('id', '=', row.id).execute();
+          await appendEvents(tx, [{ type: 'run.blocked', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, waiting_for: blocked.map((d) => d.number) } }], at);
+          return { ...row, status: 'blocked' as const };
+        }
+        const job = await enqueueRunJob(tx, row, run.timeoutMs);
         await appendEvents(tx, [{ type: 'run.queued', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, pull_request_id: pr.id, forked_from_job_id: run.forkedFromJobId, actor_id: actor.id } }], at);
         return { ...row, job_id: job.id };
       });
-      app.signals.emit('events');
+      wakeDispatcher(app);
       await wakeClaimers(app);
       return created;
     } catch (err) {
@@ -193,8 +211,84 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
   throw new ServiceError(409, 'Could not allocate a run number; try again');
 }
 
+/** The runs named by `numbers` in this repository; unknown, failed or cancelled ones are a 422. */
+async function dependencyRuns(app: AppContext, access: RepositoryAccess, numbers: number[]): Promise<Run[]> {
+  if (numbers.some((n) => !Number.isInteger(n) || n < 1)) throw invalid('depends_on must list run numbers', 'depends_on');
+  const runs = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('repository_id', '=', access.repo.id).where('number', 'in', numbers).execute();
+  const missing = numbers.filter((n) => !runs.some((r) => r.number === n));
+  if (missing.length) throw invalid(`depends_on names unknown runs: ${missing.map((n) => `#${n}`).join(', ')}`, 'depends_on');
+  const failed = runs.filter((r) => r.status === 'failed' || r.status === 'cancelled');
+  if (failed.length) throw invalid(`depends_on names runs that ${failed.map((r) => `#${r.number} (${r.status})`).join(', ')}`, 'depends_on');
+  return runs;
+}
+
+/** Queues the job that executes a run. */
+async function enqueueRunJob(tx: DbOrTx, run: Run, timeoutMs: number) {
+  const job = await enqueueJob(tx, { kind: RUN_JOB_KIND, repositoryId: run.repository_id, payload: { run_id: run.id, timeout_ms: timeoutMs }, maxAttempts: 3 });
+  await tx.updateTable('prompt_pull_request_jobs').set({ job_id: job.id, status: 'queued' }).where('id', '=', run.id).execute();
+  return job;
+}
+
+/** run_dependencies rows and `depends_on` edges between the runs' graph nodes. */
+async function recordDependencies(tx: DbOrTx, repositoryId: number, run: Run, dependencies: Run[]): Promise<void> {
+  const node = await ensureNode(tx, repositoryId, 'run', String(run.id), { number: run.number });
+  for (const d of dependencies) {
+    await tx.insertInto('run_dependencies').values({ run_id: run.id, depends_on_run_id: d.id }).execute();
+    await addEdge(tx, node, await ensureNode(tx, repositoryId, 'run', String(d.id), { number: d.number }), 'depends_on');
+  }
+}
+
+/**
+ * A run finished: its blocked dependents start when all their dependencies succeeded, and fail with a
+ * clear reason when this one failed or was cancelled. Returns what happened, for the behavior's outcome.
+ */
+export async function settleDependents(app: AppContext, finished: Run): Promise<{ started: Run[]; failed: Run[] }> {
+  const dependents = await app.db
+    .selectFrom('run_dependencies')
+    .innerJoin('prompt_pull_request_jobs', 'prompt_pull_request_jobs.id', 'run_dependencies.run_id')
+    .selectAll('prompt_pull_request_jobs')
+    .where('run_dependencies.depends_on_run_id', '=', finished.id)
+    .where('prompt_pull_request_jobs.status', '=', 'blocked')
+    .execute();
+  const started: Run[] = [];
+  const failed: Run[] = [];
+  for (const run of dependents) {
+    if (finished.status === 'failed' || finished.status === 'cancelled') {
+      await closeRun(app, run, 'failed', { error: `dependency #${finished.number} ${finished.status}; this run was not started` });
+      failed.push(run);
+      continue;
+    }
+    const waiting = await app.db
+      .selectFrom('run_dependencies')
+      .innerJoin('prompt_pull_request_jobs', 'prompt_pull_request_jobs.id', 'run_dependencies.depends_on_run_id')
+      .select(['prompt_pull_request_jobs.status'])
+      .where('run_dependencies.run_id', '=', run.id)
+      .execute();
+    if (waiting.some((w) => w.status === 'failed' || w.status === 'cancelled')) {
+      await closeRun(app, run, 'failed', { error: 'a dependency failed; this run was not started' });
+      failed.push(run);
+    } else if (waiting.every((w) => w.status === 'succeeded')) {
+      const timeoutMs = DEFAULT_RUN_TIMEOUT_MS;
+      const at = now();
+      const job = await app.db.transaction().execute(async (tx) => {
+        const res = await tx.updateTable('prompt_pull_request_jobs').set({ status: 'queued', updated_at: at }).where('id', '=', run.id).where('status', '=', 'blocked').executeTakeFirst();
+        if (Number(res.numUpdatedRows) === 0) return null;
+        const queued = await enqueueRunJob(tx, run, timeoutMs);
+        await appendEvents(tx, [{ type: 'run.unblocked', repositoryId: run.repository_id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, after: finished.number } }], at);
+        return queued;
+      });
+      if (job) {
+        started.push(run);
+        await wakeClaimers(app);
+        wakeDispatcher(app);
+      }
+    }
+  }
+  return { started, failed };
+}
+
 export async function startRun(app: AppContext, access: RepositoryAccess, actor: User, request: RunRequest): Promise<Run> {
-  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(access, actor, buildPromptPullRequestJob(access, request)));
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(access, request)));
 }
 
 /**
@@ -219,7 +313,7 @@ export async function forkPromptPullRequestJob(app: AppContext, access: Reposito
     forkedFromJobId: source.id,
     timeoutMs: overrides.timeoutMs,
   };
-  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(access, actor, buildPromptPullRequestJob(access, request)));
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(access, request)));
 }
 
 export async function listRuns(app: AppContext, repositoryId: number, opts: { page: number; perPage: number; status?: string }): Promise<{ items: Run[]; total: number }> {
@@ -231,7 +325,7 @@ export async function listRuns(app: AppContext, repositoryId: number, opts: { pa
 }
 
 export async function getRun(app: AppContext, repositoryId: number, number: number): Promise<Run> {
-  if (!Number.isInteger(number) || number < 1) throw notFound('Run not found');
+  if (!Number.isSafeInteger(number) || number < 1 || number > 2_147_483_647) throw notFound('Run not found');
   const run = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('repository_id', '=', repositoryId).where('number', '=', number).executeTakeFirst();
   if (!run) throw notFound('Run not found');
   return run;
@@ -283,10 +377,14 @@ export interface RunJobPayload {
   token: string;
   source_commit: string;
   compare_branch: string;
+  /** Where the compare branch points at claim time: an earlier attempt may have pushed there; this attempt replaces it. */
+  compare_tip: string;
   driver: string;
   model: string;
   prompt: string;
   env: Record<string, string>;
+  /** Names of the `env` entries that are credentials: the runner redacts their values from everything it reports. */
+  secret_env?: string[];
   timeout_ms: number;
   attempt: number;
   commit_trailers: string[];
@@ -319,10 +417,12 @@ export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPa
     token,
     source_commit: run.commit_sha ?? run.source_commit,
     compare_branch: run.compare_branch,
+    compare_tip: (await resolveCommit(repositoryGitDir(app, repo), `refs/heads/${run.compare_branch}`)) ?? run.source_commit,
     driver: run.driver,
     model: run.model,
     prompt: rendered,
-    env: agentEnvironment(run, repo),
+    env: agentEnvironment(run, repo, app.config.agents),
+    secret_env: agentSecretNames(run, app.config.agents),
     timeout_ms: timeoutMs,
     attempt: job.attempts,
     commit_trailers: [`Gitoku-Run: ${repo.owner_name}/${repo.name}#${run.number}`, `Gitoku-Model: ${run.driver}${run.model ? `/${run.model}` : ''}`],
@@ -358,6 +458,11 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
   if (!run) return false;
   const repo = (await findRepositoryById(app.db, run.repository_id))!;
   if (!isSha(result.commit_sha) || !(await resolveCommit(repositoryGitDir(app, repo), result.commit_sha))) return false;
+  // Provenance (spans, captures per agent turn) is computed before the transaction and written inside it.
+  const provenance = await prepareRunProvenance(app, repositoryGitDir(app, repo), run, result.commit_sha, result.session_id ?? null).catch((err: Error) => {
+    console.error(`gitoku: could not compute AI provenance of run ${run.id}: ${err.message}`);
+    return null;
+  });
   const at = now();
   const done = await app.db.transaction().execute(async (tx) => {
     if (!(await finishJob(tx, job.id, owner, 'succeeded', { result }))) return false;
@@ -370,12 +475,14 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
       await tx.updateTable('pull_requests').set({ head_sha: result.commit_sha, body: successBody(run, repo, result), mergeable: null, updated_at: at }).where('id', '=', run.pull_request_id).where('state', '=', 'open').execute();
     }
     await revokeJobTokens(tx, job.id);
+    await writeRunProvenance(tx, run, result.commit_sha, provenance);
     await appendEvents(tx, [{ type: 'run.succeeded', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, commit_sha: result.commit_sha, changed: result.changed, pull_request_id: run.pull_request_id, forked_from_job_id: run.forked_from_job_id } }], at);
     return true;
   });
   if (done) {
-    app.signals.emit('events');
+    wakeDispatcher(app);
     app.signals.emit(`run:${run.id}`);
+    await exportProvenanceNotes(app, repo.id, provenance?.commits.map((c) => c.sha) ?? []);
   }
   return done;
 }
@@ -429,6 +536,6 @@ export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'ca
     }
     await appendEvents(tx, [{ type: `run.${status}`, repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, error: outcome.error.slice(0, 1000), pull_request_id: run.pull_request_id } }], at);
   });
-  app.signals.emit('events');
+  wakeDispatcher(app);
   app.signals.emit(`run:${run.id}`);
 }

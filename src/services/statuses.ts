@@ -6,6 +6,7 @@ import type { CommitStatus } from '../db/schema.ts';
 import { catFilePool } from '../git/catFile.ts';
 import { isSha } from '../domain/refs.ts';
 import { appendEvents } from '../events/outbox.ts';
+import { wakeDispatcher } from '../events/wake.ts';
 
 export type StatusState = CommitStatus['state'];
 export const STATUS_STATES: readonly StatusState[] = ['pending', 'success', 'failure', 'error'];
@@ -34,7 +35,7 @@ export async function createCommitStatus(app: AppContext, access: RepositoryAcce
     await appendEvents(tx, [{ type: 'status.created', repositoryId: access.repo.id, subject: sha, payload: { sha, state: row.state, context, status_id: row.id } }], at);
     return row;
   });
-  app.signals.emit('events');
+  wakeDispatcher(app);
   return status;
 }
 

@@ -8,6 +8,8 @@ import { createUser } from '../../src/services/users.ts';
 import { createAccessToken } from '../../src/services/tokens.ts';
 import type { TokenScope } from '../../src/domain/permissions.ts';
 import { createTestDatabase, type TestDialect } from './databases.ts';
+import { Dispatcher } from '../../src/events/dispatcher.ts';
+import { builtInBehaviors } from '../../src/events/behaviors/index.ts';
 
 export interface TestServer {
   url: string;
@@ -16,11 +18,17 @@ export interface TestServer {
   /** Environment that points the CLI at this server's database and data directory. */
   env: Record<string, string>;
   dialect: TestDialect;
+  dispatcher: Dispatcher | null;
   close(): Promise<void>;
 }
 
 /** Starts the real HTTP server on a random port with a temporary data directory (and database). */
-export async function startTestServer(dialect: TestDialect, extraEnv: Record<string, string> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Run the event dispatcher with the built-in behaviors (as `gitoku serve` does). Default true. */
+  dispatcher?: boolean;
+}
+
+export async function startTestServer(dialect: TestDialect, extraEnv: Record<string, string> = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gitoku-test-'));
   const database = await createTestDatabase(dialect);
   const env: Record<string, string> = { GITOKU_DATA_DIR: dataDir, GITOKU_DEMO: 'false', ...extraEnv };
@@ -29,13 +37,17 @@ export async function startTestServer(dialect: TestDialect, extraEnv: Record<str
   const server = await startHttpServer(app, '127.0.0.1', 0);
   app.config.baseUrl = server.url;
   env.GITOKU_BASE_URL = server.url;
+  const dispatcher = opts.dispatcher === false ? null : new Dispatcher(app, builtInBehaviors(), { retryBaseMs: 100 });
+  dispatcher?.start();
   return {
     url: server.url,
     app,
     dataDir,
     env,
     dialect,
+    dispatcher,
     close: async () => {
+      await dispatcher?.stop();
       await server.close();
       await app.close();
       await database.drop();

@@ -215,7 +215,7 @@ describe.each(testDialects())('agent runs on %s', (dialect) => {
       const b = await startRunnerProcess(server, 'runner-b');
       try {
         const run = await finished(res.json.number);
-        expect(run.status).toBe('succeeded');
+        expect(run.status, `${run.error}\n${a.output()}\n${b.output()}`).toBe('succeeded');
         await gitOk(work.path, ['fetch', '-q', remote, run.compare_branch]);
         const commits = (await gitOk(work.path, ['rev-list', `${run.source_commit}..FETCH_HEAD`])).trim().split('\n');
         expect(commits).toHaveLength(1);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
 import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
-import { getJob, heartbeatJob } from '../../services/jobs.ts';
+import { getJob, heartbeatJob, releaseJob } from '../../services/jobs.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
 import { ServiceError } from '../../services/errors.ts';
 
@@ -41,16 +41,18 @@ async function ownedJob(c: Context<RunnerEnv>) {
 }
 
 /** Waits for a 'jobs' signal or the timeout, whichever comes first. */
-function waitForJobs(c: Context<RunnerEnv>, ms: number): Promise<void> {
+function waitForJobs(c: Context<RunnerEnv>, ms: number, abort: AbortSignal): Promise<void> {
   const signals = c.get('app').signals;
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       signals.off('jobs', done);
+      abort.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
     signals.on('jobs', done);
+    abort.addEventListener('abort', done);
   });
 }
 
@@ -83,15 +85,22 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     const app = c.get('app');
     const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
     const deadline = Date.now() + waitMs;
+    const gone = c.req.raw.signal;
     for (;;) {
       if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
+      // A runner that stopped polling (or died) must not be handed a job it will never run.
+      if (gone.aborted) return c.body(null, 204);
       await sweepJobs(app);
       const claimed = await claimForRunner(app, c.get('runner'));
+      if (claimed && gone.aborted) {
+        await releaseJob(app.db, claimed.job.id, leaseOwner(c.get('runner')));
+        return c.body(null, 204);
+      }
       if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, payload: claimed.payload } });
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
-      await waitForJobs(c, Math.min(left, 2000));
+      await waitForJobs(c, Math.min(left, 2000), gone);
     }
   });
 

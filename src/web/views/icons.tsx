@@ -50,6 +50,8 @@ const PATHS = {
   stop: 'M4.5 4.5h7v7h-7z',
   retry: 'M13.25 8a5.25 5.25 0 1 1-1.55-3.7M12.25 1.75v2.75H9.5',
   server: 'M2.5 2.75h11v4h-11zM2.5 9.25h11v4h-11zM5 4.75v.01M5 11.25v.01M8 4.75h3M8 11.25h3',
+  // automation: events and behaviors
+  bolt: 'M9 1.75L3.25 9h4.25L7 14.25 12.75 7H8.5z',
 } as const;
 
 export type IconName = keyof typeof PATHS;

@@ -8,6 +8,9 @@ import { registerRepoRoutes } from './repos.ts';
 import { registerCodeRoutes } from './code.ts';
 import { registerPullRoutes } from './pulls.ts';
 import { registerRunRoutes } from './runs.ts';
+import { registerProvenanceRoutes } from './provenance.ts';
+import { registerGraphRoutes } from './graph.ts';
+import { registerAutomationRoutes } from './automation.ts';
 
 /** The JSON API mounted at /api/v1. */
 export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
@@ -30,6 +33,9 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   registerRepoRoutes(registry);
   registerPullRoutes(registry);
   registerRunRoutes(registry);
+  registerAutomationRoutes(registry);
+  registerProvenanceRoutes(registry); // before code routes: commits/{ref+}/ai-contexts
+  registerGraphRoutes(registry);
   registerCodeRoutes(registry);
 
   api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));

@@ -159,7 +159,7 @@ const statusBody = z.object({ state: z.enum(STATUS_STATES as [string, ...string[
 
 function prNumber(c: Context<WebEnv>): number {
   const n = Number(c.req.param('number'));
-  return Number.isInteger(n) && n > 0 ? n : -1;
+  return Number.isSafeInteger(n) && n > 0 && n <= 2_147_483_647 ? n : -1;
 }
 
 export function registerPullRoutes(api: ApiRegistry): void {

@@ -24,6 +24,11 @@ const updateRepoBody = z.object({
   private: z.boolean().optional(),
   visibility: z.enum(['public', 'private']).optional(),
   default_branch: z.string().optional(),
+  ai_reviews_enabled: z.boolean().optional(),
+  conflict_resolution_enabled: z.boolean().optional(),
+  review_driver: z.string().optional(),
+  review_model: z.string().max(255).optional(),
+  review_instructions: z.string().max(65536).optional(),
 });
 
 const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
@@ -51,6 +56,11 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       description: body.description === null ? '' : body.description,
       isPrivate,
       defaultBranch: body.default_branch,
+      aiReviewsEnabled: body.ai_reviews_enabled,
+      conflictResolutionEnabled: body.conflict_resolution_enabled,
+      reviewDriver: body.review_driver,
+      reviewModel: body.review_model,
+      reviewInstructions: body.review_instructions,
     });
     return c.json(repositoryJson(c.get('app'), repo, access.role));
   });

@@ -46,6 +46,9 @@ async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
     session_id: run.session_id,
     rendered_prompt: run.rendered_prompt,
     forked_from: forkedFrom ? { id: forkedFrom.id, number: forkedFrom.number } : null,
+    depends_on: (
+      await app.db.selectFrom('run_dependencies').innerJoin('prompt_pull_request_jobs', 'prompt_pull_request_jobs.id', 'run_dependencies.depends_on_run_id').select(['prompt_pull_request_jobs.number', 'prompt_pull_request_jobs.status']).where('run_dependencies.run_id', '=', run.id).execute()
+    ).map((d) => ({ number: d.number, status: d.status })),
     pull_request: pr ? { number: pr.number, state: pr.state, draft: pr.draft === 1, html_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}`, url: `${api}/pulls/${pr.number}` } : null,
     created_at: iso(run.created_at),
     started_at: iso(run.started_at),
@@ -69,6 +72,7 @@ const startBody = z.object({
   driver: z.string().optional(),
   model: z.string().optional(),
   timeout_seconds: z.number().int().positive().optional(),
+  depends_on: z.array(z.number().int().positive()).max(50).optional(),
 });
 const forkBody = z.object({ prompt: z.string().optional(), title: z.string().max(256).optional(), driver: z.string().optional(), model: z.string().optional(), timeout_seconds: z.number().int().positive().optional() });
 const listQuery = paginationQuery.extend({ status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'blocked']).optional() });
@@ -76,11 +80,11 @@ const eventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) 
 
 function runNumber(c: Context<WebEnv>): number {
   const n = Number(c.req.param('number'));
-  return Number.isInteger(n) && n > 0 ? n : -1;
+  return Number.isSafeInteger(n) && n > 0 && n <= 2_147_483_647 ? n : -1;
 }
 
 /** Streams a run's trace as Server-Sent Events until the run has finished and every event was sent. */
-function streamRunEvents(c: Context<WebEnv>, app: AppContext, run: Run, after: number) {
+export function streamRunEvents(c: Context<WebEnv>, app: AppContext, run: Run, after: number) {
   return streamSSE(c, async (stream) => {
     let cursor = after;
     let wake: () => void = () => undefined;
@@ -146,6 +150,7 @@ export function registerRunRoutes(api: ApiRegistry): void {
         driver: body.driver,
         model: body.model,
         timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined,
+        dependsOn: body.depends_on,
       });
       return c.json(await runJson(app, access, run), 201);
     },

@@ -100,6 +100,9 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     updated_at: iso(repo.updated_at)!,
     pushed_at: iso(repo.pushed_at),
     ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
+    ...(role === 'admin'
+      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model }
+      : {}),
   };
 }
 

@@ -209,7 +209,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     if (!commit) throw notFound();
     const [diff, all] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha)]);
     const combined = all.length ? combineStatuses(all) : null;
-    const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description })) } : null;
+    const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description, targetUrl: s.target_url })) } : null;
     return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} />);
   });
 

@@ -15,6 +15,7 @@ import { registerAdminRoutes } from './admin.tsx';
 import { registerRunPages } from './runs.tsx';
 import { registerCodeRoutes } from './code.tsx';
 import { registerPullRoutes } from './pulls.tsx';
+import { registerAutomationRoutes } from './automation.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -83,6 +84,7 @@ export function uiRoutes(): Hono<WebEnv> {
   // Before the repository routes: /-/admin/… and /:owner/:repo/runs/… must not fall into their patterns.
   registerAdminRoutes(ui);
   registerRunPages(ui);
+  registerAutomationRoutes(ui);
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);

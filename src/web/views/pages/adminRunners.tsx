@@ -5,10 +5,13 @@ import { Layout } from '../layout.tsx';
 import { CopyField, EmptyState, PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 
-const AdminNav: FC<{ active: 'runners' }> = ({ active }) => (
+export const AdminNav: FC<{ active: 'runners' | 'events' }> = ({ active }) => (
   <nav class="card side-links" aria-label="Site administration">
     <a href="/-/admin/runners" class={active === 'runners' ? 'active' : undefined} aria-current={active === 'runners' ? 'page' : undefined}>
       <Icon name="server" /> Runners
+    </a>
+    <a href="/-/admin/events" class={active === 'events' ? 'active' : undefined} aria-current={active === 'events' ? 'page' : undefined}>
+      <Icon name="bolt" /> Events
     </a>
   </nav>
 );

@@ -74,7 +74,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
   );
 };
 
-export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string }[] } | null }> = ({ ctx, view, commit, diff, status }) => {
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null }> = ({ ctx, view, commit, diff, status }) => {
   const { repo } = view;
   const body = commit.message.slice(commit.title.length).trim();
   return (
@@ -126,6 +126,24 @@ export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBr
           </span>
         </div>
       </div>
+      {status && status.contexts.length > 0 && (
+        <div class="card checks-card" id="checks">
+          <ul class="checks-list">
+            {status.contexts.map((s) => (
+              <li class="check-row">
+                <StatusDot state={s.state} />
+                <strong class="check-context">{s.context}</strong>
+                <span class="muted check-desc">{s.description || s.state}</span>
+                {s.targetUrl && /^https?:\/\//i.test(s.targetUrl) && (
+                  <a class="check-link" href={s.targetUrl} rel="nofollow noopener noreferrer">
+                    Details
+                  </a>
+                )}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <DiffView repo={repo} diff={diff} viewRef={commit.sha} truncatedHref={treeUrl(repo, commit.sha)} />
     </RepoLayout>
   );

@@ -1,0 +1,16 @@
+import { BehaviorRegistry } from '../registry.ts';
+import { pullRequestSync } from './pullRequestSync.ts';
+import { branchWorkflows, pullRequestWorkflows } from './workflows.ts';
+import { pullRequestReview } from './review.ts';
+import { pullRequestConflicts } from './conflicts.ts';
+import { taskDependencies } from './dependencies.ts';
+import { overlappingAiEdits } from './overlap.ts';
+
+/** The built-in behaviors, registered in one place. New reactions are new entries here. */
+export function builtInBehaviors(): BehaviorRegistry {
+  const registry = new BehaviorRegistry();
+  for (const behavior of [pullRequestSync, branchWorkflows, pullRequestWorkflows, pullRequestReview, pullRequestConflicts, taskDependencies, overlappingAiEdits]) {
+    registry.register(behavior);
+  }
+  return registry;
+}

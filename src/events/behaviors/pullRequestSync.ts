@@ -1,0 +1,25 @@
+import type { Behavior } from '../registry.ts';
+import { refreshPullRequest } from '../../services/pulls.ts';
+import { branchOfRef, systemAccess } from './context.ts';
+
+/** A branch moved: open pull requests whose compare or base branch it is are brought up to date (emitting .synchronized / .base_moved). */
+export const pullRequestSync: Behavior = {
+  key: 'pull-request-sync',
+  description: 'When a branch moves, refresh the open pull requests it heads or bases (head, mergeability) and emit pull_request.synchronized / .base_moved',
+  on: ['ref.updated'],
+  optional: false,
+  when: (event, ctx) => !!ctx.repo && branchOfRef(event.payload.ref) !== null,
+  async run(event, { app, repo }) {
+    const branch = branchOfRef(event.payload.ref)!;
+    const prs = await app.db
+      .selectFrom('pull_requests')
+      .selectAll()
+      .where('repository_id', '=', repo!.id)
+      .where('state', '=', 'open')
+      .where((eb) => eb.or([eb('compare_branch', '=', branch), eb('base_branch', '=', branch)]))
+      .execute();
+    const access = systemAccess(app, repo!);
+    for (const pr of prs) await refreshPullRequest(app, access, pr);
+    return { outcome: prs.length ? `refreshed ${prs.map((p) => `#${p.number}`).join(', ')}` : 'no open pull request uses this branch', links: prs.map((p) => ({ kind: 'pull_request' as const, id: p.number, label: `#${p.number}` })) };
+  },
+};

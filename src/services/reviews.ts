@@ -1,0 +1,148 @@
+import type { AppContext } from './app.ts';
+import { authorizeRepository, findRepositoryById, type RepositoryWithOwner } from './repositories.ts';
+import { enqueueJob, failJobAttempt, finishJob, wakeClaimers } from './jobs.ts';
+import { createJobToken, revokeJobTokens } from './jobTokens.ts';
+import { registerJobKind } from './jobKinds.ts';
+import { driverEnvironment, renderReviewPrompt } from './agentContext.ts';
+import { createReview, isValidLineAnchor, listReviews, type ReviewEvent } from './pullComments.ts';
+import { createUser, findUserByName } from './users.ts';
+import { findDriver } from './drivers.ts';
+import type { Job, PullRequest, User } from '../db/schema.ts';
+import { diffCommits } from '../git/diff.ts';
+import { parsePatchLines } from '../domain/diffLines.ts';
+import { randomPassword } from '../domain/secrets.ts';
+import { z } from 'zod';
+
+export const REVIEW_JOB_KIND = 'pr_review';
+export const REVIEW_BOT = 'gitoku-bot';
+
+export interface ReviewJobPayload {
+  pull_request: number;
+  repository: string;
+  clone_url: string;
+  token: string;
+  head_sha: string;
+  base_sha: string;
+  driver: string;
+  model: string;
+  prompt: string;
+  env: Record<string, string>;
+  /** Names of the env entries that are credentials: redacted from everything sent back. */
+  secret_env: string[];
+  timeout_ms: number;
+  attempt: number;
+}
+
+/** Queues an AI review of a pull request at a head commit — at most one per (pull request, commit). */
+export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, pr: PullRequest, headSha: string): Promise<Job | null> {
+  const dedup = `review:${pr.id}:${headSha}`;
+  const existing = await app.db.selectFrom('jobs').select('id').where('dedup_key', '=', dedup).executeTakeFirst();
+  if (existing) return null;
+  const job = await enqueueJob(app.db, { kind: REVIEW_JOB_KIND, repositoryId: repo.id, payload: { pull_request_id: pr.id, head_sha: headSha }, maxAttempts: 2, dedupKey: dedup }).catch((err: { code?: string }) => {
+    if (err.code === '23505' || err.code?.startsWith('SQLITE_CONSTRAINT')) return null;
+    throw err;
+  });
+  if (job) await wakeClaimers(app);
+  return job;
+}
+
+/** The identity AI reviews are posted as. */
+export async function reviewBot(app: AppContext): Promise<User> {
+  const existing = await findUserByName(app.db, REVIEW_BOT);
+  if (existing) return existing;
+  try {
+    return await createUser(app, { username: REVIEW_BOT, password: randomPassword(), fullName: 'gitoku review bot' });
+  } catch {
+    return (await findUserByName(app.db, REVIEW_BOT))!;
+  }
+}
+
+const resultSchema = z.object({
+  review: z.object({
+    summary: z.string().max(65536).default(''),
+    event: z.enum(['COMMENT', 'APPROVE', 'REQUEST_CHANGES']).default('COMMENT'),
+    comments: z.array(z.object({ path: z.string(), line: z.number().int().positive(), body: z.string().min(1).max(65536) })).max(100).default([]),
+  }),
+  usage: z.record(z.string(), z.unknown()).optional(),
+});
+
+async function load(app: AppContext, job: Job) {
+  const { pull_request_id, head_sha } = JSON.parse(job.payload) as { pull_request_id: number; head_sha: string };
+  const pr = await app.db.selectFrom('pull_requests').selectAll().where('id', '=', pull_request_id).executeTakeFirst();
+  const repo = pr ? await findRepositoryById(app.db, pr.repository_id) : undefined;
+  return pr && repo ? { pr, repo, headSha: head_sha } : null;
+}
+
+registerJobKind(REVIEW_JOB_KIND, {
+  async prepare(app, job) {
+    const loaded = await load(app, job);
+    if (!loaded || loaded.pr.state !== 'open') return null;
+    const { pr, repo, headSha } = loaded;
+    const bot = await reviewBot(app);
+    const access = await authorizeRepository(app, repo.owner_name, repo.name, { userId: repo.owner_id, isAdmin: true, tokenScopes: null }, 'read');
+    const baseSha = pr.merge_base_sha ?? pr.base_sha;
+    const diff = await diffCommits(access.gitDir, baseSha, headSha, { maxPatchBytes: 1024 * 1024 });
+    const files = diff.files.map((f) => ({ path: f.path, added: f.patch ? parsePatchLines(f.patch).filter((l) => l.kind === 'add').map((l) => ({ line: l.newLine!, text: l.text })) : [] }));
+    const driver = findDriver(repo.review_driver)?.available ? repo.review_driver : 'script';
+    const token = await createJobToken(app.db, { jobId: job.id, repositoryId: repo.id, userId: bot.id, allowedRef: '-', ttlMs: 3 * 3600_000 });
+    const credentials = driverEnvironment(driver, app.config.agents);
+    const payload: ReviewJobPayload = {
+      pull_request: pr.number,
+      repository: `${repo.owner_name}/${repo.name}`,
+      clone_url: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}.git`,
+      token,
+      head_sha: headSha,
+      base_sha: baseSha,
+      driver,
+      model: driver === repo.review_driver ? repo.review_model || (findDriver(driver)?.defaultModel ?? '') : 'script',
+      prompt: renderReviewPrompt({ repo, pr, baseSha, headSha, driver, instructions: repo.review_instructions, files }),
+      env: { ...credentials.env, GITOKU_REVIEW: `${repo.owner_name}/${repo.name}#${pr.number}` },
+      secret_env: credentials.secrets,
+      timeout_ms: 30 * 60_000,
+      attempt: job.attempts,
+    };
+    return payload;
+  },
+  async appendEvents() {
+    // Review traces are not stored separately: the review itself is the record.
+  },
+  async complete(app, job, owner, result) {
+    const parsed = resultSchema.safeParse(result);
+    const loaded = await load(app, job);
+    if (!parsed.success || !loaded) return false;
+    const { pr, repo, headSha } = loaded;
+    const bot = await reviewBot(app);
+    const access = await authorizeRepository(app, repo.owner_name, repo.name, { userId: repo.owner_id, isAdmin: true, tokenScopes: null }, 'read');
+    // Idempotent: one bot review per (pull request, commit), even if a completion is retried.
+    const already = (await listReviews(app, pr)).some((r) => r.author_id === bot.id && r.commit_sha === headSha);
+    if (!already && pr.state === 'open') {
+      const review = parsed.data.review;
+      const model = `${JSON.parse(job.payload).driver ?? ''}`;
+      const body = `🤖 **AI review** (${model || 'agent'})\n\n${review.summary || 'No summary.'}`;
+      // Comments anchored to lines outside the diff are folded into the summary rather than dropped.
+      const valid: typeof review.comments = [];
+      const skipped: string[] = [];
+      for (const c of review.comments) {
+        if (await isValidLineAnchor(access, pr, { ...c, commitSha: headSha })) valid.push(c);
+        else skipped.push(`- \`${c.path}:${c.line}\`: ${c.body}`);
+      }
+      const event: ReviewEvent = review.event === 'APPROVE' || review.event === 'REQUEST_CHANGES' ? review.event : 'COMMENT';
+      await createReview(app, access, bot, pr.number, { event, body: skipped.length ? `${body}\n\n${skipped.join('\n')}` : body, commitSha: headSha, comments: valid });
+    }
+    const done = await finishJob(app.db, job.id, owner, 'succeeded', { result: parsed.data });
+    await revokeJobTokens(app.db, job.id);
+    return done || already;
+  },
+  async fail(app, job, owner, error, retryable) {
+    const outcome = await failJobAttempt(app.db, job, owner, error, retryable);
+    if (outcome) await revokeJobTokens(app.db, job.id);
+    return outcome;
+  },
+  async cancelled(app, job, owner, reason) {
+    return finishJob(app.db, job.id, owner, 'cancelled', { error: reason });
+  },
+  async closed() {
+    // Nothing else to close: the review simply did not happen.
+  },
+});
+
