@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { WebEnv } from '../../context.ts';
+import { runEventJson, streamRunEvents } from '../../runEvents.ts';
 import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
 import { errorSchema } from './shapes.ts';
@@ -9,7 +9,7 @@ import { repoFromPath } from './repos.ts';
 import { requireIdentity } from './guards.ts';
 import type { AppContext } from '../../../services/app.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
-import type { Run, RunEvent } from '../../../db/schema.ts';
+import type { Run } from '../../../db/schema.ts';
 import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
 import { listDrivers } from '../../../services/drivers.ts';
 import { canAdministerSite } from '../../../domain/permissions.ts';
@@ -17,7 +17,6 @@ import { ServiceError } from '../../../services/errors.ts';
 import { createRegistrationToken, listRunners } from '../../../services/runners.ts';
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
-const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
 async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
   const repo = access.repo;
@@ -58,9 +57,6 @@ async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
   };
 }
 
-function eventJson(e: RunEvent) {
-  return { id: e.id, attempt: e.attempt, seq: e.seq, kind: e.kind, data: JSON.parse(e.data) as unknown, created_at: iso(e.created_at) };
-}
 
 const startBody = z.object({
   prompt: z.string(),
@@ -81,47 +77,6 @@ const eventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) 
 function runNumber(c: Context<WebEnv>): number {
   const n = Number(c.req.param('number'));
   return Number.isSafeInteger(n) && n > 0 && n <= 2_147_483_647 ? n : -1;
-}
-
-/** Streams a run's trace as Server-Sent Events until the run has finished and every event was sent. */
-export function streamRunEvents(c: Context<WebEnv>, app: AppContext, run: Run, after: number) {
-  return streamSSE(c, async (stream) => {
-    let cursor = after;
-    let wake: () => void = () => undefined;
-    const onSignal = () => wake();
-    app.signals.on(`run:${run.id}`, onSignal);
-    stream.onAbort(() => {
-      app.signals.off(`run:${run.id}`, onSignal);
-    });
-    try {
-      for (;;) {
-        const events = await listRunEvents(app, run.id, cursor, 500);
-        for (const e of events) {
-          await stream.writeSSE({ id: String(e.id), event: 'trace', data: JSON.stringify(eventJson(e)) });
-          cursor = e.id;
-        }
-        if (events.length === 500) continue;
-        const current = (await getRunById(app.db, run.id))!;
-        if (FINISHED.has(current.status)) {
-          const rest = await listRunEvents(app, run.id, cursor, 500);
-          if (rest.length) continue;
-          await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: current.status, commit_sha: current.commit_sha, error: current.error }) });
-          return;
-        }
-        await stream.writeSSE({ event: 'status', data: JSON.stringify({ status: current.status }) });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 15_000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        if (stream.aborted) return;
-      }
-    } finally {
-      app.signals.off(`run:${run.id}`, onSignal);
-    }
-  });
 }
 
 export function registerRunRoutes(api: ApiRegistry): void {
@@ -177,9 +132,9 @@ export function registerRunRoutes(api: ApiRegistry): void {
       const access = await repoFromPath(c);
       const run = await getRun(app, access.repo.id, runNumber(c));
       const lastEventId = Number(c.req.header('last-event-id') ?? '') || 0;
-      if ((c.req.header('accept') ?? '').includes('text/event-stream')) return streamRunEvents(c, app, run, Math.max(query.after, lastEventId));
+      if ((c.req.header('accept') ?? '').includes('text/event-stream')) return streamRunEvents(c, run, Math.max(query.after, lastEventId));
       const events = await listRunEvents(app, run.id, query.after, 1000);
-      return c.json({ run: { number: run.number, status: run.status }, events: events.map(eventJson) });
+      return c.json({ run: { number: run.number, status: run.status }, events: events.map(runEventJson) });
     },
   );
 

@@ -1,9 +1,9 @@
 import type { Context, Hono } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
 import { ServiceError } from '../../../services/errors.ts';
-import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
+import { cancelRun, forkPromptPullRequestJob, getRun, listRuns, startRun } from '../../../services/runs.ts';
+import { streamRunEvents } from '../../runEvents.ts';
 import { listDrivers } from '../../../services/drivers.ts';
 import { listBranchNames } from '../../../services/uiQueries.ts';
 import {
@@ -17,7 +17,7 @@ import {
   runDiff,
   runResultsDiff,
 } from '../../../services/uiRuns.ts';
-import type { Run, RunEvent, RunStatus } from '../../../db/schema.ts';
+import type { Run, RunStatus } from '../../../db/schema.ts';
 import type { FormError } from '../../views/context.ts';
 import { TasksPage, type StatusFilter } from '../../views/pages/runs.tsx';
 import { NewRunPage, type NewRunValues } from '../../views/pages/runNew.tsx';
@@ -27,7 +27,6 @@ import { pageContext, readForm, render, requireUser, safeNext, setFlash } from '
 import { repoAccess, repoView } from './access.ts';
 
 const PER_PAGE = 25;
-const FINISHED: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
 const NUMBER = '{[0-9]{1,9}}';
 
 const runNumber = (c: Context<WebEnv>) => Number(c.req.param('number'));
@@ -78,66 +77,6 @@ async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: 
   );
 }
 
-function eventJson(e: RunEvent) {
-  let data: unknown;
-  try {
-    data = JSON.parse(e.data);
-  } catch {
-    data = { value: e.data };
-  }
-  return { id: e.id, attempt: e.attempt, seq: e.seq, kind: e.kind, data, created_at: e.created_at };
-}
-
-/**
- * The run's trace as Server-Sent Events for the run page, authenticated by the browser session (the
- * API stream at /api/v1/…/events only accepts tokens, so a private repository's page could not use it).
- * Same events as the API: `trace` {id, attempt, seq, kind, data, created_at}, `status` {status}, `end` {status, …}.
- */
-function streamTrace(c: Context<WebEnv>, run: Run, after: number) {
-  const app = c.get('app');
-  return streamSSE(c, async (stream) => {
-    let cursor = after;
-    let wake: () => void = () => undefined;
-    const onSignal = () => wake();
-    app.signals.on(`run:${run.id}`, onSignal);
-    stream.onAbort(() => {
-      app.signals.off(`run:${run.id}`, onSignal);
-      wake();
-    });
-    try {
-      let lastStatus = '';
-      while (!stream.aborted) {
-        const events = await listRunEvents(app, run.id, cursor, 500);
-        for (const e of events) {
-          await stream.writeSSE({ id: String(e.id), event: 'trace', data: JSON.stringify(eventJson(e)) });
-          cursor = e.id;
-        }
-        if (events.length === 500) continue;
-        const current = await getRunById(app.db, run.id);
-        if (!current || FINISHED.has(current.status)) {
-          if ((await listRunEvents(app, run.id, cursor, 1)).length) continue;
-          await stream.writeSSE({ event: 'end', data: JSON.stringify({ status: current?.status ?? 'cancelled', commit_sha: current?.commit_sha ?? null, error: current?.error ?? null }) });
-          return;
-        }
-        if (current.status !== lastStatus) {
-          lastStatus = current.status;
-          await stream.writeSSE({ event: 'status', data: JSON.stringify({ status: current.status }) });
-        } else {
-          await stream.write(': keep-alive\n\n');
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 15_000);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-    } finally {
-      app.signals.off(`run:${run.id}`, onSignal);
-    }
-  });
-}
 
 /** The Tasks tab: list, new task form, run pages with live trace, cancel, retry, fork and compare. */
 export function registerRunPages(ui: Hono<WebEnv>): void {
@@ -236,7 +175,7 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const run = await getRun(c.get('app'), access.repo.id, runNumber(c));
     const after = Math.max(Number(c.req.query('after') ?? 0) || 0, Number(c.req.header('last-event-id') ?? 0) || 0);
-    return streamTrace(c, run, Math.max(0, Math.floor(after)));
+    return streamRunEvents(c, run, Math.max(0, Math.floor(after)));
   });
 
   ui.post(`/:owner/:repo/runs/:number${NUMBER}/cancel`, async (c) => {
