@@ -4,12 +4,9 @@ import type { SandboxBackend, Workspace } from './sandbox.ts';
 import { driverFor } from './drivers/index.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 import { TraceBuffer } from './traceBuffer.ts';
+import { reportJobError, type JobOutcome } from './outcome.ts';
 
-export interface JobOutcome {
-  status: 'succeeded' | 'failed' | 'cancelled';
-  error?: string;
-  retryable?: boolean;
-}
+export type { JobOutcome } from './outcome.ts';
 
 const AGENT_IDENTITY = { name: 'gitoku agent', email: 'agent@gitoku.invalid' };
 const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
@@ -75,18 +72,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId });
     return { status: 'succeeded' };
   } catch (err) {
-    const message = redact((err as Error).message);
-    if (signal.aborted || message === 'cancelled') {
-      emit({ kind: 'status', data: { message: 'Cancelled' } });
-      await trace.flush();
-      await client.cancelled(jobId, 'cancelled');
-      return { status: 'cancelled' };
-    }
-    const agentFault = err instanceof AgentFailure;
-    emit({ kind: 'error', data: { message } });
-    await trace.flush();
-    await client.fail(jobId, message, !agentFault);
-    return { status: 'failed', error: message, retryable: !agentFault };
+    return reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }

@@ -4,7 +4,8 @@ import type { RunnerClient } from './client.ts';
 import type { SandboxBackend, Workspace } from './sandbox.ts';
 import type { ReviewJobPayload } from '../services/reviews.ts';
 import { TraceBuffer } from './traceBuffer.ts';
-import { redactor, type JobOutcome } from './promptRun.ts';
+import { redactor } from './promptRun.ts';
+import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, workspaceGit } from './workspaceGit.ts';
 import { driverFor } from './drivers/index.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
@@ -40,16 +41,7 @@ export async function executeReviewRun(client: RunnerClient, sandbox: SandboxBac
     await client.complete(jobId, { review: review ?? { summary: result.summary, event: 'COMMENT', comments: [] }, usage: result.usage });
     return { status: 'succeeded' };
   } catch (err) {
-    const message = (err as Error).message;
-    if (signal.aborted || message === 'cancelled') {
-      await trace.flush();
-      await client.cancelled(jobId, 'cancelled');
-      return { status: 'cancelled' };
-    }
-    emit({ kind: 'error', data: { message } });
-    await trace.flush();
-    await client.fail(jobId, message, !(err instanceof AgentFailure));
-    return { status: 'failed', error: message };
+    return reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }

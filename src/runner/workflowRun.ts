@@ -2,7 +2,8 @@ import type { RunnerClient } from './client.ts';
 import type { SandboxBackend, Workspace } from './sandbox.ts';
 import type { WorkflowJobPayload } from '../services/workflows.ts';
 import { TraceBuffer } from './traceBuffer.ts';
-import { redactor, type JobOutcome } from './promptRun.ts';
+import { redactor } from './promptRun.ts';
+import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, workspaceGit } from './workspaceGit.ts';
 import { AgentFailure } from './drivers/types.ts';
 
@@ -38,16 +39,7 @@ export async function executeWorkflowRun(client: RunnerClient, sandbox: SandboxB
     await client.complete(jobId, { conclusion: 'success' });
     return { status: 'succeeded' };
   } catch (err) {
-    const message = (err as Error).message;
-    if (signal.aborted || message === 'cancelled') {
-      await trace.flush();
-      await client.cancelled(jobId, 'cancelled');
-      return { status: 'cancelled' };
-    }
-    trace.push({ kind: 'error', data: { message } });
-    await trace.flush();
-    await client.fail(jobId, message, true);
-    return { status: 'failed', error: message, retryable: true };
+    return reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }
