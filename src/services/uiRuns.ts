@@ -24,22 +24,37 @@ export interface RunLinks {
   numbers: Map<number, number>;
   /** User id → username. */
   users: Map<number, string>;
+  /** Run id → the runs it waits for (task dependencies). */
+  dependsOn: Map<number, { number: number; status: RunStatus }[]>;
 }
 
-/** Pull requests, parent run numbers and authors for a set of runs: three queries, whatever the count. */
+/** Pull requests, parent run numbers, authors and dependencies for a set of runs: four queries, whatever the count. */
 export async function loadRunLinks(app: AppContext, runs: Run[]): Promise<RunLinks> {
   const prIds = [...new Set(runs.map((r) => r.pull_request_id).filter((id): id is number => id !== null))];
   const parentIds = [...new Set(runs.map((r) => r.forked_from_job_id).filter((id): id is number => id !== null))];
   const userIds = [...new Set(runs.map((r) => r.created_by_id).filter((id): id is number => id !== null))];
-  const [prs, parents, users] = await Promise.all([
+  const runIds = runs.map((r) => r.id);
+  const [prs, parents, users, deps] = await Promise.all([
     prIds.length ? app.db.selectFrom('pull_requests').select(['id', 'number', 'state', 'draft']).where('id', 'in', prIds).execute() : [],
     parentIds.length ? app.db.selectFrom('prompt_pull_request_jobs').select(['id', 'number']).where('id', 'in', parentIds).execute() : [],
     userIds.length ? app.db.selectFrom('users').select(['id', 'username']).where('id', 'in', userIds).execute() : [],
+    runIds.length
+      ? app.db
+          .selectFrom('run_dependencies')
+          .innerJoin('prompt_pull_request_jobs', 'prompt_pull_request_jobs.id', 'run_dependencies.depends_on_run_id')
+          .select(['run_dependencies.run_id', 'prompt_pull_request_jobs.number', 'prompt_pull_request_jobs.status'])
+          .where('run_dependencies.run_id', 'in', runIds)
+          .orderBy('prompt_pull_request_jobs.number')
+          .execute()
+      : [],
   ]);
+  const dependsOn = new Map<number, { number: number; status: RunStatus }[]>();
+  for (const d of deps) dependsOn.set(d.run_id, [...(dependsOn.get(d.run_id) ?? []), { number: d.number, status: d.status }]);
   return {
     pulls: new Map(prs.map((p) => [p.id, { number: p.number, state: p.state as RunPullRequest['state'], draft: p.draft === 1 }])),
     numbers: new Map(parents.map((p) => [p.id, p.number])),
     users: new Map(users.map((u) => [u.id, u.username])),
+    dependsOn,
   };
 }
 

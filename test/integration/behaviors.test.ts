@@ -192,6 +192,8 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
     expect(second.status, second.text).toBe(201);
     expect(second.json.status).toBe('blocked');
     expect(second.json.depends_on).toEqual([{ number: first.json.number, status: expect.any(String) }]);
+    const tasks = await (await fetch(`${server.url}/${owner.username}/auto/runs`)).text();
+    expect(tasks).toContain(`href="/${owner.username}/auto/runs/${first.json.number}" title="#${first.json.number}:`);
     const done = await waitFor(async () => {
       const r = await api(server, 'GET', path(`/runs/${second.json.number}`));
       return r.json.status === 'succeeded' ? r.json : null;

@@ -254,6 +254,19 @@ const RunRow: FC<{ ctx: PageContext; view: RepoView; run: Run; links: RunLinks; 
               <Icon name="branch" /> fork of #{parent}
             </a>
           )}
+          {(links.dependsOn.get(run.id) ?? []).length > 0 && (
+            <span class="run-forked" title="This task starts when the tasks it depends on have succeeded">
+              <Icon name="clock" /> {run.status === 'blocked' ? 'waits for' : 'after'}{' '}
+              {(links.dependsOn.get(run.id) ?? []).map((d, i) => (
+                <>
+                  {i > 0 ? ', ' : ''}
+                  <a href={runUrl(view, d.number)} title={`#${d.number}: ${d.status}`}>
+                    #{d.number}
+                  </a>
+                </>
+              ))}
+            </span>
+          )}
           <span class="run-when">
             {author ? <>{author} · </> : null}
             <Time iso={run.created_at} />
