@@ -4,6 +4,7 @@ import { enqueueJob, failJobAttempt, finishJob, wakeClaimers } from './jobs.ts';
 import { createJobToken, revokeJobTokens } from './jobTokens.ts';
 import { registerJobKind } from './jobKinds.ts';
 import { driverEnvironment, renderReviewPrompt } from './agentContext.ts';
+import { addEdge, ensureNode, upsertNode } from './graph.ts';
 import { createReview, isValidLineAnchor, listReviews, type ReviewEvent } from './pullComments.ts';
 import { createUser, findUserByName } from './users.ts';
 import { findDriver } from './drivers.ts';
@@ -46,6 +47,13 @@ export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, 
   return job;
 }
 
+/** The agent that reviews for a repository: its review driver when available here, else the scripted reviewer. */
+function reviewAgent(repo: RepositoryWithOwner): { driver: string; model: string } {
+  const info = findDriver(repo.review_driver);
+  if (!info?.available) return { driver: 'script', model: 'script' };
+  return { driver: info.name, model: repo.review_model || info.defaultModel };
+}
+
 /** The identity AI reviews are posted as. */
 export async function reviewBot(app: AppContext): Promise<User> {
   const existing = await findUserByName(app.db, REVIEW_BOT);
@@ -83,7 +91,7 @@ registerJobKind(REVIEW_JOB_KIND, {
     const baseSha = pr.merge_base_sha ?? pr.base_sha;
     const diff = await diffCommits(access.gitDir, baseSha, headSha, { maxPatchBytes: 1024 * 1024 });
     const files = diff.files.map((f) => ({ path: f.path, added: f.patch ? parsePatchLines(f.patch).filter((l) => l.kind === 'add').map((l) => ({ line: l.newLine!, text: l.text })) : [] }));
-    const driver = findDriver(repo.review_driver)?.available ? repo.review_driver : 'script';
+    const { driver, model } = reviewAgent(repo);
     const token = await createJobToken(app.db, { jobId: job.id, repositoryId: repo.id, userId: bot.id, allowedRef: '-', ttlMs: 3 * 3600_000 });
     const credentials = driverEnvironment(driver, app.config.agents);
     const payload: ReviewJobPayload = {
@@ -94,7 +102,7 @@ registerJobKind(REVIEW_JOB_KIND, {
       head_sha: headSha,
       base_sha: baseSha,
       driver,
-      model: driver === repo.review_driver ? repo.review_model || (findDriver(driver)?.defaultModel ?? '') : 'script',
+      model,
       prompt: renderReviewPrompt({ repo, pr, baseSha, headSha, driver, instructions: repo.review_instructions, files }),
       env: { ...credentials.env, GITOKU_REVIEW: `${repo.owner_name}/${repo.name}#${pr.number}` },
       secret_env: credentials.secrets,
@@ -117,8 +125,8 @@ registerJobKind(REVIEW_JOB_KIND, {
     const already = (await listReviews(app, pr)).some((r) => r.author_id === bot.id && r.commit_sha === headSha);
     if (!already && pr.state === 'open') {
       const review = parsed.data.review;
-      const model = `${JSON.parse(job.payload).driver ?? ''}`;
-      const body = `🤖 **AI review** (${model || 'agent'})\n\n${review.summary || 'No summary.'}`;
+      const agent = reviewAgent(repo);
+      const body = `🤖 **AI review** (${agent.driver === 'script' ? 'scripted' : `${agent.driver}${agent.model ? ` · ${agent.model}` : ''}`})\n\n${review.summary || 'No summary.'}`;
       // Comments anchored to lines outside the diff are folded into the summary rather than dropped.
       const valid: typeof review.comments = [];
       const skipped: string[] = [];
@@ -127,7 +135,21 @@ registerJobKind(REVIEW_JOB_KIND, {
         else skipped.push(`- \`${c.path}:${c.line}\`: ${c.body}`);
       }
       const event: ReviewEvent = review.event === 'APPROVE' || review.event === 'REQUEST_CHANGES' ? review.event : 'COMMENT';
-      await createReview(app, access, bot, pr.number, { event, body: skipped.length ? `${body}\n\n${skipped.join('\n')}` : body, commitSha: headSha, comments: valid });
+      const posted = await createReview(app, access, bot, pr.number, { event, body: skipped.length ? `${body}\n\n${skipped.join('\n')}` : body, commitSha: headSha, comments: valid });
+      // The review's AI provenance: an evidence node about the pull request, naming the agent and model.
+      await app.db.transaction().execute(async (tx) => {
+        const evidence = await upsertNode(tx, repo.id, 'evidence', `review:${posted.id}`, {
+          evidence_kind: 'ai_review',
+          source_family: agent.driver,
+          exact_model_name: agent.model,
+          review_id: posted.id,
+          pull_request: pr.number,
+          commit_sha: headSha,
+          comments: valid.length,
+          usage: parsed.data.usage ?? {},
+        });
+        await addEdge(tx, evidence, await ensureNode(tx, repo.id, 'pull_request', String(pr.number), { number: pr.number }), 'about');
+      });
     }
     const done = await finishJob(app.db, job.id, owner, 'succeeded', { result: parsed.data });
     await revokeJobTokens(app.db, job.id);
