@@ -5,6 +5,7 @@ import * as pullRequests from './migrations/0002_pull_requests.ts';
 import * as runsAndJobs from './migrations/0003_runs_and_jobs.ts';
 import * as behaviors from './migrations/0004_behaviors.ts';
 import * as provenance from './migrations/0005_provenance.ts';
+import * as agentDefaults from './migrations/0006_repository_agent_defaults.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -15,6 +16,7 @@ const migrations: Record<string, MigrationModule> = {
   '0003_runs_and_jobs': runsAndJobs,
   '0004_behaviors': behaviors,
   '0005_provenance': provenance,
+  '0006_repository_agent_defaults': agentDefaults,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -50,6 +50,9 @@ export interface RepositoriesTable {
   review_model: Generated<string>;
   review_instructions: Generated<string>;
   conflict_resolution_enabled: Generated<number>;
+  /** Default agent for new runs ('' = the server's default). */
+  default_driver: Generated<string>;
+  default_model: Generated<string>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;

@@ -181,6 +181,9 @@ export interface UpdateRepositoryInput {
   reviewDriver?: string;
   reviewModel?: string;
   reviewInstructions?: string;
+  /** '' resets to the server's default. */
+  defaultDriver?: string;
+  defaultModel?: string;
 }
 
 export async function updateRepository(app: AppContext, access: RepositoryAccess, input: UpdateRepositoryInput): Promise<RepositoryWithOwner> {
@@ -200,6 +203,15 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
     changes.review_driver = input.reviewDriver;
   }
   if (input.reviewModel !== undefined) changes.review_model = input.reviewModel.slice(0, 255);
+  if (input.defaultDriver !== undefined) {
+    if (input.defaultDriver !== '') {
+      const driver = findDriver(input.defaultDriver);
+      if (!driver) throw invalid(`unknown driver "${input.defaultDriver}"`, 'default_driver');
+      if (!driver.available && input.defaultDriver !== access.repo.default_driver) throw invalid(`driver "${input.defaultDriver}" is not available: ${driver.reason}`, 'default_driver');
+    }
+    changes.default_driver = input.defaultDriver;
+  }
+  if (input.defaultModel !== undefined) changes.default_model = input.defaultModel.slice(0, 255);
   if (input.reviewInstructions !== undefined) {
     if (input.reviewInstructions.length > 65536) throw invalid('review instructions are too long', 'review_instructions');
     changes.review_instructions = input.reviewInstructions;

@@ -72,7 +72,9 @@ export interface ValidatedRun extends RunDraft {
 
 /** Step 1 of the launch path: fill in defaults from the repository. */
 export function buildPromptPullRequestJob(access: RepositoryAccess, request: RunRequest): RunDraft {
-  const driver = request.driver || defaultDriver().name;
+  // The run's agent: as asked, else the repository's default, else the server's.
+  const repoDefault = access.repo.default_driver && findDriver(access.repo.default_driver)?.available ? access.repo.default_driver : '';
+  const driver = request.driver || repoDefault || defaultDriver().name;
   const info = findDriver(driver);
   const baseBranch = request.baseBranch || access.repo.default_branch;
   return {
@@ -83,7 +85,7 @@ export function buildPromptPullRequestJob(access: RepositoryAccess, request: Run
     sourceBranch: request.sourceCommit ? (request.sourceBranch ?? null) : request.sourceBranch || baseBranch,
     sourceCommit: request.sourceCommit ?? null,
     driver,
-    model: request.model || info?.defaultModel || '',
+    model: request.model || (driver === repoDefault && access.repo.default_model) || info?.defaultModel || '',
     mode: request.mode || 'code',
     agentKey: request.agentKey ?? null,
     forkedFromJobId: request.forkedFromJobId ?? null,

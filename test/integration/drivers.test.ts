@@ -321,6 +321,19 @@ describe.each(testDialects())('agent drivers on %s', (dialect) => {
     await expectNoSecrets(f, run);
   });
 
+  it('uses the repository default agent when a run names none, and refuses unavailable defaults', async () => {
+    const set = await api(f.server, 'PATCH', f.path(''), { token: f.owner.token, body: { default_driver: 'command', default_model: 'house-model' } });
+    expect(set.status, set.text).toBe(200);
+    expect(set.json).toMatchObject({ default_driver: 'command', default_model: 'house-model' });
+    const started = await startRun(f, { prompt: 'Write command.txt', title: 'Default agent' });
+    expect(started).toMatchObject({ driver: 'command', model: 'house-model' });
+    const unavailable = await api(f.server, 'PATCH', f.path(''), { token: f.owner.token, body: { default_driver: 'nope' } });
+    expect(unavailable.status).toBe(422);
+    const reset = await api(f.server, 'PATCH', f.path(''), { token: f.owner.token, body: { default_driver: '' } });
+    expect(reset.json.default_driver).toBeNull();
+    await finished(f, started.number);
+  });
+
   codexIt('codex: a 429 from the model endpoint fails the run with the reason', async () => {
     stub.scenario('codex-429', [{ status: 429, message: 'slow down' }]);
     const started = await startRun(f, { prompt: '[stub:codex-429] Anything', driver: 'codex' });

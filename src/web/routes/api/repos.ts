@@ -29,6 +29,8 @@ const updateRepoBody = z.object({
   review_driver: z.string().optional(),
   review_model: z.string().max(255).optional(),
   review_instructions: z.string().max(65536).optional(),
+  default_driver: z.string().max(32).optional(),
+  default_model: z.string().max(255).optional(),
 });
 
 const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
@@ -61,6 +63,8 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       reviewDriver: body.review_driver,
       reviewModel: body.review_model,
       reviewInstructions: body.review_instructions,
+      defaultDriver: body.default_driver,
+      defaultModel: body.default_model,
     });
     return c.json(repositoryJson(c.get('app'), repo, access.role));
   });

@@ -101,7 +101,7 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     pushed_at: iso(repo.pushed_at),
     ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
     ...(role === 'admin'
-      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model }
+      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null }
       : {}),
   };
 }

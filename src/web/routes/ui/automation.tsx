@@ -44,7 +44,7 @@ const runPagePath = (access: RepositoryAccess, n: number) => `${repoPath(access)
 
 function settingsOf(access: RepositoryAccess): AutomationSettingsValues {
   const r = access.repo;
-  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions };
+  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions, defaultDriver: r.default_driver, defaultModel: r.default_model };
 }
 
 async function renderAutomation(c: Context<WebEnv>, access: RepositoryAccess, settings?: { values: AutomationSettingsValues; error: FormError }, status: 200 | 422 = 200) {
@@ -169,6 +169,8 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
       reviewDriver: form.get('review_driver').trim(),
       reviewModel: form.get('review_model').trim(),
       reviewInstructions: form.get('review_instructions').replace(/\r\n/g, '\n'),
+      defaultDriver: form.get('default_driver').trim(),
+      defaultModel: form.get('default_model').trim(),
     };
     try {
       // Only drivers this server can run are offered; keeping the current one is always allowed.
@@ -180,6 +182,8 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
         reviewDriver: values.reviewDriver,
         reviewModel: values.reviewModel,
         reviewInstructions: values.reviewInstructions,
+        defaultDriver: values.defaultDriver,
+        defaultModel: values.defaultModel,
       });
       setFlash(c, 'success', 'Automation settings saved.');
       return c.redirect(`${repoPath(access)}/automation#settings`, 303);

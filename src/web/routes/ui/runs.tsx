@@ -48,8 +48,11 @@ function sortedBranches(branches: string[], defaultBranch: string): string[] {
 async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values: NewRunValues | null, error: FormError | null = null, status: 200 | 409 | 413 | 422 = 200) {
   const [view, branches] = await Promise.all([repoView(c, access), listBranchNames(access)]);
   const drivers = listDrivers();
-  const firstDriver = drivers.find((d) => d.available);
-  const v: NewRunValues = values ?? { title: '', prompt: '', baseBranch: access.repo.default_branch, sourceBranch: access.repo.default_branch, driver: firstDriver?.name ?? '', model: '' };
+  // Preselect the repository's default agent, else the server's default, else the first available one.
+  const preferred = [access.repo.default_driver, drivers.find((d) => d.default)?.name].find((name) => name && drivers.some((d) => d.name === name && d.available));
+  const firstDriver = drivers.find((d) => d.name === preferred) ?? drivers.find((d) => d.available);
+  const model = firstDriver?.name === access.repo.default_driver ? access.repo.default_model : '';
+  const v: NewRunValues = values ?? { title: '', prompt: '', baseBranch: access.repo.default_branch, sourceBranch: access.repo.default_branch, driver: firstDriver?.name ?? '', model };
   return render(c, <NewRunPage ctx={pageContext(c)} view={view} branches={sortedBranches(branches, access.repo.default_branch)} drivers={drivers} values={v} error={error} />, status);
 }
 

@@ -140,6 +140,9 @@ export interface AutomationSettingsValues {
   conflictResolution: boolean;
   reviewDriver: string;
   reviewModel: string;
+  /** Default agent for new tasks ('' = the server's default). */
+  defaultDriver: string;
+  defaultModel: string;
   reviewInstructions: string;
 }
 
@@ -593,6 +596,27 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
                   <option value={m} />
                 ))}
               </datalist>
+            </div>
+          </div>
+          <div class="au-form-row">
+            <div class="field">
+              <label for="setting-default-driver">Default agent for new tasks</label>
+              <select class="input select" name="default_driver" id="setting-default-driver" aria-invalid={fieldInvalid(error, 'default_driver') ? 'true' : undefined}>
+                <option value="" selected={values.defaultDriver === ''}>
+                  The server's default
+                </option>
+                {options.map((d) => (
+                  <option value={d.name} selected={d.name === values.defaultDriver} disabled={!d.available && d.name !== values.defaultDriver}>
+                    {d.label}
+                    {d.available ? '' : ' (not available on this server)'}
+                  </option>
+                ))}
+              </select>
+              <p class="hint">Preselected in the New task form and used by the API and CLI when a run names no agent.</p>
+            </div>
+            <div class="field">
+              <label for="setting-default-model">Default model</label>
+              <input type="text" class="input mono" name="default_model" id="setting-default-model" value={values.defaultModel} maxlength={255} list="setting-models" placeholder="the agent's default" autocomplete="off" aria-invalid={fieldInvalid(error, 'default_model') ? 'true' : undefined} />
             </div>
           </div>
           <div class="field">
