@@ -484,7 +484,8 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
   if (done) {
     wakeDispatcher(app);
     app.signals.emit(`run:${run.id}`);
-    await exportProvenanceNotes(app, repo.id, provenance?.commits.map((c) => c.sha) ?? []);
+    // After the commit: a failure to write notes must not turn a completed run into a protocol error.
+    await exportProvenanceNotes(app, repo.id, provenance?.commits.map((c) => c.sha) ?? []).catch((err: Error) => console.error(`gitoku: could not export AI provenance notes of run ${run.id}: ${err.message}`));
   }
   return done;
 }
