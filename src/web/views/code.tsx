@@ -285,6 +285,8 @@ export interface DiffHooks {
   commentHref?: (file: FileDiff, line: number) => string | null;
   /** Content at the top of a file's diff (outdated comments). */
   fileTop?: (file: FileDiff) => Child | null;
+  /** A mark on an added line (AI-written lines): an extra row class, and trusted HTML put before the sign. */
+  lineMark?: (file: FileDiff, line: number) => { className: string; html?: string } | null;
 }
 
 export function fileAnchor(index: number): string {
@@ -450,14 +452,15 @@ function diffRows(file: FileDiff, lines: DiffLine[], html: string[], hooks?: Dif
       buf += `<tr class="dl dl-hunk"><td class="dn" colspan="2"></td><td class="dc">${escapeHtml(l.text)}</td></tr>`;
       continue;
     }
-    const cls = l.kind === 'add' ? 'dl dl-add' : l.kind === 'del' ? 'dl dl-del' : 'dl';
+    const mark = l.kind === 'add' && l.newLine !== null ? (hooks?.lineMark?.(file, l.newLine) ?? null) : null;
+    const cls = (l.kind === 'add' ? 'dl dl-add' : l.kind === 'del' ? 'dl dl-del' : 'dl') + (mark ? ` ${escapeHtml(mark.className)}` : '');
     const sign = l.kind === 'add' ? '+' : l.kind === 'del' ? '-' : ' ';
     let plus = '';
     if (l.newLine !== null && hooks?.commentHref) {
       const href = hooks.commentHref(file, l.newLine);
       if (href) plus = `<a class="add-comment" href="${escapeHtml(href)}" data-path="${attrPath}" data-line="${l.newLine}" data-side="RIGHT" title="Comment on this line" aria-label="Comment on line ${l.newLine}">+</a>`;
     }
-    buf += `<tr class="${cls}"><td class="dn" data-n="${l.oldLine ?? ''}"></td><td class="dn" data-n="${l.newLine ?? ''}"></td><td class="dc">${plus}<span class="dm">${sign}</span>${html[i] || ''}</td></tr>`;
+    buf += `<tr class="${cls}"><td class="dn" data-n="${l.oldLine ?? ''}"></td><td class="dn" data-n="${l.newLine ?? ''}"></td><td class="dc">${plus}${mark?.html ?? ''}<span class="dm">${sign}</span>${html[i] || ''}</td></tr>`;
     const extra = l.newLine !== null && l.kind !== 'del' ? (hooks?.afterLine?.(file, l.newLine) ?? null) : null;
     if (extra) {
       out.push(raw(buf));

@@ -25,10 +25,12 @@ import { LruCache } from '../../../git/lru.ts';
 import { renderMarkdown } from '../../markdown.ts';
 import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
-import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
+import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
 import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
 import { blobUrl, commitsUrl, compareUrl, treeUrl } from '../../views/urls.ts';
 import { pageContext, render } from './render.tsx';
+import { loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
+import { aiLineMarks } from '../../views/aiProvenance.tsx';
 import { repoAccess, repoView } from './access.ts';
 
 /** Files above this are not shown inline ("too large to display", with a raw link). */
@@ -131,7 +133,17 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     }
     const here = blobUrl(access.repo, loc.ref, loc.path);
     const toggle = isMarkdown && !blob.blob.truncated && !blob.binary ? { preview: here, code: `${here}?plain=1` } : null;
-    return render(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} />);
+    const aiOn = c.req.query('ai') === '1';
+    let ai: BlobAiToggle | undefined;
+    if (display.lines && display.symlink === undefined) {
+      const base = plain ? `${here}?plain=1` : here;
+      ai = { on: aiOn, href: aiOn ? base : `${base}${plain ? '&' : '?'}ai=1` };
+      if (aiOn) {
+        const aiBlame = await loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path);
+        ai.marks = aiLineMarks(aiBlame?.ranges ?? []);
+      }
+    }
+    return render(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} ai={ai} />);
   });
 
   ui.get('/:owner/:repo/raw/:rest{.+}', async (c) => {
@@ -165,7 +177,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, MAX_DISPLAY_BYTES);
     if (!blob) throw notFound();
     if (blob.truncated || isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
-    const [refs, blame] = await Promise.all([listRepoRefs(access), blameFile(access.gitDir, loc.sha, loc.path)]);
+    const [refs, blame, aiBlame] = await Promise.all([listRepoRefs(access), blameFile(access.gitDir, loc.sha, loc.path), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path)]);
     if (!blame) throw notFound();
     const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
     const times = [...blame.commits.values()].map((b) => b.authorTime);
@@ -178,7 +190,8 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       for (let n = r.startLine; n <= r.endLine; n++) lines.push(html[n - 1] ?? '');
       return { commit: { sha: r.sha, title: info.summary, authorName: info.authorName, authorDate: new Date(info.authorTime * 1000).toISOString() }, start: r.startLine, lines, age };
     });
-    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={blame.lines.length} size={blob.size} />);
+    const ai = aiBlame ? aiLineMarks(aiBlame.ranges) : undefined;
+    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={blame.lines.length} size={blob.size} ai={ai} />);
   });
 
   ui.get('/:owner/:repo/commits', async (c) => {
@@ -195,6 +208,13 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const path = queryPath ? checkPathOr404(queryPath) : loc.path;
     const pageParam = Number(c.req.query('page') ?? '1');
     const page = Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 100_000 ? pageParam : 1;
+    if (path && c.req.query('ai') === '1') {
+      // "AI changes only": the file's commits with AI captures for it (renames followed), newest first, one page.
+      const [refs, history] = await Promise.all([listRepoRefs(access), loadFileAiHistory(app, access, loc.sha, path, { limit: 100 })]);
+      const briefs = (await Promise.all((history?.entries ?? []).map((e) => readCommitBrief(access.gitDir, e.commit.sha)))).filter((x) => x !== null);
+      const statuses = await combinedStatusesFor(app, access.repo.id, briefs.map((x) => x.sha));
+      return render(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={briefs} page={1} hasMore={false} statuses={statuses} aiOnly />);
+    }
     const [refs, rows] = await Promise.all([listRepoRefs(access), listCommits(access.gitDir, loc.sha, { path: path || undefined, skip: (page - 1) * COMMITS_PER_PAGE, limit: COMMITS_PER_PAGE + 1 })]);
     const commits = rows.slice(0, COMMITS_PER_PAGE).map(briefFromSummary);
     const statuses = await combinedStatusesFor(app, access.repo.id, commits.map((x) => x.sha));
@@ -207,10 +227,10 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const sha = await resolveRefOr404(access, c.req.param('sha'));
     const commit = await readCommitBrief(access.gitDir, sha);
     if (!commit) throw notFound();
-    const [diff, all] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha)]);
+    const [diff, all, ai] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha), loadCommitAiContexts(app, access.repo, sha)]);
     const combined = all.length ? combineStatuses(all) : null;
     const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description, targetUrl: s.target_url })) } : null;
-    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} />);
+    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} />);
   });
 
   ui.get('/:owner/:repo/compare', async (c) => {

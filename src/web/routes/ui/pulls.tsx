@@ -20,6 +20,9 @@ import { pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
 import { repoAccess, repoView } from './access.ts';
 import { UI_DIFF_MAX_BYTES } from './code.tsx';
+import type { DiffResult } from '../../../git/diff.ts';
+import { loadPullRequestAiContexts, loadPullRequestAiLines } from '../../../services/provenance.ts';
+import { aiLineMarks, type AiLineMark } from '../../views/aiProvenance.tsx';
 
 const PER_PAGE = 25;
 const STATES = ['open', 'closed', 'all'] as const;
@@ -54,10 +57,35 @@ async function pullPageData(c: Context<WebEnv>, access: RepositoryAccess, pr: Pu
   };
 }
 
+/** Files of the diff whose added lines may be AI-written are looked up (AI blame at the head) at most this many. */
+const MAX_AI_FILES = 50;
+
+/** The AI-written lines the pull request adds, per file of its diff (only files some capture of its commits covers). */
+async function pullAiLines(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest, diff: DiffResult | null): Promise<Map<string, Map<number, AiLineMark>>> {
+  const out = new Map<string, Map<number, AiLineMark>>();
+  if (!diff || diff.files.length === 0) return out;
+  const app = c.get('app');
+  const contexts = await loadPullRequestAiContexts(app, access, pr);
+  const covered = new Set<string>();
+  for (const commit of contexts.commits) for (const capture of commit.captures) for (const f of [...Object.keys(capture.modified_line_spans), ...capture.modified_files]) covered.add(f);
+  if (covered.size === 0) return out;
+  const paths = diff.files.filter((f) => f.status !== 'removed' && !f.binary && f.additions > 0 && covered.has(f.path)).map((f) => f.path).slice(0, MAX_AI_FILES);
+  for (let i = 0; i < paths.length; i += 8) {
+    await Promise.all(
+      paths.slice(i, i + 8).map(async (path) => {
+        const lines = await loadPullRequestAiLines(app, access, pr, path);
+        if (lines && lines.ranges.length > 0) out.set(path, aiLineMarks(lines.ranges));
+      }),
+    );
+  }
+  return out;
+}
+
 async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest, open: OpenLineForm | null, status: 200 | 422 = 200): Promise<Response> {
   const app = c.get('app');
   const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
-  return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} />, status);
+  const aiLines = await pullAiLines(c, access, pr, diff);
+  return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} aiLines={aiLines} />, status);
 }
 
 async function renderNewPull(c: Context<WebEnv>, access: RepositoryAccess, values: NewPullValues, error: FormError | null, status: 200 | 422): Promise<Response> {

@@ -11,9 +11,12 @@ import { RepoLayout, type RepoView } from './repo.tsx';
 import { sameViewAt, type Location } from './tree.tsx';
 import { NewPullForm, type NewPullValues } from './pulls.tsx';
 import type { FormError } from '../context.ts';
+import type { CaptureView } from '../../../services/provenance.ts';
+import { AiCommitPanel } from '../aiProvenance.tsx';
 
-export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; commits: CommitBrief[]; page: number; hasMore: boolean; statuses: Map<string, StatusState> }> = ({ ctx, view, loc, refs, commits, page, hasMore, statuses }) => {
+export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; commits: CommitBrief[]; page: number; hasMore: boolean; statuses: Map<string, StatusState>; aiOnly?: boolean }> = ({ ctx, view, loc, refs, commits, page, hasMore, statuses, aiOnly }) => {
   const { repo } = view;
+  const allHref = commitsUrl(repo, loc.ref, { path: loc.path });
   const refLabel = loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref;
   return (
     <RepoLayout ctx={ctx} view={view} title={`Commits${loc.path ? ` · ${loc.path}` : ''} at ${refLabel} · ${repo.owner_name}/${repo.name}`} active="commits">
@@ -29,6 +32,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
             Only commits touching a path
           </label>
           <input id="path-filter" class="input input-sm mono" type="text" name="path" value={loc.path} placeholder="Filter by path, e.g. src/app.ts" />
+          {aiOnly && <input type="hidden" name="ai" value="1" />}
           <button type="submit" class="btn btn-sm">
             Filter
           </button>
@@ -38,11 +42,21 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
             </a>
           )}
         </form>
+        {loc.path && (
+          <span class="segmented ai-history-filter" role="group" aria-label="Which changes">
+            <a class={aiOnly ? 'seg' : 'seg active'} href={allHref} aria-current={aiOnly ? undefined : 'true'}>
+              All changes
+            </a>
+            <a class={aiOnly ? 'seg active' : 'seg'} href={`${allHref}${allHref.includes('?') ? '&' : '?'}ai=1`} aria-current={aiOnly ? 'true' : undefined} id="ai-history-only">
+              AI changes only
+            </a>
+          </span>
+        )}
       </div>
       {commits.length === 0 ? (
         <div class="card">
           <EmptyState icon="history" title="No commits found">
-            <p class="muted">{loc.path ? `No commit on ${refLabel} touches ${loc.path}.` : 'There is nothing on this page.'}</p>
+            <p class="muted">{aiOnly ? `No commit on ${refLabel} with AI provenance touches ${loc.path}.` : loc.path ? `No commit on ${refLabel} touches ${loc.path}.` : 'There is nothing on this page.'}</p>
           </EmptyState>
         </div>
       ) : (
@@ -74,7 +88,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
   );
 };
 
-export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null }> = ({ ctx, view, commit, diff, status }) => {
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[] }> = ({ ctx, view, commit, diff, status, ai }) => {
   const { repo } = view;
   const body = commit.message.slice(commit.title.length).trim();
   return (
@@ -144,6 +158,7 @@ export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBr
           </ul>
         </div>
       )}
+      {ai && ai.length > 0 && <AiCommitPanel repo={repo} sha={commit.sha} captures={ai} />}
       <DiffView repo={repo} diff={diff} viewRef={commit.sha} truncatedHref={treeUrl(repo, commit.sha)} />
     </RepoLayout>
   );

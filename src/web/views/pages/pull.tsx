@@ -10,6 +10,7 @@ import { renderMarkdown } from '../../markdown.ts';
 import { Avatar, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { CommitGroups, DiffView, HunkSnippet, shortSha, StatusDot, type DiffHooks } from '../code.tsx';
+import { aiDiffLineMark, type AiLineMark } from '../aiProvenance.tsx';
 import { commitUrl, pullUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
 import { PullStateBadge } from './pulls.tsx';
@@ -661,7 +662,7 @@ export interface OpenLineForm {
   error?: FormError | null;
 }
 
-export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; diff: DiffResult | null; lineComments: CommentWithAuthor[]; open: OpenLineForm | null }> = ({ ctx, view, data, diff, lineComments, open }) => {
+export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; diff: DiffResult | null; lineComments: CommentWithAuthor[]; open: OpenLineForm | null; aiLines?: Map<string, Map<number, AiLineMark>> }> = ({ ctx, view, data, diff, lineComments, open, aiLines }) => {
   const { repo } = view;
   const { pr } = data;
   const filesUrl = pullUrl(repo, pr.number, 'files');
@@ -686,6 +687,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
     } else fileTop.set(path, [...(fileTop.get(path) ?? []), t]);
   }
   const hooks: DiffHooks = {
+    lineMark: aiLines && aiLines.size > 0 ? aiDiffLineMark(repo, aiLines) : undefined,
     commentHref: ctx.user ? (file, line) => `${filesUrl}?line_path=${encodeURIComponent(file.path)}&line=${line}#new-line-comment` : undefined,
     afterLine: (file: FileDiff, line: number) => {
       const here = placed.get(`${file.path}\0${line}`);

@@ -9,6 +9,7 @@ import { formatBytes, shortDate } from '../format.ts';
 import { Breadcrumbs, CodeTable, CommitBar, FileTable, Readme, RefSwitcher, shortSha } from '../code.tsx';
 import { blameUrl, blobUrl, commitUrl, commitsUrl, rawUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
+import { AiCodeTable, AiGutterCell, AiLegend, type AiLineMark } from '../aiProvenance.tsx';
 
 /** Where the page is: the ref (as typed in the URL), what it is, its commit, and the path. */
 export interface Location {
@@ -63,7 +64,14 @@ export interface BlobDisplay {
   symlink?: string;
 }
 
-export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; blob: BlobView; display: BlobDisplay; toggle: { preview: string; code: string } | null }> = ({ ctx, view, loc, refs, blob, display, toggle }) => {
+/** The "Highlight AI-written lines" toggle of a file view: its state, the link that flips it, and the marks when on. */
+export interface BlobAiToggle {
+  on: boolean;
+  href: string;
+  marks?: Map<number, AiLineMark>;
+}
+
+export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; blob: BlobView; display: BlobDisplay; toggle: { preview: string; code: string } | null; ai?: BlobAiToggle }> = ({ ctx, view, loc, refs, blob, display, toggle, ai }) => {
   const { repo } = view;
   const name = loc.path.split('/').pop() ?? loc.path;
   const lineCount = display.lines?.length ?? null;
@@ -95,6 +103,11 @@ export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
             )}
             <span class="muted">{formatBytes(blob.blob.size)}</span>
             {display.symlink !== undefined && <span class="badge">Symbolic link</span>}
+            {ai && display.lines && display.lines.length > 0 && (
+              <a class={ai.on ? 'btn btn-sm ai-toggle active' : 'btn btn-sm ai-toggle'} href={ai.href} id="ai-toggle" aria-pressed={ai.on ? 'true' : 'false'}>
+                {ai.on ? 'Hide AI-written lines' : 'Highlight AI-written lines'}
+              </a>
+            )}
           </div>
           <div class="btn-group">
             <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)} id="raw-link">
@@ -128,6 +141,11 @@ export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
           <div class="blob-notice">
             <p class="muted">This file is empty.</p>
           </div>
+        ) : ai?.on && ai.marks ? (
+          <>
+            <AiLegend repo={repo} marks={ai.marks} total={display.lines?.length ?? 0} />
+            <AiCodeTable lines={display.lines ?? []} marks={ai.marks} />
+          </>
         ) : (
           <CodeTable lines={display.lines ?? []} />
         )}
@@ -144,7 +162,7 @@ export interface BlameGroup {
   age: number;
 }
 
-export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; groups: BlameGroup[]; lineCount: number; size: number }> = ({ ctx, view, loc, refs, groups, lineCount, size }) => {
+export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; groups: BlameGroup[]; lineCount: number; size: number; ai?: Map<number, AiLineMark> }> = ({ ctx, view, loc, refs, groups, lineCount, size, ai }) => {
   const { repo } = view;
   return (
     <RepoLayout ctx={ctx} view={view} title={`Blame · ${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
@@ -160,6 +178,11 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
             <span class="blame-legend muted hide-sm">
               Older <span class="age-scale" aria-hidden="true"></span> Newer
             </span>
+            {ai && ai.size > 0 && (
+              <span class="ai-blame-count muted">
+                {ai.size} AI-written {ai.size === 1 ? 'line' : 'lines'}
+              </span>
+            )}
           </div>
           <div class="btn-group">
             <a class="btn btn-sm" href={blobUrl(repo, loc.ref, loc.path)}>
@@ -174,7 +197,7 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
           </div>
         </div>
         <div class="code-scroll">
-          <table class="code-table blame-table" data-line-anchors="">
+          <table class={ai && ai.size > 0 ? 'code-table blame-table has-ai' : 'code-table blame-table'} data-line-anchors="">
             {groups.map((g) => (
               <tbody class="blame-group">
                 {g.lines.map((html, i) => {
@@ -197,6 +220,7 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
                           </div>
                         </td>
                       )}
+                      {ai && ai.size > 0 && <AiGutterCell repo={repo} mark={ai.get(n)} />}
                       <td class="ln">
                         <a href={`#L${n}`} data-line={String(n)}>
                           {n}
