@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot } from '../helpers/browser.ts';
+import { browserUnavailableReason, launchBrowser, screenshot, signInAs } from '../helpers/browser.ts';
 import { createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { createRepository } from '../../src/services/repositories.ts';
@@ -73,12 +73,7 @@ describe.skipIf(!!skipReason)(`web UI foundation${skipReason ? ` (skipped: ${ski
     return page;
   }
 
-  async function signIn(page: Page, user: TestUser): Promise<void> {
-    await page.goto(`${server.url}/-/login`);
-    await page.fill('#login-username', user.username);
-    await page.fill('#login-password', user.password);
-    await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit]')]);
-  }
+  const signIn = (page: Page, user: TestUser) => signInAs(page, server.url, user);
 
   const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
 

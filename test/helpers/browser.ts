@@ -32,3 +32,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path, fullPage: true });
   return path;
 }
+
+/** Signs a user in through the login form and waits for the dashboard. */
+export async function signInAs(page: Page, serverUrl: string, user: { username: string; password: string }): Promise<void> {
+  await page.goto(`${serverUrl}/-/login`);
+  await page.fill('#login-username', user.username);
+  await page.fill('#login-password', user.password);
+  await Promise.all([page.waitForURL(`${serverUrl}/`), page.click('button[type=submit]')]);
+}
