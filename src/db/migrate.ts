@@ -6,6 +6,7 @@ import * as runsAndJobs from './migrations/0003_runs_and_jobs.ts';
 import * as behaviors from './migrations/0004_behaviors.ts';
 import * as provenance from './migrations/0005_provenance.ts';
 import * as agentDefaults from './migrations/0006_repository_agent_defaults.ts';
+import * as capturePullRequests from './migrations/0007_capture_pull_requests.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -17,6 +18,7 @@ const migrations: Record<string, MigrationModule> = {
   '0004_behaviors': behaviors,
   '0005_provenance': provenance,
   '0006_repository_agent_defaults': agentDefaults,
+  '0007_capture_pull_requests': capturePullRequests,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -343,6 +343,8 @@ export interface CommitAiContextsTable {
   /** JSON object: path → [[start, end], …] post-image line ranges the capture added or changed in this commit. */
   modified_line_spans_json: string;
   run_id: number | null;
+  /** The pull request that brought the commit (a run's, a merge's, or one opened on pushed commits). */
+  pull_request_id: number | null;
   /** JSON object with source-specific facts (agent turn, trailer text, note origin …). */
   details: string;
   created_at: string;

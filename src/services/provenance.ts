@@ -18,6 +18,7 @@ import { type FileSpans, type Span, spansContain } from '../domain/spans.ts';
 import { assignFilesToTurns, cleanText, MAX_THINKING_CHARS, splitAgentTurns, type TraceEventLite } from '../domain/aiProvenance.ts';
 import { blameLineOrigins, type LineOrigin, type OriginCommit } from '../git/blameOrigins.ts';
 import { commitLineSpans, unquoteGitPath } from '../git/spans.ts';
+import { sql } from 'kysely';
 import { git, runGit } from '../git/exec.ts';
 import { readCommitObject } from '../git/objects.ts';
 import { resolveCommit } from '../git/tree.ts';
@@ -36,6 +37,8 @@ export interface CaptureInput {
   files: string[];
   spans: FileSpans;
   runId: number | null;
+  /** The pull request that brought the commit, when known (see linkCapturesToPullRequest). */
+  pullRequestId?: number | null;
   details: Record<string, unknown>;
 }
 
@@ -49,10 +52,13 @@ function detailsJson(details: Record<string, unknown>): string {
 /**
  * Replaces a commit's captures — all of them, or only those of the given evidence kinds — with
  * `captures`, and their graph (evidence nodes, file ranges, edges), in the caller's transaction.
- * New captures take the capture indexes after the ones kept. Returns the inserted rows.
+ * New captures take the capture indexes after the ones kept, and the pull request the commit's captures
+ * already had, if any. Returns the inserted rows.
  */
 export async function replaceCommitAiContexts(db: DbOrTx, repositoryId: number, commitSha: string, captures: CaptureInput[], opts: { kinds?: readonly string[] } = {}): Promise<CommitAiContext[]> {
-  const existing = await db.selectFrom('commit_ai_contexts').select(['id', 'capture_index', 'evidence_kind']).where('repository_id', '=', repositoryId).where('commit_sha', '=', commitSha).execute();
+  const existing = await db.selectFrom('commit_ai_contexts').select(['id', 'capture_index', 'evidence_kind', 'pull_request_id']).where('repository_id', '=', repositoryId).where('commit_sha', '=', commitSha).execute();
+  // The first pull request that brought the commit stays its pull request.
+  const pullRequestId = existing.find((r) => r.pull_request_id !== null)?.pull_request_id ?? null;
   const doomed = opts.kinds ? existing.filter((r) => opts.kinds!.includes(r.evidence_kind)) : existing;
   if (doomed.length) {
     await db.deleteFrom('commit_ai_contexts').where('id', 'in', doomed.map((r) => r.id)).execute();
@@ -78,6 +84,7 @@ export async function replaceCommitAiContexts(db: DbOrTx, repositoryId: number, 
       modified_files: JSON.stringify(c.files),
       modified_line_spans_json: JSON.stringify(c.spans),
       run_id: c.runId,
+      pull_request_id: pullRequestId ?? c.pullRequestId ?? null,
       details: detailsJson(c.details),
       created_at: at,
     }));
@@ -119,7 +126,7 @@ function parseJson<T>(text: string, fallback: T): T {
   }
 }
 
-/** The captures of some commits, with their run and pull request, in one query per 500 commits. */
+/** The captures of some commits, with their run and pull request (the capture's own, else its run's), in one query per 500 commits. */
 export async function loadCaptureViews(app: AppContext, repo: RepoRef, shas: readonly string[]): Promise<Map<string, CaptureView[]>> {
   const out = new Map<string, CaptureView[]>();
   const unique = [...new Set(shas)];
@@ -129,7 +136,7 @@ export async function loadCaptureViews(app: AppContext, repo: RepoRef, shas: rea
     const rows = await app.db
       .selectFrom('commit_ai_contexts as c')
       .leftJoin('prompt_pull_request_jobs as r', 'r.id', 'c.run_id')
-      .leftJoin('pull_requests as p', 'p.id', 'r.pull_request_id')
+      .leftJoin('pull_requests as p', (join) => join.on(sql<boolean>`p.id = coalesce(c.pull_request_id, r.pull_request_id)`))
       .selectAll('c')
       .select(['r.number as run_number', 'p.number as pr_number'])
       .where('c.repository_id', '=', repo.id)
@@ -299,15 +306,61 @@ export async function loadPullRequestAiContexts(app: AppContext, access: Pick<Re
 }
 
 /**
+ * The paths a pull request's diff shows for files its captures wrote: capture paths (as they were in
+ * their commit) carried forward through the renames of later commits of the pull request.
+ */
+export async function pullRequestCapturedPaths(access: Pick<RepositoryAccess, 'gitDir'>, pr: Pick<PullRequest, 'head_sha' | 'base_sha' | 'merge_base_sha'>, capturedPaths: Iterable<string>, diffPaths: ReadonlySet<string>): Promise<Set<string>> {
+  const covered = new Set(capturedPaths);
+  if ([...covered].every((p) => diffPaths.has(p))) return covered;
+  const r = await runGit(['log', '--reverse', '--format=%x01', '--name-status', '-M', '--diff-filter=R', '--max-count=250', '--end-of-options', pr.head_sha, `^${pr.merge_base_sha ?? pr.base_sha}`], { gitDir: access.gitDir });
+  if (r.code !== 0) return covered;
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    const [status, from, to] = line.split('\t');
+    if (!status?.startsWith('R') || from === undefined || to === undefined) continue;
+    if (covered.has(unquoteGitPath(from))) covered.add(unquoteGitPath(to));
+  }
+  return covered;
+}
+
+/**
  * The AI-written lines a pull request adds to a file: AI blame at the head, keeping ranges whose commit
  * belongs to the pull request and has captures for them (line numbers are the head's — the RIGHT side of
- * the files view). With `line`, only that line. Null when the file is not at the head.
+ * the files view). With `line`, only that line; `commits` saves listing the PR's commits once per file.
+ * Null when the file is not at the head.
  */
-export async function loadPullRequestAiLines(app: AppContext, access: Pick<RepositoryAccess, 'repo' | 'gitDir'>, pr: PullRequest, path: string, line?: number): Promise<{ head_sha: string; path: string; ranges: AiBlameRange[] } | null> {
-  const commits = new Set((await pullRequestCommits(access, pr)).map((c) => c.sha));
+export async function loadPullRequestAiLines(
+  app: AppContext,
+  access: Pick<RepositoryAccess, 'repo' | 'gitDir'>,
+  pr: PullRequest,
+  path: string,
+  opts: { line?: number; commits?: ReadonlySet<string> } = {},
+): Promise<{ head_sha: string; path: string; ranges: AiBlameRange[] } | null> {
+  const { line } = opts;
+  const commits = opts.commits ?? new Set((await pullRequestCommits(access, pr)).map((c) => c.sha));
   const blame = await loadLineAiContextAtRevision(app, access, pr.head_sha, path, line !== undefined ? [[line, line]] : undefined);
   if (!blame) return null;
   return { head_sha: blame.sha, path, ranges: blame.ranges.filter((r) => r.captures.length > 0 && commits.has(r.commit.sha)) };
+}
+
+/**
+ * Attaches the captures of `shas` that have no pull request yet to `pr` (the first pull request that
+ * brings a commit keeps it), with their `about` edge in the graph. In the caller's transaction.
+ */
+export async function linkCapturesToPullRequest(db: DbOrTx, repositoryId: number, pr: Pick<PullRequest, 'id'>, shas: readonly string[]): Promise<number> {
+  let linked = 0;
+  for (let i = 0; i < shas.length; i += 500) {
+    const rows = await db
+      .updateTable('commit_ai_contexts')
+      .set({ pull_request_id: pr.id })
+      .where('repository_id', '=', repositoryId)
+      .where('commit_sha', 'in', shas.slice(i, i + 500))
+      .where('pull_request_id', 'is', null)
+      .returningAll()
+      .execute();
+    await writeCaptureGraph(db, repositoryId, rows);
+    linked += rows.length;
+  }
+  return linked;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -343,7 +396,7 @@ export async function prepareRunProvenance(app: AppContext, gitDir: string, run:
     const commit = await readCommitObject(gitDir, sha);
     const { files, spans } = await commitLineSpans(gitDir, sha, commit?.parents[0] ?? null);
     if (files.length === 0) continue;
-    const base = { sourceFamily: run.driver, model: run.model, prompt: run.prompt, sessionId: sessionId ?? run.session_id, confidence: 1, evidenceKind: 'agent_run', runId: run.id };
+    const base = { sourceFamily: run.driver, model: run.model, prompt: run.prompt, sessionId: sessionId ?? run.session_id, confidence: 1, evidenceKind: 'agent_run', runId: run.id, pullRequestId: run.pull_request_id };
     const captures: CaptureInput[] = [];
     if (turns.length === 0) {
       captures.push({ ...base, thinking: '', files, spans, details: { turn: null } });

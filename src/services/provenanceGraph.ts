@@ -17,7 +17,7 @@ import type { EdgeKind, NodeKind } from './graph.ts';
  *   run ──forked_from──▶ run            run ──about──▶ pull_request
  *   evidence ──produced_by──▶ run        (or ──produced_by──▶ agent for evidence from outside gitoku)
  *   evidence ──derived_from──▶ file_range (path, line range, commit)
- *   evidence ──about──▶ commit
+ *   evidence ──about──▶ commit           evidence ──about──▶ pull_request (the one that brought its commit)
  */
 
 export interface NodeInput {
@@ -133,7 +133,7 @@ export async function writeRunGraph(db: DbOrTx, repositoryId: number, run: RunFa
 export async function writeCaptureGraph(db: DbOrTx, repositoryId: number, captures: CommitAiContext[]): Promise<void> {
   if (captures.length === 0) return;
   const nodes: NodeInput[] = [];
-  const plan: { evidence: string; ranges: string[]; producer: string; commit: string }[] = [];
+  const plan: { evidence: string; ranges: string[]; producer: string; commit: string; pullRequest: string | null }[] = [];
   const runIds = [...new Set(captures.map((c) => c.run_id).filter((id): id is number => id !== null))];
   const runs = runIds.length ? await db.selectFrom('prompt_pull_request_jobs').select(['id', 'number']).where('id', 'in', runIds).execute() : [];
   // Existing run nodes keep their data; runs without one get a bare node.
@@ -143,6 +143,10 @@ export async function writeCaptureGraph(db: DbOrTx, repositoryId: number, captur
   }
   for (const r of runs) if (!knownRuns.has(runNodeKey(r.id))) nodes.push({ kind: 'run', key: runNodeKey(r.id), data: { run_id: r.id, number: r.number } });
   const runExists = new Set(runs.map((r) => r.id));
+  const prIds = [...new Set(captures.map((c) => c.pull_request_id).filter((id): id is number => id !== null))];
+  const prs = new Map<number, number>();
+  if (prIds.length) for (const p of await db.selectFrom('pull_requests').select(['id', 'number']).where('id', 'in', prIds).execute()) prs.set(p.id, p.number);
+  for (const [id, number] of prs) nodes.push({ kind: 'pull_request', key: String(number), data: { pull_request_id: id, number } });
   for (const c of captures) {
     const evidenceKey = evidenceNodeKey(c.commit_sha, c.capture_index);
     nodes.push({
@@ -167,7 +171,8 @@ export async function writeCaptureGraph(db: DbOrTx, repositoryId: number, captur
         ranges.push(nodeId('file_range', key));
       }
     }
-    plan.push({ evidence: nodeId('evidence', evidenceKey), ranges, producer, commit: nodeId('commit', c.commit_sha) });
+    const prNumber = c.pull_request_id !== null ? prs.get(c.pull_request_id) : undefined;
+    plan.push({ evidence: nodeId('evidence', evidenceKey), ranges, producer, commit: nodeId('commit', c.commit_sha), pullRequest: prNumber !== undefined ? nodeId('pull_request', String(prNumber)) : null });
   }
   const ids = await upsertGraphNodes(db, repositoryId, nodes);
   for (const [key, id] of knownRuns) ids.set(nodeId('run', key), id);
@@ -176,6 +181,7 @@ export async function writeCaptureGraph(db: DbOrTx, repositoryId: number, captur
     const evidence = ids.get(p.evidence)!;
     edges.push({ src: evidence, dst: ids.get(p.producer)!, kind: 'produced_by' });
     edges.push({ src: evidence, dst: ids.get(p.commit)!, kind: 'about' });
+    if (p.pullRequest) edges.push({ src: evidence, dst: ids.get(p.pullRequest)!, kind: 'about' });
     for (const r of p.ranges) edges.push({ src: evidence, dst: ids.get(r)!, kind: 'derived_from' });
   }
   await insertGraphEdges(db, edges);
@@ -241,9 +247,11 @@ export async function backfillGraph(app: AppContext, repositoryId?: number): Pro
       const evidence = await tx.selectFrom('graph_nodes').select(['id', 'key']).where('repository_id', '=', id).where('kind', '=', 'evidence').execute();
       const stale = new Map<string, number[]>();
       for (const e of evidence) {
-        if (wanted.has(e.key)) continue;
-        const [sha, index] = e.key.split(':');
-        if (!sha || index === undefined) continue;
+        // Only capture evidence ("<commit>:<index>"); reviews and other evidence have keys of their own.
+        const capture = /^([0-9a-f]{40,64}):(\d+)$/.exec(e.key);
+        if (!capture || wanted.has(e.key)) continue;
+        const sha = capture[1]!;
+        const index = capture[2]!;
         stale.set(sha, [...(stale.get(sha) ?? []), Number(index)]);
         summary.removed_evidence++;
       }
@@ -339,27 +347,54 @@ export async function findGraphNode(app: AppContext, repositoryId: number, kind:
   return node ? nodeView(node) : null;
 }
 
+/** A neighbourhood: nodes, the edges between them, and whether the node cap left some out. */
+export interface GraphNeighbourhood {
+  nodes: GraphNodeView[];
+  edges: { id: number; src: number; dst: number; kind: string }[];
+  truncated: boolean;
+}
+
 /**
  * The neighbourhood of a node for a small graph view: every node within `depth` hops (either direction)
  * and the edges between them, capped at `maxNodes`.
  */
-export async function graphNeighbourhood(app: AppContext, repositoryId: number, id: number, depth = 2, maxNodes = 300): Promise<{ nodes: GraphNodeView[]; edges: { id: number; src: number; dst: number; kind: string }[] }> {
-  const root = await getGraphNode(app, repositoryId, id, 0);
-  const nodes = new Map<number, GraphNodeView>([[root.id, { id: root.id, kind: root.kind, key: root.key, data: root.data, created_at: root.created_at }]]);
+export async function graphNeighbourhood(app: AppContext, repositoryId: number, id: number, depth = 2, maxNodes = 300): Promise<GraphNeighbourhood> {
+  return graphNeighbourhoodOf(app, repositoryId, [id], depth, maxNodes);
+}
+
+/**
+ * The neighbourhood of several root nodes (e.g. every range of one file): every node within `depth` hops
+ * of any root (either direction) and the edges between them, capped at `maxNodes` (roots first);
+ * `truncated` says the cap left nodes out. 404 when a root is not a node of the repository.
+ */
+export async function graphNeighbourhoodOf(app: AppContext, repositoryId: number, ids: number[], depth = 2, maxNodes = 300): Promise<GraphNeighbourhood> {
+  const wanted = [...new Set(ids)];
+  if (wanted.length === 0 || wanted.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw notFound('Node not found');
+  const roots = await app.db.selectFrom('graph_nodes').selectAll().where('repository_id', '=', repositoryId).where('id', 'in', wanted).orderBy('id').execute();
+  if (roots.length !== wanted.length) throw notFound('Node not found');
+  let truncated = roots.length > maxNodes;
+  const nodes = new Map<number, GraphNodeView>(roots.slice(0, maxNodes).map((n) => [n.id, nodeView(n)]));
   const edges = new Map<number, { id: number; src: number; dst: number; kind: string }>();
-  let frontier = [root.id];
-  for (let hop = 0; hop < depth && frontier.length && nodes.size < maxNodes; hop++) {
+  let frontier = [...nodes.keys()];
+  const limit = maxNodes * 4;
+  // Keeps going at the cap for one more round of edges: those between nodes already in, and to know whether any were left out.
+  for (let hop = 0; hop < depth && frontier.length; hop++) {
     const next: number[] = [];
     for (const direction of ['outgoing', 'incoming'] as const) {
-      for (const e of await edgesAround(app.db, repositoryId, frontier, direction, maxNodes * 4)) {
+      const around = await edgesAround(app.db, repositoryId, frontier, direction, limit);
+      if (around.length >= limit) truncated = true;
+      for (const e of around) {
         edges.set(e.id, { id: e.id, src: e.src_id, dst: e.dst_id, kind: e.kind });
-        if (!nodes.has(e.other.id) && nodes.size < maxNodes) {
-          nodes.set(e.other.id, nodeView(e.other));
-          next.push(e.other.id);
+        if (nodes.has(e.other.id)) continue;
+        if (nodes.size >= maxNodes) {
+          truncated = true;
+          continue;
         }
+        nodes.set(e.other.id, nodeView(e.other));
+        next.push(e.other.id);
       }
     }
     frontier = next;
   }
-  return { nodes: [...nodes.values()], edges: [...edges.values()].filter((e) => nodes.has(e.src) && nodes.has(e.dst)) };
+  return { nodes: [...nodes.values()], edges: [...edges.values()].filter((e) => nodes.has(e.src) && nodes.has(e.dst)), truncated };
 }

@@ -30,7 +30,8 @@ import { listRefs, readCommits } from '../git/refs.ts';
 import { changedNotes, readNotes } from '../git/notes.ts';
 import { commitLineSpans, type CommitSpans } from '../git/spans.ts';
 import { catFilePool } from '../git/catFile.ts';
-import { type CaptureInput, replaceCommitAiContexts } from './provenance.ts';
+import { resolveCommit } from '../git/tree.ts';
+import { type CaptureInput, pullRequestCommits, replaceCommitAiContexts } from './provenance.ts';
 import { GITOKU_NOTES_REF } from './provenanceNotes.ts';
 
 interface NoteSource {
@@ -203,9 +204,10 @@ async function ingest(app: AppContext, repo: Pick<Repository, 'id' | 'storage_pa
     writes.push({ sha, kinds: [...kinds], captures: found.filter((d) => kinds.has(d.evidenceKind)).map((d) => toInput(d, whole)) });
   }
   if (writes.length === 0) return summary;
+  const pullRequests = await openPullRequestsOf(app, gitDir, repo.id, writes.map((w) => w.sha));
   await app.db.transaction().execute(async (tx) => {
     for (const w of writes) {
-      const rows = await replaceCommitAiContexts(tx, repo.id, w.sha, w.captures, { kinds: w.kinds });
+      const rows = await replaceCommitAiContexts(tx, repo.id, w.sha, w.captures.map((c) => ({ ...c, pullRequestId: pullRequests.get(w.sha) ?? null })), { kinds: w.kinds });
       summary.captures += rows.length;
     }
   });
@@ -213,3 +215,23 @@ async function ingest(app: AppContext, repo: Pick<Repository, 'id' | 'storage_pa
   return summary;
 }
 
+
+/** Open pull requests scanned for the commits whose provenance was ingested, newest first. */
+const MAX_OPEN_PULLS = 100;
+
+/**
+ * Which open pull request brings each of `shas` (the oldest one when several do), from its branches as
+ * they are now (the pull request row may not have caught up with this push yet): captures ingested
+ * after their pull request was opened link to it here; those ingested before are linked when it opens.
+ */
+async function openPullRequestsOf(app: AppContext, gitDir: string, repositoryId: number, shas: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const prs = await app.db.selectFrom('pull_requests').select(['id', 'compare_branch', 'base_branch']).where('repository_id', '=', repositoryId).where('state', '=', 'open').orderBy('id', 'desc').limit(MAX_OPEN_PULLS).execute();
+  const wanted = new Set(shas);
+  for (const pr of prs.reverse()) {
+    const [head, base] = await Promise.all([resolveCommit(gitDir, `refs/heads/${pr.compare_branch}`), resolveCommit(gitDir, `refs/heads/${pr.base_branch}`)]);
+    if (!head || !base) continue;
+    for (const c of await pullRequestCommits({ gitDir }, { head_sha: head, base_sha: base, merge_base_sha: null })) if (wanted.has(c.sha) && !out.has(c.sha)) out.set(c.sha, pr.id);
+  }
+  return out;
+}

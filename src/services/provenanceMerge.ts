@@ -122,7 +122,8 @@ export async function carryProvenanceThroughMerge(app: AppContext, access: Pick<
     const targets = [...writes].filter(([, list]) => list.length > 0);
     if (targets.length === 0) return;
     await app.db.transaction().execute(async (tx) => {
-      for (const [sha, list] of targets) await replaceCommitAiContexts(tx, access.repo.id, sha, list);
+      // The landed commits were brought by this pull request, whatever pull request the originals had.
+      for (const [sha, list] of targets) await replaceCommitAiContexts(tx, access.repo.id, sha, list.map((c) => ({ ...c, pullRequestId: pr.id })));
     });
     await exportProvenanceNotes(app, access.repo.id, targets.map(([sha]) => sha));
   } catch (err) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { writeFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
@@ -375,6 +375,45 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
     }
   });
 
+  it('captures pushed from outside link to the pull request that brings them, and its files view follows renames', async () => {
+    const ctx = async (sha: string) => (await api(server, 'GET', repoPath(`/commits/${sha}/ai-contexts`))).json.captures as Capture[];
+    await sh(['fetch', '-q', remote, 'main']);
+    await sh(['checkout', '-q', '-B', 'linked', 'FETCH_HEAD']);
+    await rm(join(work.path, 'tmp'), { recursive: true, force: true }); // the notes written above are not part of this change
+    try {
+      const early = await commitFiles(work.path, { 'src/k.txt': 'k1 claude\nk2 claude\n' }, 'Add k\n\nCo-authored-by: Claude <noreply@anthropic.com>');
+      await sh(['push', '-q', remote, 'linked']);
+      expect((await ctx(early))[0]!.pull_request).toBeNull();
+      const opened = await api(server, 'POST', repoPath('/pulls'), { token: owner.token, body: { title: 'Linked', head: 'linked', base: 'main' } });
+      expect(opened.status, opened.text).toBe(201);
+      const number: number = opened.json.number;
+      expect((await ctx(early))[0]!.pull_request).toMatchObject({ number });
+
+      // Pushed after the pull request opened, then renamed by a human.
+      const late = await commitFiles(work.path, { 'src/k.txt': 'k1 claude\nk2 claude\nk3 copilot\n' }, 'More k\n\nCo-authored-by: Copilot <175728472+Copilot@users.noreply.github.com>');
+      await sh(['mv', 'src/k.txt', 'src/renamed-k.txt']);
+      await sh(['commit', '-q', '-m', 'Rename k']);
+      await sh(['push', '-q', remote, 'linked']);
+      expect((await ctx(late))[0]!.pull_request).toMatchObject({ number });
+      const blame = await aiBlame('linked', 'src/renamed-k.txt');
+      expect(blame.map((r) => [r.start_line, r.end_line, r.captures.map((c) => `${c.source_family}#${c.pull_request?.number}`).join()])).toEqual([
+        [1, 2, `claude#${number}`],
+        [3, 3, `copilot#${number}`],
+      ]);
+      const evidence = (await api(server, 'GET', repoPath(`/graph/nodes?kind=evidence&key=${late}:0`))).json[0];
+      const node = await api(server, 'GET', repoPath(`/graph/nodes/${evidence.id}`));
+      expect(node.json.outgoing).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'about', node: expect.objectContaining({ kind: 'pull_request', key: String(number) }) })]));
+
+      // The files view shows the file under its new name, its AI-written lines still marked.
+      const html = await (await fetch(`${server.url}/${owner.username}/prov/pull/${number}/files`)).text();
+      const marked = [...html.matchAll(/<tr class="dl dl-add dl-ai[^"]*"><td class="dn" data-n="[^"]*"><\/td><td class="dn" data-n="(\d+)">/g)].map((m) => m[1]);
+      expect(html).toContain('src/renamed-k.txt');
+      expect(marked).toEqual(['1', '2', '3']);
+    } finally {
+      await sh(['checkout', '-q', 'main']);
+    }
+  });
+
   it('keeps the provenance of a private repository as private as its code', async () => {
     await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'secret', private: true } });
     const secret = authUrl(server.url, `${owner.username}/secret.git`, owner.username, owner.token);
@@ -402,8 +441,9 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
       return { nodes: nodes.map((n) => `${n.kind} ${n.key}`).sort(), edges: edges.map((e) => `${e.src} ${e.kind} ${e.dst}`).sort() };
     };
     const before = await snapshot();
-    expect(before.nodes.filter((n) => n.startsWith('evidence '))).toHaveLength(Number((await server.app.db.selectFrom('commit_ai_contexts').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repo.id).executeTakeFirstOrThrow()).n));
-    await server.app.db.deleteFrom('graph_nodes').where('repository_id', '=', repo.id).where('kind', 'in', ['evidence', 'file_range']).execute();
+    expect(before.nodes.filter((n) => /^evidence [0-9a-f]{40}:\d+$/.test(n))).toHaveLength(Number((await server.app.db.selectFrom('commit_ai_contexts').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repo.id).executeTakeFirstOrThrow()).n));
+    expect(before.nodes.filter((n) => n.startsWith('evidence review:')).length).toBeGreaterThan(0);
+    await server.app.db.deleteFrom('graph_nodes').where('repository_id', '=', repo.id).where('kind', 'in', ['evidence', 'file_range']).where('key', 'not like', 'review:%').execute();
     const out = await runCli(['graph', 'backfill', '--repo', `${owner.username}/prov`], server.env);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/Graph rebuilt for 1 repository: \d+ runs, \d+ captures/);

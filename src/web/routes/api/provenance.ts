@@ -131,7 +131,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
         return c.json({ number: pr.number, head_sha: result.head_sha, commits: result.commits.map((x) => ({ sha: x.sha, summary: x.summary, captures: x.captures.map(captureJson) })) });
       }
       const path = checkPathOr404(query.path);
-      const lines = await loadPullRequestAiLines(app, access, pr, path, query.line);
+      const lines = await loadPullRequestAiLines(app, access, pr, path, { line: query.line });
       if (!lines) throw notFound('Not Found');
       if (query.line !== undefined) {
         const hit = lines.ranges[0];

@@ -19,7 +19,6 @@ import {
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { isBinary, entryAtPath, readBlobAtPath, resolveCommit } from '../../../git/tree.ts';
 import { countCommits, listCommits } from '../../../git/log.ts';
-import { blameFile, blameRanges } from '../../../git/blame.ts';
 import { mergeBase } from '../../../git/merge.ts';
 import { LruCache } from '../../../git/lru.ts';
 import { renderMarkdown } from '../../markdown.ts';
@@ -29,7 +28,7 @@ import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type
 import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
 import { blobUrl, commitsUrl, compareUrl, treeUrl } from '../../views/urls.ts';
 import { pageContext, render } from './render.tsx';
-import { loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
+import { type AiBlameRange, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
 import { repoAccess, repoView } from './access.ts';
 
@@ -65,6 +64,29 @@ async function locate(access: RepositoryAccess, rest: string | undefined): Promi
   const split = await resolveRefAndPath(access, rest.replace(/\/+$/, ''));
   if (!split) throw notFound();
   return { ...split, path: checkPathOr404(split.path) };
+}
+
+/**
+ * Blame groups (consecutive lines last changed by one commit) from the AI blame's ranges, which may
+ * split a commit's lines further by capture; the age (0 oldest … 9 newest) colours the bar.
+ */
+export function blameGroups(ranges: readonly AiBlameRange[], html: readonly string[]): BlameGroup[] {
+  const times = ranges.map((r) => Date.parse(r.commit.authored_at));
+  const oldest = Math.min(...times);
+  const newest = Math.max(...times);
+  const groups: BlameGroup[] = [];
+  ranges.forEach((r, i) => {
+    const lines: string[] = [];
+    for (let n = r.start_line; n <= r.end_line; n++) lines.push(html[n - 1] ?? '');
+    const last = groups[groups.length - 1];
+    if (last && last.commit.sha === r.commit.sha && last.start + last.lines.length === r.start_line) {
+      last.lines.push(...lines);
+      return;
+    }
+    const age = newest === oldest ? 9 : Math.round(((times[i]! - oldest) / (newest - oldest)) * 9);
+    groups.push({ commit: { sha: r.commit.sha, title: r.commit.summary, authorName: r.commit.author_name, authorDate: r.commit.authored_at }, start: r.start_line, lines, age });
+  });
+  return groups;
 }
 
 const locOf = (s: RefAndPath): Location => ({ ref: s.ref, kind: s.kind, sha: s.sha, path: s.path });
@@ -177,21 +199,13 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, MAX_DISPLAY_BYTES);
     if (!blob) throw notFound();
     if (blob.truncated || isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
-    const [refs, blame, aiBlame] = await Promise.all([listRepoRefs(access), blameFile(access.gitDir, loc.sha, loc.path), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path)]);
-    if (!blame) throw notFound();
+    // One blame serves both the commit column and the AI gutter.
+    const [refs, aiBlame] = await Promise.all([listRepoRefs(access), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path)]);
+    if (!aiBlame) throw notFound();
     const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
-    const times = [...blame.commits.values()].map((b) => b.authorTime);
-    const oldest = Math.min(...times);
-    const newest = Math.max(...times);
-    const groups: BlameGroup[] = blameRanges(blame.lines).map((r) => {
-      const info = blame.commits.get(r.sha)!;
-      const age = newest === oldest ? 9 : Math.round(((info.authorTime - oldest) / (newest - oldest)) * 9);
-      const lines: string[] = [];
-      for (let n = r.startLine; n <= r.endLine; n++) lines.push(html[n - 1] ?? '');
-      return { commit: { sha: r.sha, title: info.summary, authorName: info.authorName, authorDate: new Date(info.authorTime * 1000).toISOString() }, start: r.startLine, lines, age };
-    });
-    const ai = aiBlame ? aiLineMarks(aiBlame.ranges) : undefined;
-    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={blame.lines.length} size={blob.size} ai={ai} />);
+    const groups = blameGroups(aiBlame.ranges, html);
+    const lineCount = aiBlame.ranges.length ? aiBlame.ranges[aiBlame.ranges.length - 1]!.end_line : 0;
+    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
   });
 
   ui.get('/:owner/:repo/commits', async (c) => {

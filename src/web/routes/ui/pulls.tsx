@@ -21,7 +21,7 @@ import { pageContext, readForm, render, requireUser, setFlash } from './render.t
 import { repoAccess, repoView } from './access.ts';
 import { UI_DIFF_MAX_BYTES } from './code.tsx';
 import type { DiffResult } from '../../../git/diff.ts';
-import { loadPullRequestAiContexts, loadPullRequestAiLines } from '../../../services/provenance.ts';
+import { loadPullRequestAiContexts, loadPullRequestAiLines, pullRequestCapturedPaths } from '../../../services/provenance.ts';
 import { aiLineMarks, type AiLineMark } from '../../views/aiProvenance.tsx';
 
 const PER_PAGE = 25;
@@ -66,14 +66,15 @@ async function pullAiLines(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
   if (!diff || diff.files.length === 0) return out;
   const app = c.get('app');
   const contexts = await loadPullRequestAiContexts(app, access, pr);
-  const covered = new Set<string>();
-  for (const commit of contexts.commits) for (const capture of commit.captures) for (const f of [...Object.keys(capture.modified_line_spans), ...capture.modified_files]) covered.add(f);
-  if (covered.size === 0) return out;
+  const captured = contexts.commits.flatMap((commit) => commit.captures.flatMap((capture) => [...Object.keys(capture.modified_line_spans), ...capture.modified_files]));
+  if (captured.length === 0) return out;
+  const covered = await pullRequestCapturedPaths(access, pr, captured, new Set(diff.files.map((f) => f.path)));
+  const commits = new Set(contexts.commits.map((commit) => commit.sha));
   const paths = diff.files.filter((f) => f.status !== 'removed' && !f.binary && f.additions > 0 && covered.has(f.path)).map((f) => f.path).slice(0, MAX_AI_FILES);
   for (let i = 0; i < paths.length; i += 8) {
     await Promise.all(
       paths.slice(i, i + 8).map(async (path) => {
-        const lines = await loadPullRequestAiLines(app, access, pr, path);
+        const lines = await loadPullRequestAiLines(app, access, pr, path, { commits });
         if (lines && lines.ranges.length > 0) out.set(path, aiLineMarks(lines.ranges));
       }),
     );
