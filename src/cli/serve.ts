@@ -6,6 +6,7 @@ import { ensureDemo } from '../services/demo.ts';
 import { findUserByName } from '../services/users.ts';
 import { CliError } from './errors.ts';
 import { sweepJobs } from '../services/runners.ts';
+import { deleteExpiredSessions } from '../services/sessions.ts';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -43,10 +44,15 @@ export function registerServeCommand(program: Command): void {
       const { builtInBehaviors } = await import('../events/behaviors/index.ts');
       const dispatcher = new Dispatcher(app, builtInBehaviors(), { log: (l) => console.error(`[events] ${l}`) });
       dispatcher.start();
+      const cleanSessions = () => void deleteExpiredSessions(app).catch((err) => console.error('session clean-up failed:', err));
+      cleanSessions();
       const sweeper = setInterval(() => void sweepJobs(app).catch((err) => console.error('job sweep failed:', err)), 10_000);
       sweeper.unref();
+      const housekeeping = setInterval(cleanSessions, 3_600_000);
+      housekeeping.unref();
       const shutdown = async () => {
         clearInterval(sweeper);
+        clearInterval(housekeeping);
         await dispatcher.stop();
         await runner?.stop();
         await server.close();

@@ -36,3 +36,9 @@ export async function userForSession(app: AppContext, sessionId: string): Promis
 export async function destroySession(app: AppContext, sessionId: string): Promise<void> {
   await app.db.deleteFrom('sessions').where('id_hash', '=', sha256Hex(sessionId)).execute();
 }
+
+/** Deletes sessions past their expiry (they no longer sign anyone in); returns how many. */
+export async function deleteExpiredSessions(app: AppContext): Promise<number> {
+  const res = await app.db.deleteFrom('sessions').where('expires_at', '<=', now()).executeTakeFirst();
+  return Number(res.numDeletedRows);
+}

@@ -7,6 +7,8 @@ import { startTestServer, createTestUser, api, type TestServer, type TestUser } 
 import { testDialects } from '../helpers/databases.ts';
 import { authUrl, commitFiles, gitCli, gitOk, tempDir } from '../helpers/git.ts';
 import { createAccessToken } from '../../src/services/tokens.ts';
+import { createSession, deleteExpiredSessions } from '../../src/services/sessions.ts';
+import { sha256Hex } from '../../src/domain/secrets.ts';
 import { basicAuth, rawRequest } from './support.ts';
 
 /** Every file and directory under `dir`, relative to it. */
@@ -272,6 +274,18 @@ describe.each(testDialects())('bad input and security (%s)', (dialect) => {
   });
 
   describe('credentials', () => {
+    it('an expired session signs nobody in and is deleted by the clean-up; live sessions stay', async () => {
+      const [expired, live] = [await createSession(server.app, owner.id), await createSession(server.app, owner.id)];
+      const page = (cookie: string) => fetch(`${server.url}/-/settings/tokens`, { headers: { Cookie: `gitoku_session=${cookie}` }, redirect: 'manual' });
+      expect((await page(expired)).status).toBe(200);
+      await server.app.db.updateTable('sessions').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('id_hash', '=', sha256Hex(expired)).execute();
+      expect((await page(expired)).status).toBe(303);
+      expect(await deleteExpiredSessions(server.app)).toBeGreaterThanOrEqual(1);
+      const left = await server.app.db.selectFrom('sessions').select('id_hash').where('id_hash', 'in', [sha256Hex(expired), sha256Hex(live)]).execute();
+      expect(left.map((r) => r.id_hash)).toEqual([sha256Hex(live)]);
+      expect((await page(live)).status).toBe(200);
+    });
+
     it('git Basic: 401 with the same message for an unknown user and a wrong password or token', async () => {
       const path = `${owner.username}/open.git`;
       const unknownUser = await gitInfoRefs(path, { Authorization: basicAuth('nobody-at-all', 'some-password') });
