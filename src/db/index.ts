@@ -27,6 +27,7 @@ export interface OpenDatabaseOptions {
 /** Opens SQLite in the data directory, or PostgreSQL when a URL is given, and runs pending migrations. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
   let handle: DatabaseHandle;
+  let sqliteConnection: SqliteDatabase.Database | null = null;
   if (opts.databaseUrl) {
     // Keep int8 (count(*), bigserial) as JS numbers: ids and counts stay far below 2^53.
     pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -39,20 +40,58 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   } else {
     mkdirSync(opts.dataDir, { recursive: true });
     const sqlite = new SqliteDatabase(join(opts.dataDir, 'gitoku.db'));
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
     handle = { db, dialect: 'sqlite', url: null, close: () => db.destroy() };
+    sqliteConnection = sqlite;
   }
   if (opts.migrate !== false) {
     try {
-      await migrateToLatest(handle.db as unknown as Kysely<unknown>, handle.dialect);
+      const migrate = () => migrateToLatest(handle.db as unknown as Kysely<unknown>, handle.dialect);
+      // PostgreSQL: Kysely's migrator holds an advisory lock. SQLite: Kysely takes none, so hold the write lock.
+      await (sqliteConnection ? withSqliteWriteLock(sqliteConnection, migrate) : migrate());
     } catch (err) {
       await handle.close();
       throw err;
     }
   }
   return handle;
+}
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const MIGRATION_LOCK_WAIT_MS = 120_000;
+
+/**
+ * Runs `fn` holding SQLite's write lock (BEGIN IMMEDIATE on the connection `fn` uses), so processes
+ * — or handles in one process — migrating a fresh data directory at once take turns; the later ones
+ * then find the migrations applied. better-sqlite3 is synchronous: waiting in its busy handler would
+ * stall this thread, and with it a holder in the same process, so the lock is polled without one.
+ */
+export async function withSqliteWriteLock<T>(sqlite: SqliteDatabase.Database, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  sqlite.pragma('busy_timeout = 0');
+  try {
+    for (;;) {
+      try {
+        sqlite.exec('BEGIN IMMEDIATE');
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  } finally {
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  }
+  try {
+    const result = await fn();
+    sqlite.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely';
 import { openDatabase } from '../../src/db/index.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { createTestDatabase, testDialects, type TestDatabase } from '../helpers/databases.ts';
+import { runCli } from '../helpers/cli.ts';
 
 const CORE_TABLES = ['access_tokens', 'behavior_runs', 'collaborators', 'graph_edges', 'graph_events', 'graph_nodes', 'instance_settings', 'repositories', 'sessions', 'users'];
 
@@ -46,15 +47,33 @@ describe.each(testDialects())('migrations (%s)', (dialect) => {
     await second.close();
   });
 
-  // PostgreSQL only: there the migrator holds an advisory lock, so instances starting together are safe.
-  // (On SQLite Kysely takes no lock; concurrent first starts on one fresh data directory are not supported.)
-  it.skipIf(dialect === 'sqlite')('run concurrently from two connections without failing', async () => {
+  // PostgreSQL: Kysely's migrator holds an advisory lock; SQLite: openDatabase holds the write lock.
+  it('run concurrently from two connections in one process without failing', async () => {
     const other = await createTestDatabase(dialect);
     const dir = await mkdtemp(join(tmpdir(), 'gitoku-migrations-'));
     try {
       const handles = await Promise.all([openDatabase({ dataDir: dir, databaseUrl: other.url }), openDatabase({ dataDir: dir, databaseUrl: other.url })]);
       for (const h of handles) expect((await h.db.introspection.getTables()).map((t) => t.name)).toEqual(expect.arrayContaining(CORE_TABLES));
       await Promise.all(handles.map((h) => h.close()));
+    } finally {
+      await other.drop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('run concurrently from three processes starting on one fresh database', async () => {
+    const other = await createTestDatabase(dialect);
+    const dir = await mkdtemp(join(tmpdir(), 'gitoku-migrations-'));
+    try {
+      const env: Record<string, string> = { GITOKU_DATA_DIR: dir, ...(other.url ? { GITOKU_DATABASE_URL: other.url } : {}) };
+      const runs = await Promise.all([1, 2, 3].map(() => runCli(['graph', 'backfill', '--json'], env)));
+      for (const r of runs) expect(r.code, r.stderr).toBe(0);
+      const handle = await openDatabase({ dataDir: dir, databaseUrl: other.url });
+      const applied = await handle.db.selectFrom('gitoku_migrations' as 'users').select('name' as 'username').execute();
+      // Each migration applied once.
+      expect(new Set(applied.map((r) => JSON.stringify(r))).size).toBe(applied.length);
+      expect(applied.length).toBeGreaterThanOrEqual(7);
+      await handle.close();
     } finally {
       await other.drop();
       await rm(dir, { recursive: true, force: true });
