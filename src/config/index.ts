@@ -151,7 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     jsonBodyLimit: e.GITOKU_JSON_BODY_LIMIT,
     demo: e.GITOKU_DEMO,
     jobLeaseMs: e.GITOKU_JOB_LEASE_MS,
-    agents: activateAgentSettings({
+    agents: {
       defaultDriver: e.GITOKU_DEFAULT_DRIVER,
       codex: { bin: e.GITOKU_CODEX_BIN ?? null, apiKey: e.GITOKU_CODEX_API_KEY ?? null, baseUrl: e.GITOKU_CODEX_BASE_URL ?? null, models: e.GITOKU_CODEX_MODELS ?? null, config: e.GITOKU_CODEX_CONFIG ?? null },
       claude: {
@@ -164,21 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       },
       openai: { baseUrl: e.GITOKU_OPENAI_BASE_URL ?? null, apiKey: e.GITOKU_OPENAI_API_KEY ?? null, models: e.GITOKU_OPENAI_MODELS ?? null, maxSteps: e.GITOKU_OPENAI_MAX_STEPS, tokenBudget: e.GITOKU_OPENAI_TOKEN_BUDGET },
       command: { argv: e.GITOKU_COMMAND_DRIVER ?? null, models: e.GITOKU_COMMAND_MODELS ?? null, env: e.GITOKU_COMMAND_ENV ?? {} },
-    }),
+    },
   };
 }
 
-let activeAgentSettings: AgentSettings | null = null;
-
-/**
- * The agent settings of the configuration this process loaded last (the server's). Callers without
- * the AppContext at hand (the launch path's validation, the New-task form) read drivers through it.
- */
-function activateAgentSettings(settings: AgentSettings): AgentSettings {
-  activeAgentSettings = settings;
-  return settings;
-}
-
-export function currentAgentSettings(): AgentSettings {
-  return activeAgentSettings ?? loadConfig(process.env).agents;
-}

@@ -1,5 +1,5 @@
 import type { Run } from '../db/schema.ts';
-import { type AgentSettings, currentAgentSettings } from '../config/index.ts';
+import type { AgentSettings } from '../config/index.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 
 /**
@@ -24,7 +24,7 @@ export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner): string {
  * agent's processes. Which of these values are secret is `agentSecretNames`; the runner redacts them
  * from everything it reports.
  */
-export function agentEnvironment(run: Run, repo: RepositoryWithOwner, settings: AgentSettings = currentAgentSettings()): Record<string, string> {
+export function agentEnvironment(run: Run, repo: RepositoryWithOwner, settings: AgentSettings): Record<string, string> {
   return {
     GITOKU_RUN: `${repo.owner_name}/${repo.name}#${run.number}`,
     GITOKU_RUN_BRANCH: run.compare_branch,
@@ -35,7 +35,7 @@ export function agentEnvironment(run: Run, repo: RepositoryWithOwner, settings: 
 }
 
 /** Names of the entries of `agentEnvironment` that are secrets (credentials). */
-export function agentSecretNames(run: Run, settings: AgentSettings = currentAgentSettings()): string[] {
+export function agentSecretNames(run: Run, settings: AgentSettings): string[] {
   return driverEnvironment(run.driver, settings).secrets;
 }
 
@@ -44,7 +44,7 @@ export function agentSecretNames(run: Run, settings: AgentSettings = currentAgen
  * those entries are secrets. For other agent jobs (reviews, workflows) that build their own
  * environment: add `env`, and have the runner redact the values named in `secrets`.
  */
-export function driverEnvironment(driver: string, settings: AgentSettings = currentAgentSettings()): { env: Record<string, string>; secrets: string[] } {
+export function driverEnvironment(driver: string, settings: AgentSettings): { env: Record<string, string>; secrets: string[] } {
   const env: Record<string, string> = {};
   const secrets: string[] = [];
   const set = (name: string, value: string | null | undefined, secret = false) => {

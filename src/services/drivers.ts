@@ -1,7 +1,7 @@
 import type { DriverName } from '../domain/runs.ts';
 import { DRIVERS } from '../domain/runs.ts';
 import { checkScriptPrompt } from '../domain/script.ts';
-import { type AgentSettings, currentAgentSettings } from '../config/index.ts';
+import type { AgentSettings } from '../config/index.ts';
 import { findExecutable } from '../runner/drivers/process.ts';
 
 export interface DriverInfo {
@@ -80,16 +80,16 @@ function describe(name: DriverName, settings: AgentSettings): DriverInfo {
 }
 
 /** Which agent drivers this server offers, each with whether it can be used and why not. */
-export function listDrivers(settings: AgentSettings = currentAgentSettings()): DriverInfo[] {
+export function listDrivers(settings: AgentSettings): DriverInfo[] {
   return DRIVERS.map((name) => describe(name, settings));
 }
 
-export function findDriver(name: string, settings: AgentSettings = currentAgentSettings()): DriverInfo | undefined {
+export function findDriver(name: string, settings: AgentSettings): DriverInfo | undefined {
   return (DRIVERS as readonly string[]).includes(name) ? describe(name as DriverName, settings) : undefined;
 }
 
 /** The server's default driver when it is available, else the scripted one. */
-export function defaultDriver(settings: AgentSettings = currentAgentSettings()): DriverInfo {
+export function defaultDriver(settings: AgentSettings): DriverInfo {
   const preferred = describe(settings.defaultDriver, settings);
   return preferred.available ? preferred : describe('script', settings);
 }

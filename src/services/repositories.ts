@@ -197,7 +197,7 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
   if (input.aiReviewsEnabled !== undefined) changes.ai_reviews_enabled = input.aiReviewsEnabled ? 1 : 0;
   if (input.conflictResolutionEnabled !== undefined) changes.conflict_resolution_enabled = input.conflictResolutionEnabled ? 1 : 0;
   if (input.reviewDriver !== undefined) {
-    const driver = findDriver(input.reviewDriver);
+    const driver = findDriver(input.reviewDriver, app.config.agents);
     if (!driver) throw invalid(`unknown driver "${input.reviewDriver}"`, 'review_driver');
     if (!driver.available && input.reviewDriver !== access.repo.review_driver) throw invalid(`driver "${input.reviewDriver}" is not available: ${driver.reason}`, 'review_driver');
     changes.review_driver = input.reviewDriver;
@@ -205,7 +205,7 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
   if (input.reviewModel !== undefined) changes.review_model = input.reviewModel.slice(0, 255);
   if (input.defaultDriver !== undefined) {
     if (input.defaultDriver !== '') {
-      const driver = findDriver(input.defaultDriver);
+      const driver = findDriver(input.defaultDriver, app.config.agents);
       if (!driver) throw invalid(`unknown driver "${input.defaultDriver}"`, 'default_driver');
       if (!driver.available && input.defaultDriver !== access.repo.default_driver) throw invalid(`driver "${input.defaultDriver}" is not available: ${driver.reason}`, 'default_driver');
     }

@@ -48,8 +48,8 @@ export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, 
 }
 
 /** The agent that reviews for a repository: its review driver when available here, else the scripted reviewer. */
-function reviewAgent(repo: RepositoryWithOwner): { driver: string; model: string } {
-  const info = findDriver(repo.review_driver);
+function reviewAgent(app: AppContext, repo: RepositoryWithOwner): { driver: string; model: string } {
+  const info = findDriver(repo.review_driver, app.config.agents);
   if (!info?.available) return { driver: 'script', model: 'script' };
   return { driver: info.name, model: repo.review_model || info.defaultModel };
 }
@@ -91,7 +91,7 @@ registerJobKind(REVIEW_JOB_KIND, {
     const baseSha = pr.merge_base_sha ?? pr.base_sha;
     const diff = await diffCommits(access.gitDir, baseSha, headSha, { maxPatchBytes: 1024 * 1024 });
     const files = diff.files.map((f) => ({ path: f.path, added: f.patch ? parsePatchLines(f.patch).filter((l) => l.kind === 'add').map((l) => ({ line: l.newLine!, text: l.text })) : [] }));
-    const { driver, model } = reviewAgent(repo);
+    const { driver, model } = reviewAgent(app, repo);
     const token = await createJobToken(app.db, { jobId: job.id, repositoryId: repo.id, userId: bot.id, allowedRef: '-', ttlMs: 3 * 3600_000 });
     const credentials = driverEnvironment(driver, app.config.agents);
     const payload: ReviewJobPayload = {
@@ -125,7 +125,7 @@ registerJobKind(REVIEW_JOB_KIND, {
     const already = (await listReviews(app, pr)).some((r) => r.author_id === bot.id && r.commit_sha === headSha);
     if (!already && pr.state === 'open') {
       const review = parsed.data.review;
-      const agent = reviewAgent(repo);
+      const agent = reviewAgent(app, repo);
       const body = `🤖 **AI review** (${agent.driver === 'script' ? 'scripted' : `${agent.driver}${agent.model ? ` · ${agent.model}` : ''}`})\n\n${review.summary || 'No summary.'}`;
       // Comments anchored to lines outside the diff are folded into the summary rather than dropped.
       const valid: typeof review.comments = [];

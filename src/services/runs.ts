@@ -71,11 +71,11 @@ export interface ValidatedRun extends RunDraft {
 }
 
 /** Step 1 of the launch path: fill in defaults from the repository. */
-export function buildPromptPullRequestJob(access: RepositoryAccess, request: RunRequest): RunDraft {
+export function buildPromptPullRequestJob(app: AppContext, access: RepositoryAccess, request: RunRequest): RunDraft {
   // The run's agent: as asked, else the repository's default, else the server's.
-  const repoDefault = access.repo.default_driver && findDriver(access.repo.default_driver)?.available ? access.repo.default_driver : '';
-  const driver = request.driver || repoDefault || defaultDriver().name;
-  const info = findDriver(driver);
+  const repoDefault = access.repo.default_driver && findDriver(access.repo.default_driver, app.config.agents)?.available ? access.repo.default_driver : '';
+  const driver = request.driver || repoDefault || defaultDriver(app.config.agents).name;
+  const info = findDriver(driver, app.config.agents);
   const baseBranch = request.baseBranch || access.repo.default_branch;
   return {
     prompt: request.prompt,
@@ -100,7 +100,7 @@ export async function draftPromptPullRequestJob(app: AppContext, access: Reposit
   if (typeof draft.prompt !== 'string' || draft.prompt.trim() === '') throw invalid('prompt is required', 'prompt');
   if (Buffer.byteLength(draft.prompt) > MAX_PROMPT_BYTES) throw new ServiceError(413, `prompt is too large (limit ${MAX_PROMPT_BYTES} bytes)`, 'prompt');
   if (draft.title.length > 256) throw invalid('title is too long (at most 256 characters)', 'title');
-  const driver = findDriver(draft.driver);
+  const driver = findDriver(draft.driver, app.config.agents);
   if (!driver) throw invalid(`unknown driver "${draft.driver}"`, 'driver');
   if (!driver.available) throw invalid(`driver "${draft.driver}" is not available: ${driver.reason}`, 'driver');
   if (draft.model && !driver.models.includes(draft.model)) throw invalid(`unknown model "${draft.model}" for driver ${driver.name} (known: ${driver.models.join(', ')})`, 'model');
@@ -290,7 +290,7 @@ export async function settleDependents(app: AppContext, finished: Run): Promise<
 }
 
 export async function startRun(app: AppContext, access: RepositoryAccess, actor: User, request: RunRequest): Promise<Run> {
-  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(access, request)));
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)));
 }
 
 /**
@@ -315,7 +315,7 @@ export async function forkPromptPullRequestJob(app: AppContext, access: Reposito
     forkedFromJobId: source.id,
     timeoutMs: overrides.timeoutMs,
   };
-  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(access, request)));
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)));
 }
 
 export async function listRuns(app: AppContext, repositoryId: number, opts: { page: number; perPage: number; status?: string }): Promise<{ items: Run[]; total: number }> {

@@ -80,7 +80,7 @@ function runNumber(c: Context<WebEnv>): number {
 }
 
 export function registerRunRoutes(api: ApiRegistry): void {
-  api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', auth: false, responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers()));
+  api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', auth: false, responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers(c.get('app').config.agents)));
 
   api.add(
     {

@@ -74,7 +74,7 @@ async function renderAutomation(c: Context<WebEnv>, access: RepositoryAccess, se
       runsPages={Math.max(1, Math.ceil(runs.total / RUNS_PER_PAGE))}
       runsTotal={runs.total}
       behaviors={behaviors}
-      drivers={listDrivers()}
+      drivers={listDrivers(c.get('app').config.agents)}
       settings={settings?.values ?? settingsOf(access)}
       settingsError={settings?.error ?? null}
       now={Date.now()}
@@ -174,7 +174,7 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
     };
     try {
       // Only drivers this server can run are offered; keeping the current one is always allowed.
-      const driver = listDrivers().find((d) => d.name === values.reviewDriver);
+      const driver = listDrivers(c.get('app').config.agents).find((d) => d.name === values.reviewDriver);
       if (!driver || (!driver.available && values.reviewDriver !== access.repo.review_driver)) throw new ServiceError(422, driver ? `${driver.label} is not available on this server${driver.reason ? `: ${driver.reason}` : ''}` : `unknown agent "${values.reviewDriver}"`, 'review_driver');
       await updateRepository(c.get('app'), access, {
         aiReviewsEnabled: values.aiReviews,

@@ -47,7 +47,7 @@ function sortedBranches(branches: string[], defaultBranch: string): string[] {
 
 async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values: NewRunValues | null, error: FormError | null = null, status: 200 | 409 | 413 | 422 = 200) {
   const [view, branches] = await Promise.all([repoView(c, access), listBranchNames(access)]);
-  const drivers = listDrivers();
+  const drivers = listDrivers(c.get('app').config.agents);
   // Preselect the repository's default agent, else the server's default, else the first available one.
   const preferred = [access.repo.default_driver, drivers.find((d) => d.default)?.name].find((name) => name && drivers.some((d) => d.name === name && d.available));
   const firstDriver = drivers.find((d) => d.name === preferred) ?? drivers.find((d) => d.available);
@@ -72,7 +72,7 @@ async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: 
       diff={diff}
       forks={forks}
       siblings={siblings}
-      drivers={listDrivers()}
+      drivers={listDrivers(c.get('app').config.agents)}
       now={Date.now()}
       fork={fork}
     />,
@@ -232,7 +232,7 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
   ui.get(`/:owner/:repo/runs/:number${NUMBER}/fork`, async (c) => {
     const access = await repoAccess(c, 'write');
     const run = await getRun(c.get('app'), access.repo.id, runNumber(c));
-    return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={run} drivers={listDrivers()} />);
+    return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={run} drivers={listDrivers(c.get('app').config.agents)} />);
   });
 
   ui.post(`/:owner/:repo/runs/:number${NUMBER}/fork`, async (c) => {
@@ -261,7 +261,7 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
     } catch (err) {
       const problem = formError(err);
       if (!problem) throw err;
-      if (form.get('from') === 'page') return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={source} drivers={listDrivers()} values={values} error={problem.error} />, problem.status);
+      if (form.get('from') === 'page') return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={source} drivers={listDrivers(c.get('app').config.agents)} values={values} error={problem.error} />, problem.status);
       return renderRunPage(c, access, source, { values, error: problem.error }, problem.status);
     }
   });
