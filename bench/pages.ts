@@ -79,6 +79,7 @@ export const pages: Benchmark = {
     const gitDir = join(server.dataDir, 'repos', 'bench', 'blame.git');
     const head = (await run('git', ['--git-dir', gitDir, 'rev-parse', 'main'])).stdout.trim();
     const viaGitoku: number[] = [];
+    const page: number[] = [];
     const direct: number[] = [];
     for (let i = 0; i < Math.max(5, Math.floor(n / 5)); i++) {
       let t0 = performance.now();
@@ -88,9 +89,13 @@ export const pages: Benchmark = {
       const res = await fetch(`${server.url}/api/v1/repos/bench/blame/blame/main/long.txt`);
       await res.arrayBuffer();
       viaGitoku.push(performance.now() - t0);
+      t0 = performance.now();
+      await (await fetch(`${server.url}/bench/blame/blame/main/long.txt`)).arrayBuffer();
+      page.push(performance.now() - t0);
     }
     printTable('blame of a 3,000-line file with 300 commits', ['subject', 'p50', 'p95'], [
       ['gitoku (blame API)', formatMs(percentile(viaGitoku, 50)), formatMs(percentile(viaGitoku, 95))],
+      ['gitoku (blame page: AI gutter, highlighting)', formatMs(percentile(page, 50)), formatMs(percentile(page, 95))],
       ['git blame --porcelain', formatMs(percentile(direct, 50)), formatMs(percentile(direct, 95))],
     ]);
     const p50 = (name: string) => percentile(results.get(name)!, 50);
