@@ -137,11 +137,11 @@ export async function failJobAttempt(db: DbOrTx, job: Job, owner: string, error:
 }
 
 /** Cancels a job: a queued one at once; a running one is flagged and its runner stops it at the next heartbeat. */
-export async function requestJobCancel(db: DbOrTx, jobId: number): Promise<'cancelled' | 'requested' | 'finished'> {
+export async function requestJobCancel(db: DbOrTx, jobId: number, reason = 'cancelled'): Promise<'cancelled' | 'requested' | 'finished'> {
   const at = now();
-  const queued = await db.updateTable('jobs').set({ status: 'cancelled', cancel_requested: 1, finished_at: at, updated_at: at }).where('id', '=', jobId).where('status', '=', 'queued').executeTakeFirst();
+  const queued = await db.updateTable('jobs').set({ status: 'cancelled', cancel_requested: 1, last_error: reason, finished_at: at, updated_at: at }).where('id', '=', jobId).where('status', '=', 'queued').executeTakeFirst();
   if (Number(queued.numUpdatedRows) === 1) return 'cancelled';
-  const running = await db.updateTable('jobs').set({ cancel_requested: 1, updated_at: at }).where('id', '=', jobId).where('status', '=', 'running').executeTakeFirst();
+  const running = await db.updateTable('jobs').set({ cancel_requested: 1, last_error: reason, updated_at: at }).where('id', '=', jobId).where('status', '=', 'running').executeTakeFirst();
   return Number(running.numUpdatedRows) === 1 ? 'requested' : 'finished';
 }
 

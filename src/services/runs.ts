@@ -341,8 +341,9 @@ export async function cancelRun(app: AppContext, access: RepositoryAccess, actor
   if (!roleAtLeast(access.role, 'write')) throw forbidden('You need write access to cancel a run');
   const run = await getRun(app, access.repo.id, number);
   if (['succeeded', 'failed', 'cancelled'].includes(run.status)) throw new ServiceError(409, `run is already ${run.status}`);
-  const outcome = run.job_id ? await requestJobCancel(app.db, run.job_id) : 'cancelled';
-  if (outcome === 'cancelled') await closeRun(app, run, 'cancelled', { error: `cancelled by ${actor.username}` });
+  const reason = `cancelled by ${actor.username}`;
+  const outcome = run.job_id ? await requestJobCancel(app.db, run.job_id, reason) : 'cancelled';
+  if (outcome === 'cancelled') await closeRun(app, run, 'cancelled', { error: reason });
   else if (outcome === 'requested') await appendRunEvents(app, run.id, 0, [{ kind: 'status', data: { message: `cancel requested by ${actor.username}` } }]);
   return (await getRunById(app.db, run.id))!;
 }
@@ -504,7 +505,9 @@ export async function failRunAttempt(app: AppContext, job: Job, owner: string, e
 }
 
 /** The runner stopped a job because it was cancelled. */
-export async function cancelledRunAttempt(app: AppContext, job: Job, owner: string, reason: string): Promise<boolean> {
+export async function cancelledRunAttempt(app: AppContext, job: Job, owner: string, runnerReason: string): Promise<boolean> {
+  // Who asked (recorded with the request) says more than the runner's "cancelled".
+  const reason = job.cancel_requested === 1 && job.last_error ? job.last_error : runnerReason;
   const ok = await finishJob(app.db, job.id, owner, 'cancelled', { error: reason });
   if (!ok) return false;
   const run = await getRunById(app.db, (JSON.parse(job.payload) as { run_id: number }).run_id);

@@ -161,6 +161,10 @@ describe.each(testDialects())('agent runs on %s', (dialect) => {
     const run = await finished(res.json.number);
     expect(run.status).toBe('cancelled');
     expect(Date.now() - started).toBeLessThan(5000 + 3000);
+    // Who cancelled it is kept on the run and told on its pull request, not only in the trace.
+    expect(run.error).toBe(`cancelled by ${owner.username}`);
+    const comments = await api(server, 'GET', path(`/issues/${run.pull_request.number}/comments`));
+    expect(comments.json.map((c: { body: string }) => c.body).join('\n')).toContain(`cancelled by ${owner.username}`);
     expect((await api(server, 'POST', path(`/runs/${res.json.number}/cancel`), { token: owner.token })).status).toBe(409);
   });
 
