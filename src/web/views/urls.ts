@@ -27,3 +27,24 @@ export function commitsUrl(r: RepoRef, ref: string, opts: { path?: string; page?
 export const compareUrl = (r: RepoRef, base: string, head: string) => `${repoUrl(r)}/compare/${encodePath(base)}...${encodePath(head)}`;
 export const pullsUrl = (r: RepoRef) => `${repoUrl(r)}/pulls`;
 export const pullUrl = (r: RepoRef, n: number, tab: '' | 'commits' | 'files' = '') => `${repoUrl(r)}/pull/${n}${tab ? `/${tab}` : ''}`;
+
+/** How many hops the graph page shows around its target unless ?depth says otherwise. */
+export const GRAPH_DEFAULT_DEPTH = 2;
+
+export interface GraphQuery {
+  node?: number;
+  run?: number;
+  path?: string;
+  depth?: number;
+}
+
+/** The graph page: ?node=ID, ?run=N or ?path=P, with ?depth when it is not the default. */
+export function graphUrl(repo: RepoRef, q: GraphQuery = {}): string {
+  const params = new URLSearchParams();
+  if (q.node !== undefined) params.set('node', String(q.node));
+  else if (q.run !== undefined) params.set('run', String(q.run));
+  else if (q.path !== undefined) params.set('path', q.path);
+  if (q.depth !== undefined && q.depth !== GRAPH_DEFAULT_DEPTH) params.set('depth', String(q.depth));
+  const qs = params.toString();
+  return `${repoUrl(repo)}/graph${qs ? `?${qs}` : ''}`;
+}

@@ -16,6 +16,7 @@ import { registerRunPages } from './runs.tsx';
 import { registerCodeRoutes } from './code.tsx';
 import { registerPullRoutes } from './pulls.tsx';
 import { registerAutomationRoutes } from './automation.tsx';
+import { registerGraphRoutes } from './graph.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -85,6 +86,7 @@ export function uiRoutes(): Hono<WebEnv> {
   registerAdminRoutes(ui);
   registerRunPages(ui);
   registerAutomationRoutes(ui);
+  registerGraphRoutes(ui);
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);

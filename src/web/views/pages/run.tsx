@@ -7,6 +7,7 @@ import type { DiffResult } from '../../../git/diff.ts';
 import type { RepoView } from './repo.tsx';
 import { PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
+import { graphUrl } from '../urls.ts';
 import { formatBytes } from '../format.ts';
 import {
   DiffView,
@@ -252,25 +253,32 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
             </span>
           </div>
         </div>
-        {write && (
+        {(write || !active) && (
           <div class="run-header-actions">
-            {active && (
+            {!active && (
+              <a class="btn" href={graphUrl(view.repo, { run: run.number })} id="run-graph" title="This task's knowledge graph: evidence, file ranges, commits, pull request">
+                <Icon name="graph" /> Graph
+              </a>
+            )}
+            {write && active && (
               <PostForm ctx={ctx} action={`${base}/cancel`} class="inline-form">
                 <button type="submit" class="btn btn-danger-outline" id="run-cancel">
                   <Icon name="stop" /> Cancel
                 </button>
               </PostForm>
             )}
-            {!active && (
+            {write && !active && (
               <PostForm ctx={ctx} action={`${base}/retry`} class="inline-form">
                 <button type="submit" class="btn" title="Run the same prompt again from the same source">
                   <Icon name="retry" /> Retry
                 </button>
               </PostForm>
             )}
-            <a class="btn" href="#fork" data-open-details="fork">
-              <Icon name="branch" /> Fork
-            </a>
+            {write && (
+              <a class="btn" href="#fork" data-open-details="fork">
+                <Icon name="branch" /> Fork
+              </a>
+            )}
           </div>
         )}
       </div>

@@ -7,7 +7,7 @@ import { Avatar } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { formatBytes, shortDate } from '../format.ts';
 import { Breadcrumbs, CodeTable, CommitBar, FileTable, Readme, RefSwitcher, shortSha } from '../code.tsx';
-import { blameUrl, blobUrl, commitUrl, commitsUrl, rawUrl, treeUrl } from '../urls.ts';
+import { blameUrl, blobUrl, commitUrl, commitsUrl, graphUrl, rawUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
 import { AiCodeTable, AiGutterCell, AiLegend, type AiLineMark } from '../aiProvenance.tsx';
 
@@ -118,6 +118,9 @@ export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
                 Blame
               </a>
             )}
+            <a class="btn btn-sm" href={graphUrl(repo, { path: loc.path })} id="graph-link" title="The knowledge graph of this file: its AI-written ranges and the runs behind them">
+              <Icon name="graph" /> Graph
+            </a>
             <a class="btn btn-sm" href={rawUrl(repo, loc.ref, loc.path)} download={name} title="Download" aria-label="Download">
               <Icon name="download" />
             </a>
@@ -193,6 +196,9 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
             </a>
             <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path })}>
               <Icon name="history" /> History
+            </a>
+            <a class="btn btn-sm" href={graphUrl(repo, { path: loc.path })} id="graph-link" title="The knowledge graph of this file: its AI-written ranges and the runs behind them">
+              <Icon name="graph" /> Graph
             </a>
           </div>
         </div>
