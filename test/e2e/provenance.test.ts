@@ -5,22 +5,13 @@ import { api, createTestUser, startTestServer, type TestServer, type TestUser } 
 import { authUrl, commitFiles, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 
 const skipReason = browserUnavailableReason();
 if (skipReason) console.warn(`skipping browser tests: ${skipReason}`);
 
 /** Untrusted prompt text: it must show as text, never run. */
 const PROMPT_MARK = 'Extend the <b>app</b> file <script>window.__pwned = 1</script>';
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!!skipReason)(`AI provenance pages${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let server: TestServer;

@@ -8,21 +8,12 @@ import type { JobRunner } from '../../src/runner/runner.ts';
 import { authorizeRepository, createRepository, setCollaborator } from '../../src/services/repositories.ts';
 import { findUserByName } from '../../src/services/users.ts';
 import { getRun, startRun } from '../../src/services/runs.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 
 const skipReason = browserUnavailableReason();
 if (skipReason) console.warn(`skipping browser tests: ${skipReason}`);
 
 const script = (body: string, intro = 'Add a greeting to the project.') => `${intro}\n\n\`\`\`gitoku-script\n${body}\n\`\`\`\n`;
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let server: TestServer;

@@ -8,18 +8,9 @@ import { Dispatcher } from '../../src/events/dispatcher.ts';
 import { BehaviorRegistry } from '../../src/events/registry.ts';
 import { appendEvents } from '../../src/events/outbox.ts';
 import { REVIEW_BOT } from '../../src/services/reviews.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 
 const script = (body: string) => `Task.\n\n\`\`\`gitoku-script\n${body}\n\`\`\`\n`;
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const MANIFEST = `[workflow.test]
 name = "Tests"

@@ -8,18 +8,8 @@ import { startInProcessRunner, startRunnerProcess } from '../helpers/runner.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
 import { createJobToken } from '../../src/services/jobTokens.ts';
 import { enqueueJob } from '../../src/services/jobs.ts';
+import { scriptPrompt as script, waitFor } from '../helpers/scriptedRuns.ts';
 
-const script = (body: string) => `Do the task.\n\n\`\`\`gitoku-script\n${body}\n\`\`\`\n`;
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.each(testDialects())('agent runs on %s', (dialect) => {
   let server: TestServer;
