@@ -9,6 +9,7 @@
  * - loadPullRequestAiContexts / loadPullRequestAiLines — the PR page and its files view.
  * Every function takes a repository the caller already authorized (authorizeRepository).
  */
+import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import type { RepositoryAccess, RepositoryWithOwner } from './repositories.ts';
@@ -18,7 +19,6 @@ import { type FileSpans, type Span, spansContain } from '../domain/spans.ts';
 import { assignFilesToTurns, cleanText, MAX_THINKING_CHARS, splitAgentTurns, type TraceEventLite } from '../domain/aiProvenance.ts';
 import { blameLineOrigins, type LineOrigin, type OriginCommit } from '../git/blameOrigins.ts';
 import { commitLineSpans, unquoteGitPath } from '../git/spans.ts';
-import { sql } from 'kysely';
 import { git, runGit } from '../git/exec.ts';
 import { readCommitObject } from '../git/objects.ts';
 import { resolveCommit } from '../git/tree.ts';

@@ -215,7 +215,6 @@ async function ingest(app: AppContext, repo: Pick<Repository, 'id' | 'storage_pa
   return summary;
 }
 
-
 /** Open pull requests scanned for the commits whose provenance was ingested, newest first. */
 const MAX_OPEN_PULLS = 100;
 
