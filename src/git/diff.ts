@@ -89,13 +89,16 @@ export interface DiffOptions {
 }
 
 /** The diff between two commits (base may be null for a root commit), with rename detection. */
+/** Patch text read for one diff unless the caller says otherwise; files past it come without a patch. */
+export const DEFAULT_MAX_PATCH_BYTES = 4 * 1024 * 1024;
+
 export async function diffCommits(gitDir: string, base: string | null, head: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const from = base ?? EMPTY_TREE;
   const pathArgs = opts.path ? ['--', opts.path] : [];
   const raw = await runGit(['diff', '--raw', '-z', '--numstat', '-M', '--no-abbrev', '--end-of-options', from, head, ...pathArgs], { gitDir });
   if (raw.code !== 0) throw new Error(`git diff failed: ${raw.stderr.trim()}`);
   const files = parseRawNumstat(raw.stdout.toString('utf8'));
-  const cap = opts.maxPatchBytes ?? 4 * 1024 * 1024;
+  const cap = opts.maxPatchBytes ?? DEFAULT_MAX_PATCH_BYTES;
   const patchOut = await runGitCapped(gitDir, ['diff', '-M', '--no-color', '--no-ext-diff', `--unified=${opts.context ?? 3}`, '--end-of-options', from, head, ...pathArgs], cap);
   const patches = splitPatch(patchOut.stdout.toString('utf8'));
   const result = files.map((file, index) => {

@@ -7,7 +7,7 @@ import { LruCache } from '../git/lru.ts';
 import { isBinary, listTree, readBlobAtPath, resolveCommit, type BlobContent, type TreeEntry } from '../git/tree.ts';
 import { lastCommitsForEntries } from '../git/log.ts';
 import { readCommitObject, type Commit } from '../git/objects.ts';
-import { diffCommits, type DiffResult } from '../git/diff.ts';
+import { DEFAULT_MAX_PATCH_BYTES, diffCommits, type DiffResult } from '../git/diff.ts';
 import type { CommitSummary } from '../git/refs.ts';
 import type { CommitStatus } from '../db/schema.ts';
 import { combineStatuses, type StatusState } from './statuses.ts';
@@ -201,7 +201,7 @@ export async function lastCommitOf(gitDir: string, commitSha: string, path: stri
 const diffCache = new LruCache<string, DiffResult>(500, 96 * 1024 * 1024);
 
 /** diffCommits between two resolved commits, cached (a diff between two object ids never changes). */
-export async function cachedDiff(gitDir: string, from: string | null, to: string, maxPatchBytes: number): Promise<DiffResult> {
+export async function cachedDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): Promise<DiffResult> {
   const key = `${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`;
   const hit = diffCache.get(key);
   if (hit) return hit;

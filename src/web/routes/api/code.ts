@@ -13,7 +13,8 @@ import { notFound } from '../../../services/errors.ts';
 import { entryAtPath, isBinary, listTree, readBlobAtPath } from '../../../git/tree.ts';
 import { readCommitObject, type Commit } from '../../../git/objects.ts';
 import { countCommits, listCommits } from '../../../git/log.ts';
-import { diffCommits, type FileDiff } from '../../../git/diff.ts';
+import type { FileDiff } from '../../../git/diff.ts';
+import { cachedDiff } from '../../../services/uiBrowse.ts';
 import { blameFile, blameRanges } from '../../../git/blame.ts';
 import { mergeBase } from '../../../git/merge.ts';
 import { lsTree } from '../../../git/lsTree.ts';
@@ -210,7 +211,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
       if (/\/(statuses|status|ai-contexts)$/.test(ref)) throw notFound('Not Found');
       const sha = await resolveRefOr404(access, ref);
       const commit = (await readCommitObject(access.gitDir, sha))!;
-      const diff = await diffCommits(access.gitDir, commit.parents[0] ?? null, sha);
+      const diff = await cachedDiff(access.gitDir, commit.parents[0] ?? null, sha);
       const additions = diff.files.reduce((n, f) => n + f.additions, 0);
       const deletions = diff.files.reduce((n, f) => n + f.deletions, 0);
       return c.json({ ...commitJson(app, access.repo, commit), stats: { additions, deletions, total: additions + deletions }, files: diff.files.map((f) => fileJson(app, access.repo, sha, f)) });
@@ -231,7 +232,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
       const [aheadBy, behindBy] = await Promise.all([countCommits(access.gitDir, headSha, baseSha), countCommits(access.gitDir, baseSha, headSha)]);
       const status = aheadBy === 0 && behindBy === 0 ? 'identical' : behindBy === 0 ? 'ahead' : aheadBy === 0 ? 'behind' : 'diverged';
       const commits = (await listCommits(access.gitDir, headSha, { exclude: baseSha, limit: 250 })).reverse();
-      const diff = base ? await diffCommits(access.gitDir, base, headSha) : { files: [], truncated: false };
+      const diff = base ? await cachedDiff(access.gitDir, base, headSha) : { files: [], truncated: false };
       const b = repoBase(app, access.repo);
       const baseCommit = (await readCommitObject(access.gitDir, baseSha))!;
       const mbCommit = base ? await readCommitObject(access.gitDir, base) : null;

@@ -28,6 +28,7 @@ import { findUserById } from '../../../services/users.ts';
 import { invalid } from '../../../services/errors.ts';
 import { listCommits } from '../../../git/log.ts';
 import { diffCommits } from '../../../git/diff.ts';
+import { cachedDiff } from '../../../services/uiBrowse.ts';
 import type { CommitStatus } from '../../../db/schema.ts';
 
 async function userRef(app: AppContext, id: number | null) {
@@ -209,7 +210,7 @@ export function registerPullRoutes(api: ApiRegistry): void {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
-    const diff = await diffCommits(access.gitDir, pr.merge_base_sha ?? pr.base_sha, pr.head_sha);
+    const diff = await cachedDiff(access.gitDir, pr.merge_base_sha ?? pr.base_sha, pr.head_sha);
     setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, diff.files.length);
     return c.json(diff.files.slice((query.page - 1) * query.per_page, query.page * query.per_page).map((f) => fileJson(app, access.repo, pr.head_sha, f)));
   });

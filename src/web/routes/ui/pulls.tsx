@@ -21,7 +21,7 @@ import { pageContext, readForm, render, requireUser, setFlash } from './render.t
 import { repoAccess, repoView } from './access.ts';
 import { UI_DIFF_MAX_BYTES } from './code.tsx';
 import type { DiffResult } from '../../../git/diff.ts';
-import { loadPullRequestAiContexts, loadPullRequestAiLines, pullRequestCapturedPaths } from '../../../services/provenance.ts';
+import { loadCaptureViews, loadPullRequestAiLines, pullRequestCapturedPaths } from '../../../services/provenance.ts';
 import { aiLineMarks, type AiLineMark } from '../../views/aiProvenance.tsx';
 
 const PER_PAGE = 25;
@@ -61,15 +61,15 @@ async function pullPageData(c: Context<WebEnv>, access: RepositoryAccess, pr: Pu
 const MAX_AI_FILES = 50;
 
 /** The AI-written lines the pull request adds, per file of its diff (only files some capture of its commits covers). */
-async function pullAiLines(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest, diff: DiffResult | null): Promise<Map<string, Map<number, AiLineMark>>> {
+async function pullAiLines(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest, diff: DiffResult | null, prCommits: readonly { sha: string }[]): Promise<Map<string, Map<number, AiLineMark>>> {
   const out = new Map<string, Map<number, AiLineMark>>();
-  if (!diff || diff.files.length === 0) return out;
+  if (!diff || diff.files.length === 0 || prCommits.length === 0) return out;
   const app = c.get('app');
-  const contexts = await loadPullRequestAiContexts(app, access, pr);
-  const captured = contexts.commits.flatMap((commit) => commit.captures.flatMap((capture) => [...Object.keys(capture.modified_line_spans), ...capture.modified_files]));
+  const commits = new Set(prCommits.map((commit) => commit.sha));
+  const captures = await loadCaptureViews(app, access.repo, [...commits]);
+  const captured = [...captures.values()].flatMap((list) => list.flatMap((capture) => [...Object.keys(capture.modified_line_spans), ...capture.modified_files]));
   if (captured.length === 0) return out;
   const covered = await pullRequestCapturedPaths(access, pr, captured, new Set(diff.files.map((f) => f.path)));
-  const commits = new Set(contexts.commits.map((commit) => commit.sha));
   const paths = diff.files.filter((f) => f.status !== 'removed' && !f.binary && f.additions > 0 && covered.has(f.path)).map((f) => f.path).slice(0, MAX_AI_FILES);
   for (let i = 0; i < paths.length; i += 8) {
     await Promise.all(
@@ -85,7 +85,7 @@ async function pullAiLines(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
 async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest, open: OpenLineForm | null, status: 200 | 422 = 200): Promise<Response> {
   const app = c.get('app');
   const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
-  const aiLines = await pullAiLines(c, access, pr, diff);
+  const aiLines = await pullAiLines(c, access, pr, diff, data.commits);
   return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} aiLines={aiLines} />, status);
 }
 
