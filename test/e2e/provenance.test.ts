@@ -118,6 +118,12 @@ describe.skipIf(!!skipReason)(`AI provenance pages${skipReason ? ` (skipped: ${s
     await page.click('#ai-captures .ai-prompt-details > summary');
     expect(await panel.locator('.ai-prompt').textContent()).toContain(PROMPT_MARK);
     await screenshot(page, 'provenance-commit');
+    // The panel leads to the commit's neighbourhood in the knowledge graph: its evidence and the run behind it.
+    await page.click('#ai-graph-link');
+    await page.waitForSelector('#graph-svg');
+    const listed = await page.$$eval('#graph-nodes a', (links) => links.map((a) => a.textContent ?? ''));
+    expect(listed.join('\n')).toContain(`Run #${run.number}`);
+    await page.goBack();
 
     // The human commit has none.
     await page.goto(`${repoUrl()}/commit/${humanSha}`);

@@ -4,6 +4,7 @@ import type { AiBlameRange, CaptureView } from '../../services/provenance.ts';
 import type { Span } from '../../domain/spans.ts';
 import { blobUrl, commitUrl, pullUrl, repoUrl, type RepoRef } from './urls.ts';
 import { escapeHtml } from './highlight.ts';
+import { Icon } from './icons.tsx';
 
 /**
  * AI provenance surfaces (issue 7): the model badge, the capture popover (a <details>, no script),
@@ -210,7 +211,7 @@ export const AiLegend: FC<{ repo: RepoRef; marks: Map<number, AiLineMark>; total
 };
 
 /** The commit page panel: each capture with its model, evidence, confidence, the spans it covers, prompt and links. */
-export const AiCommitPanel: FC<{ repo: RepoRef; sha: string; captures: CaptureView[] }> = ({ repo, sha, captures }) => {
+export const AiCommitPanel: FC<{ repo: RepoRef; sha: string; captures: CaptureView[]; graphHref?: string | null }> = ({ repo, sha, captures, graphHref }) => {
   if (captures.length === 0) return null;
   return (
     <section class="card ai-panel" id="ai-captures" aria-labelledby="ai-captures-title">
@@ -219,6 +220,11 @@ export const AiCommitPanel: FC<{ repo: RepoRef; sha: string; captures: CaptureVi
           AI
         </span>{' '}
         AI provenance <span class="counter">{captures.length}</span>
+        {graphHref && (
+          <a class="btn btn-sm ai-panel-graph" href={graphHref} id="ai-graph-link" title="This commit's evidence in the knowledge graph: the runs and agents behind it and the ranges it wrote">
+            <Icon name="graph" /> Graph
+          </a>
+        )}
       </h2>
       <ol class="ai-capture-list">
         {captures.map((c) => {

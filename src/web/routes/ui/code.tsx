@@ -26,7 +26,8 @@ import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
 import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
 import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
-import { blobUrl, commitsUrl, compareUrl, treeUrl } from '../../views/urls.ts';
+import { blobUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
+import { findGraphNode } from '../../../services/provenanceGraph.ts';
 import { pageContext, render } from './render.tsx';
 import { type AiBlameRange, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
@@ -244,7 +245,9 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const [diff, all, ai] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha), loadCommitAiContexts(app, access.repo, sha)]);
     const combined = all.length ? combineStatuses(all) : null;
     const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description, targetUrl: s.target_url })) } : null;
-    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} />);
+    const node = ai.length ? await findGraphNode(app, access.repo.id, 'commit', sha) : null;
+    const aiGraphHref = node ? graphUrl(access.repo, { node: node.id }) : null;
+    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} aiGraphHref={aiGraphHref} />);
   });
 
   ui.get('/:owner/:repo/compare', async (c) => {

@@ -88,7 +88,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
   );
 };
 
-export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[] }> = ({ ctx, view, commit, diff, status, ai }) => {
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[]; aiGraphHref?: string | null }> = ({ ctx, view, commit, diff, status, ai, aiGraphHref }) => {
   const { repo } = view;
   const body = commit.message.slice(commit.title.length).trim();
   return (
@@ -158,7 +158,7 @@ export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBr
           </ul>
         </div>
       )}
-      {ai && ai.length > 0 && <AiCommitPanel repo={repo} sha={commit.sha} captures={ai} />}
+      {ai && ai.length > 0 && <AiCommitPanel repo={repo} sha={commit.sha} captures={ai} graphHref={aiGraphHref} />}
       <DiffView repo={repo} diff={diff} viewRef={commit.sha} truncatedHref={treeUrl(repo, commit.sha)} />
     </RepoLayout>
   );
