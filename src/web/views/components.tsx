@@ -105,3 +105,23 @@ export const RepoList: FC<{ repos: RepositoryWithOwner[]; showOwner?: boolean }>
     ))}
   </ul>
 );
+
+/**
+ * A page's own stylesheets and scripts from /-/static (versioned for caching), and — for pages that follow
+ * something live — a reload every `refreshSeconds` when JavaScript is off.
+ */
+export const PageAssets: FC<{ ctx: PageContext; styles?: string[]; scripts?: string[]; refreshSeconds?: number }> = ({ ctx, styles = [], scripts = [], refreshSeconds }) => (
+  <>
+    {styles.map((name) => (
+      <link rel="stylesheet" href={`/-/static/${name}?v=${ctx.assetVersion}`} />
+    ))}
+    {scripts.map((name) => (
+      <script src={`/-/static/${name}?v=${ctx.assetVersion}`} defer></script>
+    ))}
+    {refreshSeconds ? (
+      <noscript>
+        <meta http-equiv="refresh" content={String(refreshSeconds)} />
+      </noscript>
+    ) : null}
+  </>
+);

@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx';
 import type { PageContext } from '../context.ts';
 import type { RunnerView } from '../../../services/runners.ts';
 import { Layout } from '../layout.tsx';
-import { CopyField, EmptyState, PostForm, Time } from '../components.tsx';
+import { CopyField, EmptyState, PageAssets, PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 
 export const AdminNav: FC<{ active: 'runners' | 'events' }> = ({ active }) => (
@@ -36,7 +36,7 @@ export const AdminRunnersPage: FC<AdminRunnersProps> = ({ ctx, runners, registra
   const online = runners.filter((r) => r.online).length;
   const busy = runners.filter((r) => r.online && r.busy_jobs > 0).length;
   return (
-    <Layout ctx={ctx} title="Runners · Site administration" head={<link rel="stylesheet" href={`/-/static/runs.css?v=${ctx.assetVersion}`} />}>
+    <Layout ctx={ctx} title="Runners · Site administration" head={<PageAssets ctx={ctx} styles={['runs.css']} />}>
       <div class="split">
         <aside class="split-side">
           <p class="admin-eyebrow">Site administration</p>

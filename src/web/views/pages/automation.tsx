@@ -7,7 +7,7 @@ import type { RefLists } from '../../../services/uiBrowse.ts';
 import type { GitokuWorkflow, ManifestProblem, ManifestResult } from '../../../domain/manifest.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { Layout } from '../layout.tsx';
-import { EmptyState, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { EmptyState, FormAlert, PageAssets, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { RefSwitcher } from '../code.tsx';
 import { blobUrl, commitUrl, repoUrl, type RepoRef } from '../urls.ts';
@@ -24,17 +24,8 @@ export const branchOf = (ref: string) => ref.replace(/^refs\/heads\//, '');
 
 /** The automation pages' stylesheets (status badges and the terminal come from runs.css) and script. */
 export const AutomationAssets: FC<{ ctx: PageContext; refresh?: boolean }> = ({ ctx, refresh }) => (
-  <>
-    <link rel="stylesheet" href={`/-/static/runs.css?v=${ctx.assetVersion}`} />
-    <link rel="stylesheet" href={`/-/static/automation.css?v=${ctx.assetVersion}`} />
-    <script src={`/-/static/automation.js?v=${ctx.assetVersion}`} defer></script>
-    {/* Without JavaScript, an unfinished workflow run's page reloads itself to follow its log. */}
-    {refresh ? (
-      <noscript>
-        <meta http-equiv="refresh" content="2" />
-      </noscript>
-    ) : null}
-  </>
+  // Without JavaScript, an unfinished workflow run's page reloads itself to follow its log.
+  <PageAssets ctx={ctx} styles={['runs.css', 'automation.css']} scripts={['automation.js']} refreshSeconds={refresh ? 2 : undefined} />
 );
 
 /** A repository page on the Automation tab. */

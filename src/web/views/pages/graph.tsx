@@ -3,7 +3,7 @@ import type { PageContext } from '../context.ts';
 import type { RunStatus } from '../../../db/schema.ts';
 import { GRAPH_MAX_DEPTH, graphDataJson, kindClass, kindLabel, type GraphIndex, type GraphView, type GraphViewEdge, type GraphViewNode } from '../../../services/uiGraph.ts';
 import { Layout } from '../layout.tsx';
-import { EmptyState } from '../components.tsx';
+import { EmptyState, PageAssets } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { blobUrl, graphUrl, repoUrl } from '../urls.ts';
 import { RepoHeader, type RepoTab, type RepoView } from './repo.tsx';
@@ -14,16 +14,9 @@ import { RepoHeader, type RepoTab, type RepoView } from './repo.tsx';
  * screen readers). Labels come from the data (titles, paths): JSX escapes them, the JSON block escapes `<`.
  */
 
-const GraphAssets: FC<{ ctx: PageContext; script: boolean }> = ({ ctx, script }) => (
-  <>
-    <link rel="stylesheet" href={`/-/static/graph.css?v=${ctx.assetVersion}`} />
-    {script ? <script src={`/-/static/graph.js?v=${ctx.assetVersion}`} defer></script> : null}
-  </>
-);
-
 /** The drawing gets the wide layout (and the script); the overview and empty states the usual width. */
 const GraphLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; drawing?: boolean; children?: Child }> = ({ ctx, view, title, active, drawing = false, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={drawing} />} size={drawing ? 'wide' : 'default'} head={<GraphAssets ctx={ctx} script={drawing} />}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={drawing} />} size={drawing ? 'wide' : 'default'} head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
     {children}
   </Layout>
 );

@@ -7,7 +7,7 @@ import { parsePatchLines } from '../../../domain/diffLines.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { Layout } from '../layout.tsx';
 import { RepoHeader, type RepoView } from './repo.tsx';
-import { EmptyState, PostForm, Time } from '../components.tsx';
+import { EmptyState, PageAssets, PostForm, Time } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { fullDate, sentence } from '../format.ts';
 
@@ -29,16 +29,8 @@ export const driverLabel = (driver: string) => (driver === 'script' ? 'scripted'
 
 /** The stylesheet and live-log script of the task pages (only these pages load them). */
 export const RunAssets: FC<{ ctx: PageContext; refresh?: boolean }> = ({ ctx, refresh }) => (
-  <>
-    <link rel="stylesheet" href={`/-/static/runs.css?v=${ctx.assetVersion}`} />
-    <script src={`/-/static/runs.js?v=${ctx.assetVersion}`} defer></script>
-    {/* Without JavaScript, an unfinished run's page reloads itself to follow progress. */}
-    {refresh ? (
-      <noscript>
-        <meta http-equiv="refresh" content="3" />
-      </noscript>
-    ) : null}
-  </>
+  // Without JavaScript, an unfinished run's page reloads itself to follow progress.
+  <PageAssets ctx={ctx} styles={['runs.css']} scripts={['runs.js']} refreshSeconds={refresh ? 3 : undefined} />
 );
 
 /** A repository page on the Tasks tab. */
