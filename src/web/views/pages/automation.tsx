@@ -459,20 +459,20 @@ const WorkflowCard: FC<{ ctx: PageContext; view: RepoView; workflow: GitokuWorkf
 };
 
 export const WorkflowRunList: FC<{ view: RepoView; runs: WorkflowRun[]; now: number }> = ({ view, runs, now }) => (
-  <ul class="card au-runs" id="workflow-runs">
+  <ul class="card run-list" id="workflow-runs">
     {runs.map((r) => (
-      <li class="au-run" data-run-number={r.number}>
-        <div class="au-run-status">
+      <li class="run-row au-run" data-run-number={r.number}>
+        <div class="run-row-status">
           <WorkflowStatusBadge run={r} />
         </div>
-        <div class="au-run-main">
-          <div class="au-run-title">
-            <a class="au-run-link" href={workflowRunUrl(view.repo, r.number)}>
+        <div class="run-row-main">
+          <div class="run-row-title">
+            <a class="run-title-link au-run-link" href={workflowRunUrl(view.repo, r.number)}>
               {r.name}
             </a>
             <span class="run-number">#{r.number}</span>
           </div>
-          <div class="au-run-meta">
+          <div class="run-row-meta">
             <EventChip event={r.event} />
             <span class="run-branch mono" title={r.ref}>
               {branchOf(r.ref)}
