@@ -11,6 +11,7 @@ import { graphUrl } from '../urls.ts';
 import { formatBytes } from '../format.ts';
 import {
   DiffView,
+  JobHeader,
   RunAgent,
   RunDuration,
   RunFormAlert,
@@ -230,58 +231,46 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
         <span aria-hidden="true">/</span>
         <span>#{run.number}</span>
       </nav>
-      <div class="run-header">
-        <div class="run-header-main">
-          <h1 class="run-h1">
-            <span class="run-h1-title">{run.title}</span> <span class="run-number">#{run.number}</span>
-          </h1>
-          <div class="run-header-meta">
-            <RunStatusBadge status={run.status} large id="run-status" />
-            <RunAgent run={run} />
-            <span class="muted">
-              {author ? (
-                <>
-                  <strong class="run-author">{author}</strong> started this{' '}
-                </>
-              ) : (
-                'Started '
+      <JobHeader
+        title={<span class="run-h1-title">{run.title}</span>}
+        number={run.number}
+        badge={<RunStatusBadge status={run.status} large id="run-status" />}
+        kind={<RunAgent run={run} />}
+        startedBy={author ? { name: author, verb: 'started this' } : null}
+        startedWord="Started"
+        createdAt={run.created_at}
+        duration={<RunDuration run={run} now={now} />}
+        actions={
+          (write || !active) && (
+            <div class="run-header-actions">
+              {!active && (
+                <a class="btn" href={graphUrl(view.repo, { run: run.number })} id="run-graph" title="This task's knowledge graph: evidence, file ranges, commits, pull request">
+                  <Icon name="graph" /> Graph
+                </a>
               )}
-              <Time iso={run.created_at} />
-            </span>
-            <span class="muted run-took">
-              <Icon name="clock" /> <RunDuration run={run} now={now} />
-            </span>
-          </div>
-        </div>
-        {(write || !active) && (
-          <div class="run-header-actions">
-            {!active && (
-              <a class="btn" href={graphUrl(view.repo, { run: run.number })} id="run-graph" title="This task's knowledge graph: evidence, file ranges, commits, pull request">
-                <Icon name="graph" /> Graph
-              </a>
-            )}
-            {write && active && (
-              <PostForm ctx={ctx} action={`${base}/cancel`} class="inline-form">
-                <button type="submit" class="btn btn-danger-outline" id="run-cancel">
-                  <Icon name="stop" /> Cancel
-                </button>
-              </PostForm>
-            )}
-            {write && !active && (
-              <PostForm ctx={ctx} action={`${base}/retry`} class="inline-form">
-                <button type="submit" class="btn" title="Run the same prompt again from the same source">
-                  <Icon name="retry" /> Retry
-                </button>
-              </PostForm>
-            )}
-            {write && (
-              <a class="btn" href="#fork" data-open-details="fork">
-                <Icon name="branch" /> Fork
-              </a>
-            )}
-          </div>
-        )}
-      </div>
+              {write && active && (
+                <PostForm ctx={ctx} action={`${base}/cancel`} class="inline-form">
+                  <button type="submit" class="btn btn-danger-outline" id="run-cancel">
+                    <Icon name="stop" /> Cancel
+                  </button>
+                </PostForm>
+              )}
+              {write && !active && (
+                <PostForm ctx={ctx} action={`${base}/retry`} class="inline-form">
+                  <button type="submit" class="btn" title="Run the same prompt again from the same source">
+                    <Icon name="retry" /> Retry
+                  </button>
+                </PostForm>
+              )}
+              {write && (
+                <a class="btn" href="#fork" data-open-details="fork">
+                  <Icon name="branch" /> Fork
+                </a>
+              )}
+            </div>
+          )
+        }
+      />
 
       <div class="run-branches">
         <span class="run-branch mono" title={`Source: ${run.source_branch ?? run.source_commit}`}>

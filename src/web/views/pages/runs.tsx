@@ -418,3 +418,45 @@ export const DiffView: FC<{ diff: DiffResult; anchor: string; empty?: string }> 
     </div>
   );
 };
+
+/**
+ * The header of a task's or a workflow run's page: title and number, then its status badge, what it is
+ * (agent, event), who started it and when, and how long it took; actions on the right.
+ */
+export const JobHeader: FC<{ title: Child; number: number; badge: Child; kind: Child; startedBy: { name: string; verb: string } | null; startedWord: string; createdAt: string; duration: Child; actions?: Child }> = ({
+  title,
+  number,
+  badge,
+  kind,
+  startedBy,
+  startedWord,
+  createdAt,
+  duration,
+  actions,
+}) => (
+  <div class="run-header">
+    <div class="run-header-main">
+      <h1 class="run-h1">
+        {title} <span class="run-number">#{number}</span>
+      </h1>
+      <div class="run-header-meta">
+        {badge}
+        {kind}
+        <span class="muted">
+          {startedBy ? (
+            <>
+              <strong class="run-author">{startedBy.name}</strong> {startedBy.verb}{' '}
+            </>
+          ) : (
+            `${startedWord} `
+          )}
+          <Time iso={createdAt} />
+        </span>
+        <span class="muted run-took">
+          <Icon name="clock" /> {duration}
+        </span>
+      </div>
+    </div>
+    {actions}
+  </div>
+);

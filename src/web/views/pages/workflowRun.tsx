@@ -6,6 +6,7 @@ import { Icon } from '../icons.tsx';
 import { commitUrl, pullUrl, treeUrl } from '../urls.ts';
 import { fullDate } from '../format.ts';
 import type { RepoView } from './repo.tsx';
+import { JobHeader } from './runs.tsx';
 import { AutomationLayout, EventChip, WorkflowDuration, WorkflowStatusBadge, automationUrl, branchOf, workflowRunUrl } from './automation.tsx';
 
 /** One stored log event of a workflow run (workflow_run_events). */
@@ -218,33 +219,20 @@ export const WorkflowRunPage: FC<WorkflowRunPageProps> = ({ ctx, view, run, even
         <span aria-hidden="true">/</span>
         <span>#{run.number}</span>
       </nav>
-      <div class="run-header">
-        <div class="run-header-main">
-          <h1 class="run-h1">
-            <span class="wf-title" id="wf-title">
-              {run.name}
-            </span>{' '}
-            <span class="run-number">#{run.number}</span>
-          </h1>
-          <div class="run-header-meta">
-            <WorkflowStatusBadge run={run} large id="wf-status" />
-            <EventChip event={run.event} />
-            <span class="muted">
-              {actor ? (
-                <>
-                  <strong class="run-author">{actor}</strong> {run.event === 'manual' ? 'ran this' : 'triggered this'}{' '}
-                </>
-              ) : (
-                'Triggered '
-              )}
-              <Time iso={run.created_at} />
-            </span>
-            <span class="muted run-took">
-              <Icon name="clock" /> <WorkflowDuration run={run} now={now} />
-            </span>
-          </div>
-        </div>
-      </div>
+      <JobHeader
+        title={
+          <span class="wf-title" id="wf-title">
+            {run.name}
+          </span>
+        }
+        number={run.number}
+        badge={<WorkflowStatusBadge run={run} large id="wf-status" />}
+        kind={<EventChip event={run.event} />}
+        startedBy={actor ? { name: actor, verb: run.event === 'manual' ? 'ran this' : 'triggered this' } : null}
+        startedWord="Triggered"
+        createdAt={run.created_at}
+        duration={<WorkflowDuration run={run} now={now} />}
+      />
       <div class="run-branches">
         <a class="run-branch mono" href={treeUrl(repo, branch)} title={run.ref}>
           {branch}
