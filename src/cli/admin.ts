@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { withApp, printJson } from './context.ts';
 import { CliError } from './errors.ts';
-import { createUser, getUserByName } from '../services/users.ts';
-import { createAccessToken } from '../services/tokens.ts';
 import { parseScopes } from '../domain/permissions.ts';
-import { createRegistrationToken } from '../services/runners.ts';
 
 export function registerAdminCommands(program: Command): void {
   const admin = program.command('admin').description('Administration on the configured database');
@@ -19,6 +16,7 @@ export function registerAdminCommands(program: Command): void {
     .option('--json', 'print the user as JSON', false)
     .action(async (opts: { username: string; password: string; email?: string; admin: boolean; json: boolean }) => {
       await withApp(async (app) => {
+        const { createUser } = await import('../services/users.ts');
         const created = await createUser(app, { username: opts.username, password: opts.password, email: opts.email, isAdmin: opts.admin });
         if (opts.json) printJson({ id: created.id, login: created.username, email: created.email, site_admin: created.is_admin === 1 });
         else console.log(`Created ${created.is_admin ? 'administrator' : 'user'} "${created.username}".`);
@@ -39,6 +37,7 @@ export function registerAdminCommands(program: Command): void {
         ttl = hours * 3600_000;
       }
       await withApp(async (app) => {
+        const { createRegistrationToken } = await import('../services/runners.ts');
         const value = await createRegistrationToken(app, null, ttl);
         if (opts.json) printJson({ token: value });
         else console.log(value);
@@ -64,6 +63,7 @@ export function registerAdminCommands(program: Command): void {
         expiresAt = new Date(Date.now() + days * 86400_000);
       }
       await withApp(async (app) => {
+        const [{ getUserByName }, { createAccessToken }] = await Promise.all([import('../services/users.ts'), import('../services/tokens.ts')]);
         const owner = await getUserByName(app, opts.username);
         const { token: value, record } = await createAccessToken(app, { userId: owner.id, name: opts.name, scopes, expiresAt });
         if (opts.json) printJson({ token: value, id: record.id, name: record.name, scopes, expires_at: record.expires_at, user: owner.username });

@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { withApp, printJson } from './context.ts';
 import { CliError } from './errors.ts';
 import { parseRepoSlug } from './repo.ts';
-import { findRepository } from '../services/repositories.ts';
-import { backfillGraph } from '../services/provenanceGraph.ts';
 
 export function registerGraphCommands(program: Command): void {
   const graph = program.command('graph').description('The knowledge graph, on the configured database');
@@ -14,6 +12,7 @@ export function registerGraphCommands(program: Command): void {
     .option('--json', 'print the summary as JSON', false)
     .action(async (opts: { repo?: string; json: boolean }) => {
       await withApp(async (app) => {
+        const [{ findRepository }, { backfillGraph }] = await Promise.all([import('../services/repositories.ts'), import('../services/provenanceGraph.ts')]);
         let repositoryId: number | undefined;
         if (opts.repo) {
           const { owner, name } = parseRepoSlug(opts.repo);

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config/index.ts';
+import { ConfigError } from '../config/errors.ts';
 import { ServiceError } from '../services/errors.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerAdminCommands } from './admin.ts';

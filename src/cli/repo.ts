@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { withApp, printJson } from './context.ts';
 import { CliError } from './errors.ts';
-import { getUserByName } from '../services/users.ts';
-import { createRepository } from '../services/repositories.ts';
 
 export function parseRepoSlug(slug: string): { owner: string; name: string } {
   const match = /^([^/\s]+)\/([^/\s]+)$/.exec(slug);
@@ -23,6 +21,7 @@ export function registerRepoCommands(program: Command): void {
     .action(async (slug: string, opts: { private: boolean; description: string; autoInit: boolean; json: boolean }) => {
       const { owner, name } = parseRepoSlug(slug);
       await withApp(async (app) => {
+        const [{ getUserByName }, { createRepository }] = await Promise.all([import('../services/users.ts'), import('../services/repositories.ts')]);
         const user = await getUserByName(app, owner);
         const created = await createRepository(app, user, { name, description: opts.description, isPrivate: opts.private, autoInit: opts.autoInit });
         const cloneUrl = `${app.config.baseUrl}/${created.owner_name}/${created.name}.git`;

@@ -1,8 +1,4 @@
 import type { Command } from 'commander';
-import { RunnerClient } from '../runner/client.ts';
-import { defaultRunnerName, JobRunner } from '../runner/runner.ts';
-import { detectSandbox } from '../runner/sandbox.ts';
-import { REGISTRATION_TOKEN_PREFIX } from '../services/runners.ts';
 import { CliError } from './errors.ts';
 
 export function registerRunnerCommand(program: Command): void {
@@ -20,6 +16,12 @@ export function registerRunnerCommand(program: Command): void {
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new CliError('--concurrency must be 1..64');
       if (!['auto', 'bubblewrap', 'directory'].includes(opts.sandbox)) throw new CliError('--sandbox must be auto, bubblewrap or directory');
       const labels = opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
+      const [{ RunnerClient }, { defaultRunnerName, JobRunner }, { detectSandbox }, { REGISTRATION_TOKEN_PREFIX }] = await Promise.all([
+        import('../runner/client.ts'),
+        import('../runner/runner.ts'),
+        import('../runner/sandbox.ts'),
+        import('../services/runners.ts'),
+      ]);
       let token = opts.token;
       const name = opts.name ?? defaultRunnerName();
       if (token.startsWith(REGISTRATION_TOKEN_PREFIX)) {

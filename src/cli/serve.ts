@@ -1,12 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config/index.ts';
-import { createAppContext } from '../services/app.ts';
-import { ensureFirstAdmin } from '../services/bootstrap.ts';
-import { ensureDemo } from '../services/demo.ts';
-import { findUserByName } from '../services/users.ts';
 import { CliError } from './errors.ts';
-import { sweepJobs } from '../services/runners.ts';
-import { deleteExpiredSessions } from '../services/sessions.ts';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -22,13 +15,22 @@ export function registerServeCommand(program: Command): void {
         port = Number(opts.port);
         if (!/^\d+$/.test(opts.port) || port > 65535) throw new CliError(`--port must be a number between 0 and 65535, got "${opts.port}"`);
       }
+      // Loaded on demand so that other commands do not pay for the server at start-up.
+      const [{ loadConfig }, { createAppContext }, { ensureFirstAdmin }, { ensureDemo }, { findUserByName }, { sweepJobs }, { deleteExpiredSessions }] = await Promise.all([
+        import('../config/index.ts'),
+        import('../services/app.ts'),
+        import('../services/bootstrap.ts'),
+        import('../services/demo.ts'),
+        import('../services/users.ts'),
+        import('../services/runners.ts'),
+        import('../services/sessions.ts'),
+      ]);
       const config = loadConfig(process.env, { port, host: opts.host, dataDir: opts.dataDir });
       const explicitBaseUrl = !!process.env.GITOKU_BASE_URL;
       const app = await createAppContext(config);
       const admin = await ensureFirstAdmin(app);
       const adminUser = admin && config.demo ? await findUserByName(app.db, admin.username) : undefined;
       const demoCreated = adminUser ? await ensureDemo(app, adminUser) : false;
-      // Loaded on demand so that other commands do not pay for the web stack at start-up.
       const { startHttpServer } = await import('../web/server.ts');
       const { startEmbeddedRunner } = await import('../runner/embedded.ts');
       const server = await startHttpServer(app, config.host, config.port);

@@ -125,7 +125,9 @@ export interface ConfigOverrides {
   host?: string;
 }
 
-export class ConfigError extends Error {}
+import { ConfigError } from './errors.ts';
+
+export { ConfigError };
 
 /** Reads configuration; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
