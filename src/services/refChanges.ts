@@ -33,6 +33,19 @@ export interface RefChangeCause {
  */
 export async function handleRepositoryRefChanges(app: AppContext, repo: Repository, changes: RefChange[], cause: RefChangeCause, tx?: DbOrTx): Promise<void> {
   if (changes.length === 0) return;
+  // AI provenance of new commits and pushed notes (trailers, git-ai, Agent Trace, whogitit, gitoku-ai) is
+  // read from git while the outbox is written, and stored in its own transaction; it logs problems and
+  // never fails the ref change. The caller (a push) waits for both. Callers passing a transaction only
+  // create refs at existing commits: there is nothing to ingest.
+  const ingestion = tx ? null : ingestProvenanceForRefChanges(app, repo, changes);
+  try {
+    await recordRefChanges(app, repo, changes, cause, tx);
+  } finally {
+    await ingestion;
+  }
+}
+
+async function recordRefChanges(app: AppContext, repo: Repository, changes: RefChange[], cause: RefChangeCause, tx?: DbOrTx): Promise<void> {
   const gitDir = repositoryGitDir(app, repo);
   const branches = await listBranches(gitDir);
   const state = nextRepositoryState(repo, branches.map((b) => b.name));
@@ -72,10 +85,6 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
   }
   await app.db.transaction().execute(write);
   wakeDispatcher(app);
-  // AI provenance of new commits and pushed notes (trailers, git-ai, Agent Trace, whogitit, gitoku-ai):
-  // after the outbox commit, in its own transaction; it logs problems and never fails the ref change.
-  // (Callers passing a transaction only create refs at existing commits, so there is nothing to ingest.)
-  await ingestProvenanceForRefChanges(app, repo, changes);
 }
 
 /**
