@@ -7,6 +7,7 @@ import * as behaviors from './migrations/0004_behaviors.ts';
 import * as provenance from './migrations/0005_provenance.ts';
 import * as agentDefaults from './migrations/0006_repository_agent_defaults.ts';
 import * as capturePullRequests from './migrations/0007_capture_pull_requests.ts';
+import * as capturePullRequestIndex from './migrations/0008_capture_pull_request_index.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -19,6 +20,7 @@ const migrations: Record<string, MigrationModule> = {
   '0005_provenance': provenance,
   '0006_repository_agent_defaults': agentDefaults,
   '0007_capture_pull_requests': capturePullRequests,
+  '0008_capture_pull_request_index': capturePullRequestIndex,
 };
 
 class InCodeProvider implements MigrationProvider {

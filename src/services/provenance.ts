@@ -343,6 +343,16 @@ export async function loadPullRequestAiLines(
 }
 
 /**
+ * The commits of a pull request whose captures may need linking to it (linkCapturesToPullRequest): its
+ * commits, listed only when the repository has captures without a pull request (usually it has none).
+ * `db` is the caller's transaction when it has one (SQLite has a single connection).
+ */
+export async function commitsToLink(db: DbOrTx, access: Pick<RepositoryAccess, 'repo' | 'gitDir'>, pr: Pick<PullRequest, 'head_sha' | 'base_sha' | 'merge_base_sha'>): Promise<string[]> {
+  const unlinked = await db.selectFrom('commit_ai_contexts').select('id').where('repository_id', '=', access.repo.id).where('pull_request_id', 'is', null).limit(1).executeTakeFirst();
+  return unlinked ? (await pullRequestCommits(access, pr)).map((c) => c.sha) : [];
+}
+
+/**
  * Attaches the captures of `shas` that have no pull request yet to `pr` (the first pull request that
  * brings a commit keeps it), with their `about` edge in the graph. In the caller's transaction.
  */

@@ -17,7 +17,7 @@ import { appendEvents } from '../events/outbox.ts';
 import { runGit } from '../git/exec.ts';
 import { wakeDispatcher } from '../events/wake.ts';
 import { carryProvenanceThroughMerge } from './provenanceMerge.ts';
-import { linkCapturesToPullRequest, pullRequestCommits } from './provenance.ts';
+import { commitsToLink, linkCapturesToPullRequest } from './provenance.ts';
 
 export const MAX_TITLE = 256;
 export const MAX_BODY = 65536;
@@ -71,7 +71,7 @@ export async function createPullRequest(app: AppContext, access: RepositoryAcces
   const mb = await mergeBase(access.gitDir, baseSha, headSha);
   if (!mb) throw invalid(`${head} and ${base} have no history in common`, 'head');
   const merged = await mergeTree(access.gitDir, baseSha, headSha);
-  const commits = await pullRequestCommits(access, { head_sha: headSha, base_sha: baseSha, merge_base_sha: mb });
+  const toLink = await commitsToLink(db, access, { head_sha: headSha, base_sha: baseSha, merge_base_sha: mb });
 
   for (let attempt = 0; attempt < 5; attempt++) {
     const at = now();
@@ -105,7 +105,7 @@ export async function createPullRequest(app: AppContext, access: RepositoryAcces
           })
           .returningAll()
           .executeTakeFirstOrThrow();
-        await linkCapturesToPullRequest(tx, access.repo.id, pr, commits.map((c) => c.sha));
+        await linkCapturesToPullRequest(tx, access.repo.id, pr, toLink);
         await appendEvents(tx, [pullRequestEvent('pull_request.opened', pr, actor.id, { head_sha: headSha, base_sha: baseSha, draft: pr.draft === 1 })], at);
         return pr;
       };
@@ -181,7 +181,7 @@ export async function refreshPullRequest(app: AppContext, access: RepositoryAcce
   if (headSha === pr.head_sha && baseSha === pr.base_sha && pr.mergeable !== null) return pr;
   const mb = await mergeBase(access.gitDir, baseSha, headSha);
   const merged = mb ? await mergeTree(access.gitDir, baseSha, headSha) : { clean: false, conflicts: [] as string[] };
-  const commits = headSha !== pr.head_sha ? await pullRequestCommits(access, { head_sha: headSha, base_sha: baseSha, merge_base_sha: mb }) : [];
+  const toLink = headSha !== pr.head_sha ? await commitsToLink(app.db, access, { head_sha: headSha, base_sha: baseSha, merge_base_sha: mb }) : [];
   const changes = {
     head_sha: headSha,
     base_sha: baseSha,
@@ -200,7 +200,7 @@ export async function refreshPullRequest(app: AppContext, access: RepositoryAcce
       .where('base_sha', '=', pr.base_sha)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return;
-    await linkCapturesToPullRequest(tx, access.repo.id, pr, commits.map((c) => c.sha));
+    await linkCapturesToPullRequest(tx, access.repo.id, pr, toLink);
     const events = [];
     if (headSha !== pr.head_sha) events.push(pullRequestEvent('pull_request.synchronized', pr, null, { before: pr.head_sha, after: headSha }));
     if (baseSha !== pr.base_sha) events.push(pullRequestEvent('pull_request.base_moved', pr, null, { before: pr.base_sha, after: baseSha }));
