@@ -59,6 +59,8 @@ export function parseDepth(raw: string | undefined): number {
 export interface GraphViewNode {
   id: number;
   kind: string;
+  /** The kind as people read it ("Pull request"). */
+  kindLabel: string;
   key: string;
   /** The full human label ("Run #3 · Fix the parser"). */
   label: string;
@@ -126,7 +128,7 @@ type RawNode = Pick<GraphNodeView, 'id' | 'kind' | 'key' | 'data'>;
 /** Label, caption, detail line and link of one graph node. */
 export function viewGraphNode(repo: RepoRef, node: RawNode, opts: { depth?: number; root?: boolean } = {}): GraphViewNode {
   const d = node.data ?? {};
-  const base = { id: node.id, kind: node.kind, key: node.key, data: d, root: opts.root ?? false, graphHref: graphUrl(repo, { node: node.id, depth: opts.depth }) };
+  const base = { id: node.id, kind: node.kind, kindLabel: kindLabel(node.kind), key: node.key, data: d, root: opts.root ?? false, graphHref: graphUrl(repo, { node: node.id, depth: opts.depth }) };
   const fallback = { label: node.key || `${kindLabel(node.kind)} ${node.id}`, short: clip(node.key || kindLabel(node.kind), 28), detail: '', href: null, hrefLabel: '' };
   switch (node.kind) {
     case 'run': {
@@ -209,6 +211,7 @@ export function fileRootNode(repo: RepoRef, path: string, ref: string, ranges: n
   return {
     id: FILE_NODE_ID,
     kind: 'file',
+    kindLabel: kindLabel('file'),
     key: path,
     label: path,
     short: clip(basename(path), 28),

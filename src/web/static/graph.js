@@ -10,19 +10,7 @@
 
   var SVG_NS = 'http://www.w3.org/2000/svg';
   var ITERATIONS = 360;
-  var KIND_LABEL = {
-    file: 'File',
-    run: 'Run',
-    pull_request: 'Pull request',
-    agent: 'Agent',
-    evidence: 'Evidence',
-    commit: 'Commit',
-    file_range: 'File range',
-    task: 'Task',
-    claim: 'Claim',
-    decision: 'Decision',
-    failure: 'Failure',
-  };
+
   var GLYPH = { file: 'F', run: 'R', pull_request: 'PR', agent: 'A', evidence: 'E', commit: 'C', file_range: 'L', task: 'T', claim: 'Cl', decision: 'D', failure: '!' };
 
   var dataEl = document.getElementById('graph-data');
@@ -39,9 +27,6 @@
 
   function kindClass(kind) {
     return /^[a-z_]{1,32}$/.test(kind) ? kind.replace(/_/g, '-') : 'other';
-  }
-  function kindLabel(kind) {
-    return KIND_LABEL[kind] || kind;
   }
   function str(v) {
     if (v === undefined || v === null) return '\u2014';
@@ -432,9 +417,9 @@
 
     nodes.forEach(function (n) {
       var cls = 'gk-node gk-kind-' + kindClass(n.kind) + (n === root ? ' is-root' : '');
-      var g = svgEl('g', { tabindex: 0, role: 'button', 'data-node-id': n.id, 'data-kind': n.kind, 'aria-label': kindLabel(n.kind) + ': ' + (n.label || n.key) }, cls);
+      var g = svgEl('g', { tabindex: 0, role: 'button', 'data-node-id': n.id, 'data-kind': n.kind, 'aria-label': (n.kindLabel || n.kind) + ': ' + (n.label || n.key) }, cls);
       var title = svgEl('title');
-      title.textContent = kindLabel(n.kind) + ' \u00b7 ' + (n.label || n.key);
+      title.textContent = (n.kindLabel || n.kind) + ' \u00b7 ' + (n.label || n.key);
       g.appendChild(title);
       var r = radius(n);
       if (n === root) g.appendChild(svgEl('circle', { r: r + 6 }, 'gk-root-ring'));
@@ -485,7 +470,7 @@
     var sw = el('span', 'gk-swatch gk-kind-' + kindClass(n.kind));
     sw.setAttribute('aria-hidden', 'true');
     badge.appendChild(sw);
-    badge.appendChild(document.createTextNode(' ' + kindLabel(n.kind)));
+    badge.appendChild(document.createTextNode(' ' + (n.kindLabel || n.kind)));
     kind.appendChild(badge);
     if (n.root) kind.appendChild(el('span', 'badge gk-root-badge', 'root'));
     body.appendChild(kind);
