@@ -1,4 +1,5 @@
-import { git } from './exec.ts';
+import { git, runGit } from './exec.ts';
+import { unquoteGitPath } from './spans.ts';
 import { COMMIT_FORMAT, type CommitSummary, parseCommitRecords } from './refs.ts';
 import { isSafeRepoPath } from './tree.ts';
 import { streamGitLines } from './stream.ts';
@@ -24,6 +25,24 @@ export async function listCommits(gitDir: string, headSha: string, opts: LogOpti
   if (opts.exclude) args.push(`^${opts.exclude}`);
   if (opts.path) args.push('--', opts.path);
   return parseCommitRecords(await git(args, { gitDir }));
+}
+
+/**
+ * The names a file had in the history of `headSha`, renames followed: `path` first, then earlier names
+ * (at most `max`). Just `path` when it has no history there.
+ */
+export async function formerPaths(gitDir: string, headSha: string, path: string, max = 20): Promise<string[]> {
+  const names = [path];
+  if (!isSafeRepoPath(path)) return names;
+  const r = await runGit(['log', '--follow', '-M', '--name-only', '--format=', '--max-count=5000', '--end-of-options', headSha, '--', path], { gitDir });
+  if (r.code !== 0) return names;
+  for (const line of r.stdout.toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const name = unquoteGitPath(line);
+    if (!names.includes(name)) names.push(name);
+    if (names.length >= max) break;
+  }
+  return names;
 }
 
 export async function countCommits(gitDir: string, headSha: string, exclude?: string): Promise<number> {

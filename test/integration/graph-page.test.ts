@@ -7,6 +7,7 @@ import { createSession } from '../../src/services/sessions.ts';
 import { addEdge, ensureNode, upsertNode } from '../../src/services/graph.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
 import type { GraphView } from '../../src/services/uiGraph.ts';
+import { gitOk } from '../helpers/git.ts';
 
 /** Untrusted text that must not end the JSON block (or any element) of the page. */
 const BREAKOUT = '</script><script>alert(1)</script>';
@@ -196,6 +197,20 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
     expect(none.html).toContain('No AI-written ranges in this file');
     expect(none.html).toContain(`href="${base()}/blob/main/src/b.txt"`);
     expect((await page(`${base()}/graph?path=${encodeURIComponent('../etc/passwd')}`)).status).toBe(404);
+  });
+
+  it("?path=P follows renames: a file's graph includes the ranges written under its earlier names", async () => {
+    const sh = (args: string[]) => gitOk(repo.work.path, args);
+    await sh(['fetch', '-q', repo.remote, run.compare_branch]);
+    await sh(['merge', '-q', '--ff-only', 'FETCH_HEAD']);
+    await sh(['mv', 'src/c.txt', 'src/renamed-c.txt']);
+    await sh(['commit', '-q', '-m', 'Rename c']);
+    await sh(['push', '-q', repo.remote, 'main']);
+    const g = graphOf((await page(`${base()}/graph?path=src/renamed-c.txt`)).html);
+    expect(g.nodes.find((n) => n.id === -1)).toMatchObject({ key: 'src/renamed-c.txt' });
+    // The file node contains the range the run wrote as src/c.txt (the evidence's other ranges hang off it).
+    const contained = g.edges.filter((e) => e.src === -1).map((e) => g.nodes.find((n) => n.id === e.dst)!);
+    expect(contained.map((n) => [n.kind, n.data.path])).toEqual([['file_range', 'src/c.txt']]);
   });
 
   it('no target: node counts per kind, recent runs with a graph, a file look-up', async () => {

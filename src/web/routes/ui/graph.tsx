@@ -2,9 +2,10 @@ import type { Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import { notFound } from '../../../services/errors.ts';
 import { getRun } from '../../../services/runs.ts';
-import { findGraphNode, findGraphNodes, graphNeighbourhoodOf, runNodeKey } from '../../../services/provenanceGraph.ts';
+import { findGraphNode, findGraphNodes, graphNeighbourhoodOf, runNodeKey, type GraphNodeView } from '../../../services/provenanceGraph.ts';
+import { formerPaths } from '../../../git/log.ts';
 import { GRAPH_MAX_FILE_RANGES, GRAPH_MAX_NODES, buildGraphView, loadGraphIndex, parseDepth, viewGraphNode } from '../../../services/uiGraph.ts';
-import { isSafeRepoPath } from '../../../git/tree.ts';
+import { isSafeRepoPath, resolveCommit } from '../../../git/tree.ts';
 import { GraphEmptyPage, GraphIndexPage, GraphPage } from '../../views/pages/graph.tsx';
 import { pageContext, render } from './render.tsx';
 import { repoAccess, repoView } from './access.ts';
@@ -55,7 +56,15 @@ export function registerGraphRoutes(ui: Hono<WebEnv>): void {
     if (pathParam !== undefined && pathParam.trim() !== '') {
       const path = pathParam.trim().replace(/^\/+/, '').replace(/\/+$/, '');
       if (!path || !isSafeRepoPath(path)) throw notFound();
-      const ranges = await findGraphNodes(app, repo.id, { path, page: 1, perPage: GRAPH_MAX_FILE_RANGES });
+      // The file's ranges under its current name and the names it had before (renames followed on the default branch).
+      const head = repo.is_empty ? null : await resolveCommit(access.gitDir, `refs/heads/${repo.default_branch}`);
+      const names = head ? await formerPaths(access.gitDir, head, path) : [path];
+      const ranges = { items: [] as GraphNodeView[], total: 0 };
+      for (const name of names) {
+        const found = await findGraphNodes(app, repo.id, { path: name, page: 1, perPage: GRAPH_MAX_FILE_RANGES });
+        ranges.items.push(...found.items.slice(0, GRAPH_MAX_FILE_RANGES - ranges.items.length));
+        ranges.total += found.total;
+      }
       if (ranges.items.length === 0) return render(c, <GraphEmptyPage ctx={pageContext(c)} view={await repoView(c, access)} target={{ kind: 'path', path }} />);
       const ids = ranges.items.map((n) => n.id);
       // One node of the cap is the file's own (synthetic) node.
