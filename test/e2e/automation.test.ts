@@ -7,19 +7,10 @@ import { startInProcessRunner } from '../helpers/runner.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
 import { createRepository, findRepositoryById, setCollaborator } from '../../src/services/repositories.ts';
 import { findUserByName } from '../../src/services/users.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 
 const skipReason = browserUnavailableReason();
 if (skipReason) console.warn(`skipping browser tests: ${skipReason}`);
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 const MANIFEST = `# Workflows of the automation demo
 [workflow.test]

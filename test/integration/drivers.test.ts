@@ -9,6 +9,7 @@ import { testDialects } from '../helpers/databases.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
 import { deadEndpoint, startStubModelServer, type StubModelServer } from '../helpers/stubModelServer.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 
 /**
  * The real agent drivers end to end: the real Codex and Claude Code CLIs, the built-in
@@ -56,16 +57,6 @@ const KEYS = {
   command: 'cmd-token-SECRET-4c6e8a0b2d',
 };
 const ALL_KEYS = Object.values(KEYS);
-
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 interface Fixture {
   server: TestServer;
