@@ -167,6 +167,20 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
     expect((await page(`${base()}/graph?node=${hiddenNode.id}`, ownerCookie)).status).toBe(404);
   });
 
+  it('?evidence=<sha>:<index>: the AI popovers\' link to a capture lands on its evidence node', async () => {
+    const evidence = (await api(server, 'GET', `/repos/${owner.username}/g/graph/nodes?kind=evidence&key=${run.commit_sha}:0`)).json[0];
+    expect(evidence).toBeDefined();
+    const res = await page(`${base()}/graph?evidence=${run.commit_sha}:0&depth=1`);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`${base()}/graph?node=${evidence.id}&depth=1`);
+    for (const bad of [`${run.commit_sha}:9`, 'nope', `${run.commit_sha}`, `../${run.commit_sha}:0`]) expect((await page(`${base()}/graph?evidence=${encodeURIComponent(bad)}`)).status, bad).toBe(404);
+    // The blame page's popover and the commit page's panel link there.
+    const blame = await page(`${base()}/blame/${run.compare_branch}/src/a.txt`);
+    expect(blame.html).toContain(`href="${base()}/graph?evidence=${run.commit_sha}%3A0"`);
+    const commit = await page(`${base()}/commit/${run.commit_sha}`);
+    expect(commit.html).toContain(`class="ai-graph-link" href="${base()}/graph?evidence=${run.commit_sha}%3A0"`);
+  });
+
   it('?run=N: a run without a graph node is an empty state; an unknown run is a 404', async () => {
     const res = await page(`${base()}/graph?run=${failed.number}`);
     expect(res.status).toBe(200);

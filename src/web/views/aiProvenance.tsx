@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx';
 import { raw } from 'hono/html';
 import type { AiBlameRange, CaptureView } from '../../services/provenance.ts';
 import type { Span } from '../../domain/spans.ts';
-import { blobUrl, commitUrl, pullUrl, repoUrl, type RepoRef } from './urls.ts';
+import { blobUrl, commitUrl, graphUrl, pullUrl, repoUrl, type RepoRef } from './urls.ts';
 import { escapeHtml } from './highlight.ts';
 import { Icon } from './icons.tsx';
 
@@ -85,24 +85,28 @@ export const AiCaptureDetails: FC<{ repo: RepoRef; capture: CaptureView; showCom
           </dd>
         </>
       )}
-      {(capture.run || capture.pull_request) && (
-        <>
-          <dt>Links</dt>
-          <dd class="ai-links">
-            {capture.run && (
-              <a class="ai-run-link" href={runHref(repo, capture.run.number)}>
-                Run #{capture.run.number}
-              </a>
-            )}
-            {capture.run && capture.pull_request && ' · '}
-            {capture.pull_request && (
-              <a class="ai-pr-link" href={pullUrl(repo, capture.pull_request.number)}>
-                PR #{capture.pull_request.number}
-              </a>
-            )}
-          </dd>
-        </>
-      )}
+      <dt>Links</dt>
+      <dd class="ai-links">
+        {capture.run && (
+          <>
+            <a class="ai-run-link" href={runHref(repo, capture.run.number)}>
+              Run #{capture.run.number}
+            </a>
+            {' · '}
+          </>
+        )}
+        {capture.pull_request && (
+          <>
+            <a class="ai-pr-link" href={pullUrl(repo, capture.pull_request.number)}>
+              PR #{capture.pull_request.number}
+            </a>
+            {' · '}
+          </>
+        )}
+        <a class="ai-graph-link" href={graphUrl(repo, { evidence: `${capture.commit_sha}:${capture.capture_index}` })} title="This capture in the knowledge graph">
+          Graph
+        </a>
+      </dd>
     </dl>
     {capture.thinking && (
       <div class="ai-block">

@@ -33,6 +33,8 @@ export const GRAPH_DEFAULT_DEPTH = 2;
 
 export interface GraphQuery {
   node?: number;
+  /** A capture's evidence node: "<commit sha>:<capture index>". */
+  evidence?: string;
   run?: number;
   path?: string;
   depth?: number;
@@ -42,6 +44,7 @@ export interface GraphQuery {
 export function graphUrl(repo: RepoRef, q: GraphQuery = {}): string {
   const params = new URLSearchParams();
   if (q.node !== undefined) params.set('node', String(q.node));
+  else if (q.evidence !== undefined) params.set('evidence', q.evidence);
   else if (q.run !== undefined) params.set('run', String(q.run));
   else if (q.path !== undefined) params.set('path', q.path);
   if (q.depth !== undefined && q.depth !== GRAPH_DEFAULT_DEPTH) params.set('depth', String(q.depth));

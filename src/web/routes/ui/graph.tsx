@@ -8,6 +8,7 @@ import { GRAPH_MAX_FILE_RANGES, GRAPH_MAX_NODES, buildGraphView, loadGraphIndex,
 import { isSafeRepoPath, resolveCommit } from '../../../git/tree.ts';
 import { GraphEmptyPage, GraphIndexPage, GraphPage } from '../../views/pages/graph.tsx';
 import { pageContext, render } from './render.tsx';
+import { graphUrl } from '../../views/urls.ts';
 import { repoAccess, repoView } from './access.ts';
 
 /** A positive id or run number as typed in the query; anything else is a 404 (like an unknown one). */
@@ -21,7 +22,7 @@ function positiveInt(raw: string): number {
 
 /**
  * The knowledge-graph page: /:owner/:repo/graph?run=N (a task), ?path=P (a file's AI-written ranges),
- * ?node=ID (any node), each with ?depth=1…3; without a target, an overview. Read access like every
+ * ?node=ID (any node; ?evidence=<sha>:<index> redirects to a capture's), each with ?depth=1…3; without a target, an overview. Read access like every
  * repository page: a private repository's graph is a 404 to everyone else.
  */
 export function registerGraphRoutes(ui: Hono<WebEnv>): void {
@@ -33,6 +34,14 @@ export function registerGraphRoutes(ui: Hono<WebEnv>): void {
     const nodeParam = c.req.query('node');
     const runParam = c.req.query('run');
     const pathParam = c.req.query('path');
+
+    const evidenceParam = c.req.query('evidence');
+    if (evidenceParam !== undefined) {
+      // A capture's evidence node, as the AI popovers and panels link to it.
+      const node = /^[0-9a-f]{40,64}:\d{1,6}$/.test(evidenceParam) ? await findGraphNode(app, repo.id, 'evidence', evidenceParam) : null;
+      if (!node) throw notFound();
+      return c.redirect(graphUrl(repo, { node: node.id, depth: c.req.query('depth') !== undefined ? depth : undefined }), 302);
+    }
 
     if (nodeParam !== undefined) {
       const id = positiveInt(nodeParam);
