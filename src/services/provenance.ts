@@ -23,6 +23,7 @@ import { git, runGit } from '../git/exec.ts';
 import { readCommitObject } from '../git/objects.ts';
 import { resolveCommit } from '../git/tree.ts';
 import { listCommits } from '../git/log.ts';
+import { LruCache } from '../git/lru.ts';
 import { removeCaptureGraph, writeCaptureGraph, writeRunGraph } from './provenanceGraph.ts';
 
 /** A capture to store: what one agent turn (or one outside source) wrote in one commit. */
@@ -293,9 +294,17 @@ export async function loadFileAiHistory(app: AppContext, access: Pick<Repository
 // ------------------------------------------------------------------------------------------------
 // Pull requests
 
-/** The commits a pull request brings (head, excluding the merge base), newest first, at most 250. */
+const prCommitsCache = new LruCache<string, { sha: string; message: string }[]>(1_000, 16 * 1024 * 1024);
+
+/** The commits a pull request brings (head, excluding the merge base), newest first, at most 250; cached (the range is of object ids). */
 export async function pullRequestCommits(access: Pick<RepositoryAccess, 'gitDir'>, pr: Pick<PullRequest, 'head_sha' | 'base_sha' | 'merge_base_sha'>): Promise<{ sha: string; message: string }[]> {
-  return (await listCommits(access.gitDir, pr.head_sha, { exclude: pr.merge_base_sha ?? pr.base_sha, limit: 250 })).map((c) => ({ sha: c.sha, message: c.message }));
+  const exclude = pr.merge_base_sha ?? pr.base_sha;
+  const key = `${access.gitDir}\0${pr.head_sha}\0${exclude}`;
+  const hit = prCommitsCache.get(key);
+  if (hit) return hit;
+  const commits = (await listCommits(access.gitDir, pr.head_sha, { exclude, limit: 250 })).map((c) => ({ sha: c.sha, message: c.message }));
+  prCommitsCache.set(key, commits, commits.reduce((n, c) => n + c.message.length + 100, 0));
+  return commits;
 }
 
 /** The captures of a pull request's commits (commits without captures are listed with none). */
