@@ -243,7 +243,7 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
     expect((await page(`${base()}/graph?path=`)).html).toContain('id="graph-stats"');
   });
 
-  it('links into the graph: the finished run page, the blob and blame pages', async () => {
+  it('links into the graph: the Graph tab, the finished run page, the blob and blame pages', async () => {
     const runPage = await page(`${base()}/runs/${run.number}`);
     expect(runPage.html).toMatch(new RegExp(`id="run-graph"`));
     expect(runPage.html).toContain(`href="${base()}/graph?run=${run.number}"`);
@@ -254,6 +254,9 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
       expect(p.status, kind).toBe(200);
       expect(p.html, kind).toContain(`href="${base()}/graph?path=src%2Fa.txt"`);
     }
+    // A tab of every repository page, active on the graph pages.
+    expect((await page(base())).html).toContain(`<a href="${base()}/graph" class="tab">`);
+    expect((await page(`${base()}/graph?run=${run.number}`)).html).toContain(`<a href="${base()}/graph" class="tab active" aria-current="page">`);
   });
 
   it('draws at most 150 nodes and says so', async () => {

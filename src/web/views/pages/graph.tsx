@@ -6,7 +6,7 @@ import { Layout } from '../layout.tsx';
 import { EmptyState, PageAssets } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { blobUrl, graphUrl, repoUrl } from '../urls.ts';
-import { RepoHeader, type RepoTab, type RepoView } from './repo.tsx';
+import { RepoHeader, type RepoView } from './repo.tsx';
 
 /**
  * The knowledge-graph page (DESIGN §3): a node's neighbourhood drawn by /-/static/graph.js from the JSON
@@ -15,8 +15,8 @@ import { RepoHeader, type RepoTab, type RepoView } from './repo.tsx';
  */
 
 /** The drawing gets the wide layout (and the script); the overview and empty states the usual width. */
-const GraphLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; drawing?: boolean; children?: Child }> = ({ ctx, view, title, active, drawing = false, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={drawing} />} size={drawing ? 'wide' : 'default'} head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
+const GraphLayout: FC<{ ctx: PageContext; view: RepoView; title: string; drawing?: boolean; children?: Child }> = ({ ctx, view, title, drawing = false, children }) => (
+  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="graph" wide={drawing} />} size={drawing ? 'wide' : 'default'} head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
     {children}
   </Layout>
 );
@@ -212,7 +212,7 @@ export const GraphPage: FC<{ ctx: PageContext; view: RepoView; target: GraphTarg
   const edgeKinds = [...new Set(graph.edges.map((e) => e.kind))].sort();
   const repo = view.repo;
   return (
-    <GraphLayout ctx={ctx} view={view} title={`Graph · ${head.crumb} · ${repo.owner_name}/${repo.name}`} active={target.kind === 'path' ? 'code' : 'runs'} drawing>
+    <GraphLayout ctx={ctx} view={view} title={`Graph · ${head.crumb} · ${repo.owner_name}/${repo.name}`} drawing>
       <Crumbs view={view} here={head.crumb} />
       <div class="gk-head">
         <div class="gk-head-main">
@@ -309,7 +309,7 @@ export const GraphEmptyPage: FC<{ ctx: PageContext; view: RepoView; target: { ki
   const repo = view.repo;
   const crumb = target.kind === 'run' ? `Run #${target.number}` : target.path;
   return (
-    <GraphLayout ctx={ctx} view={view} title={`Graph · ${crumb} · ${repo.owner_name}/${repo.name}`} active={target.kind === 'path' ? 'code' : 'runs'}>
+    <GraphLayout ctx={ctx} view={view} title={`Graph · ${crumb} · ${repo.owner_name}/${repo.name}`}>
       <Crumbs view={view} here={crumb} />
       <div class="card gk-empty" id="graph-empty">
         {target.kind === 'run' ? (
@@ -355,7 +355,7 @@ const STATUS_TEXT: Record<string, string> = { queued: 'Queued', running: 'Runnin
 export const GraphIndexPage: FC<{ ctx: PageContext; view: RepoView; index: GraphIndex; path?: string }> = ({ ctx, view, index, path }) => {
   const repo = view.repo;
   return (
-    <GraphLayout ctx={ctx} view={view} title={`Graph · ${repo.owner_name}/${repo.name}`} active="runs">
+    <GraphLayout ctx={ctx} view={view} title={`Graph · ${repo.owner_name}/${repo.name}`}>
       <Crumbs view={view} />
       <div class="gk-head">
         <div class="gk-head-main">

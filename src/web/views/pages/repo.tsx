@@ -18,7 +18,7 @@ export interface RepoView {
   openPulls: number;
 }
 
-export type RepoTab = 'code' | 'commits' | 'branches' | 'pulls' | 'runs' | 'automation' | 'settings';
+export type RepoTab = 'code' | 'commits' | 'branches' | 'pulls' | 'runs' | 'graph' | 'automation' | 'settings';
 
 const canWrite = (role: RepoRole) => role === 'write' || role === 'admin';
 
@@ -54,6 +54,7 @@ export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }>
           {repo.is_empty !== 1 && tab('branches', `${base}/branches`, 'branch', 'Branches')}
           {tab('pulls', `${base}/pulls`, 'pull', 'Pull requests', view.openPulls)}
           {tab('runs', `${base}/runs`, 'sparkle', 'Tasks')}
+          {tab('graph', `${base}/graph`, 'graph', 'Graph')}
           {tab('automation', `${base}/automation`, 'play', 'Automation')}
           {view.role === 'admin' && tab('settings', `${base}/settings`, 'gear', 'Settings')}
         </nav>
