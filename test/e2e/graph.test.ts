@@ -136,7 +136,6 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
     // The panel starts on the root; the title is text, nothing ran.
     expect(await text(page, '#graph-panel .gk-panel-title')).toBe(`Run #${run.number} · ${TITLE}`);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
-    await page.screenshot({ path: '/tmp/graph-page.png', fullPage: false });
     await screenshot(page, 'graph-run');
 
     // Click a range of src/app.txt: its details and links fill the panel.
@@ -213,7 +212,6 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
     expect(await page.locator('#graph-svg .gk-edge[data-kind="contains"]').count()).toBe(2);
     expect(await page.locator('#graph-svg .gk-node[data-kind="run"]').count()).toBe(2);
     expect(await text(page, '#graph-panel .gk-panel-title')).toBe('src/app.txt');
-    await page.screenshot({ path: '/tmp/graph-file.png', fullPage: false });
     await screenshot(page, 'graph-file');
 
     // The overview.
@@ -225,7 +223,7 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
     expect(await page.locator('#graph-svg .gk-edge[data-kind="contains"]').count()).toBe(1);
     expect(await page.locator('#graph-svg .gk-node[data-kind="file_range"]', { hasText: 'util.txt:2–3' }).count()).toBe(1);
     await page.goto(`${repoUrl()}/graph`);
-    await page.screenshot({ path: '/tmp/graph-index.png', fullPage: true });
+    await screenshot(page, 'graph-index');
     expect(problems).toEqual([]);
   });
 
