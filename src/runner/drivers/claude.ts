@@ -1,19 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
-import { checkExit, LineSplitter, processEnvironment, resolveProgram, tail, workspacePath } from './process.ts';
+import { checkExit, isObject, type Json, LineSplitter, num, parseEventLine, processEnvironment, resolveProgram, str, tail, workspacePath } from './process.ts';
 
 /**
  * Claude Code (`claude -p --output-format stream-json --verbose`), run unattended inside our sandbox
  * (permission checks skipped: the sandbox is the boundary), with a per-run CLAUDE_CONFIG_DIR under the
  * workspace root. Its stream-json messages become the normalized trace; the session id is kept.
  */
-
-type Json = Record<string, unknown>;
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Tools whose result is a file edit (their input names the file). */
 const EDIT_TOOLS: Record<string, string> = { Write: 'file_path', Edit: 'file_path', MultiEdit: 'file_path', NotebookEdit: 'notebook_path' };
@@ -82,18 +76,8 @@ export const claudeDriver: AgentDriver = {
     };
 
     const line = (text: string) => {
-      if (!text.trim()) return;
-      let ev: unknown;
-      try {
-        ev = JSON.parse(text);
-      } catch {
-        ev = null;
-      }
-      if (!isObject(ev) || typeof ev.type !== 'string') {
-        malformed.push(text);
-        ctx.emit({ kind: 'log', data: { stream: 'stdout', text: `${text}\n` } });
-        return;
-      }
+      const ev = parseEventLine(text, malformed, ctx);
+      if (!ev) return;
       if (typeof ev.session_id === 'string' && ev.session_id) sessionId = ev.session_id;
       switch (ev.type) {
         case 'system':

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
-import { checkExit, LineSplitter, processEnvironment, resolveProgram, tail, workspacePath } from './process.ts';
+import { checkExit, isObject, type Json, LineSplitter, num, parseEventLine, processEnvironment, resolveProgram, str, tail, workspacePath } from './process.ts';
 
 /**
  * The Codex CLI (`codex exec --json`), run inside our sandbox with its own approvals and sandbox off
@@ -10,17 +10,8 @@ import { checkExit, LineSplitter, processEnvironment, resolveProgram, tail, work
  * share no state. Its JSONL events become the normalized trace; the thread id is the run's session.
  */
 
-type Json = Record<string, unknown>;
-
-const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
 /** After this many "waiting for network" reconnects in a row the endpoint counts as down (codex itself waits forever). */
 const MAX_NETWORK_WAITS = 3;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function merge(base: Json, extra: Json): Json {
   const out: Json = { ...base };
@@ -129,18 +120,8 @@ export const codexDriver: AgentDriver = {
     };
 
     const line = (text: string) => {
-      if (!text.trim()) return;
-      let ev: unknown;
-      try {
-        ev = JSON.parse(text);
-      } catch {
-        ev = null;
-      }
-      if (!isObject(ev) || typeof ev.type !== 'string') {
-        malformed.push(text);
-        ctx.emit({ kind: 'log', data: { stream: 'stdout', text: `${text}\n` } });
-        return;
-      }
+      const ev = parseEventLine(text, malformed, ctx);
+      if (!ev) return;
       if (ev.type !== 'error') networkWaits = 0;
       switch (ev.type) {
         case 'thread.started':

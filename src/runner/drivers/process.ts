@@ -108,6 +108,32 @@ export class LineSplitter {
   }
 }
 
+/** A JSON object as the agent CLIs print them; the readers below tolerate missing or mistyped fields. */
+export type Json = Record<string, unknown>;
+
+export const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+export const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * One line of an agent CLI's JSON event stream: the event when it is a JSON object with a string `type`.
+ * Anything else (but a blank line) still reaches the trace as output, and is kept in `malformed` so a
+ * failed run can say the output was not what the CLI should print. Null when the line is no event.
+ */
+export function parseEventLine(text: string, malformed: string[], ctx: Pick<DriverContext, 'emit'>): (Json & { type: string }) | null {
+  if (!text.trim()) return null;
+  let ev: unknown;
+  try {
+    ev = JSON.parse(text);
+  } catch {
+    ev = null;
+  }
+  if (isObject(ev) && typeof ev.type === 'string') return ev as Json & { type: string };
+  malformed.push(text);
+  ctx.emit({ kind: 'log', data: { stream: 'stdout', text: `${text}\n` } });
+  return null;
+}
+
 export function tail(text: string, max: number): string {
   return text.length > max ? `…${text.slice(-max)}` : text;
 }
