@@ -15,6 +15,20 @@ import { blobUrl, commitUrl, commitsUrl, treeUrl, type RepoRef } from './urls.ts
 export const shortSha = (sha: string) => sha.slice(0, 7);
 const isSha = (ref: string) => /^[0-9a-f]{40}$/.test(ref);
 
+/** The branch or tag entries of the ref switcher, the current one checked. */
+const RefItems: FC<{ names: string[]; selected: string | null; href: (ref: string) => string }> = ({ names, selected, href }) => (
+  <ul class="dropdown-list">
+    {names.map((name) => (
+      <li>
+        <a class={name === selected ? 'dropdown-item selected' : 'dropdown-item'} href={href(name)} data-filter-text={name}>
+          <Icon name="check" class="dropdown-check" />
+          <span class="mono">{name}</span>
+        </a>
+      </li>
+    ))}
+  </ul>
+);
+
 export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit'; refs: RefLists; href: (ref: string) => string; label?: string; id?: string }> = ({ current, kind, refs, href, label, id }) => {
   const icon: IconName = kind === 'tag' ? 'tag' : kind === 'commit' ? 'commit' : 'branch';
   const shown = kind === 'commit' && isSha(current) ? shortSha(current) : current;
@@ -33,29 +47,11 @@ export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit
         </div>
         <div class="dropdown-scroll">
           <div class="dropdown-section">Branches</div>
-          <ul class="dropdown-list">
-            {refs.branches.map((b) => (
-              <li>
-                <a class={kind === 'branch' && b.name === current ? 'dropdown-item selected' : 'dropdown-item'} href={href(b.name)} data-filter-text={b.name}>
-                  <Icon name="check" class="dropdown-check" />
-                  <span class="mono">{b.name}</span>
-                </a>
-              </li>
-            ))}
-          </ul>
+          <RefItems names={refs.branches.map((b) => b.name)} selected={kind === 'branch' ? current : null} href={href} />
           {refs.tags.length > 0 && (
             <>
               <div class="dropdown-section">Tags</div>
-              <ul class="dropdown-list">
-                {refs.tags.map((t) => (
-                  <li>
-                    <a class={kind === 'tag' && t.name === current ? 'dropdown-item selected' : 'dropdown-item'} href={href(t.name)} data-filter-text={t.name}>
-                      <Icon name="check" class="dropdown-check" />
-                      <span class="mono">{t.name}</span>
-                    </a>
-                  </li>
-                ))}
-              </ul>
+              <RefItems names={refs.tags.map((t) => t.name)} selected={kind === 'tag' ? current : null} href={href} />
             </>
           )}
         </div>
