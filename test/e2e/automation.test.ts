@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot, signInAs } from '../helpers/browser.ts';
+import { browserUnavailableReason, launchBrowser, screenshot, signInAs, openPage, textOf } from '../helpers/browser.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, commitFiles, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
@@ -128,19 +128,11 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     await server?.close();
   });
 
-  async function newPage(opts: { mobile?: boolean } = {}): Promise<Page> {
-    const context = await browser.newContext(opts.mobile ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 900 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      throw new Error(`unexpected dialog: ${dialog.message()}`);
-    });
-    return page;
-  }
+  const newPage = (opts: { mobile?: boolean } = {}) => openPage(browser, contexts, opts);
 
   const signIn = (page: Page, user: TestUser) => signInAs(page, server.url, user);
 
-  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const text = textOf;
   const noXss = async (page: Page) => expect(await page.evaluate('window.__xss')).toBeUndefined();
 
   /** Reloads until the selector appears (the automation page itself does not update live). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot, signInAs } from '../helpers/browser.ts';
+import { browserUnavailableReason, launchBrowser, screenshot, signInAs, openPage, textOf } from '../helpers/browser.ts';
 import { createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { createRepository } from '../../src/services/repositories.ts';
@@ -62,20 +62,11 @@ describe.skipIf(!!skipReason)(`web UI foundation${skipReason ? ` (skipped: ${ski
     await server?.close();
   });
 
-  async function newPage(opts: { mobile?: boolean } = {}): Promise<Page> {
-    const context = await browser.newContext(opts.mobile ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 860 } });
-    contexts.push(context);
-    const page = await context.newPage();
-    // No page may ever open a dialog: that would be script injected through user content.
-    page.on('dialog', (dialog) => {
-      throw new Error(`unexpected dialog: ${dialog.message()}`);
-    });
-    return page;
-  }
+  const newPage = (opts: { mobile?: boolean } = {}) => openPage(browser, contexts, { ...opts, height: 860 });
 
   const signIn = (page: Page, user: TestUser) => signInAs(page, server.url, user);
 
-  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const text = textOf;
 
   it('signs in, creates a repository, pushes to it and shows files and README', async () => {
     const page = await newPage();

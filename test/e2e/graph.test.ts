@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot, signInAs } from '../helpers/browser.ts';
+import { browserUnavailableReason, launchBrowser, screenshot, signInAs, openPage, textOf } from '../helpers/browser.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
 import { createPushedRepo, runScripted, scriptPrompt, waitFor, type FinishedRun, type PushedRepo } from '../helpers/scriptedRuns.ts';
@@ -81,12 +81,7 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
   });
 
   async function newPage(javaScript = true): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1440, height: 1000 }, javaScriptEnabled: javaScript });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      throw new Error(`unexpected dialog: ${dialog.message()}`);
-    });
+    const page = await openPage(browser, contexts, { javaScript, width: 1440, height: 1000 });
     // Script errors and CSP violations (an inline style or script would be one) fail the test.
     page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
     page.on('console', (msg) => {
@@ -95,7 +90,7 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
     return page;
   }
 
-  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const text = textOf;
   const viewBox = (page: Page) => page.getAttribute('#graph-svg', 'viewBox');
 
   /** A point of the drawing (in the viewport) with nothing on it: where a pan starts. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot } from '../helpers/browser.ts';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { browserUnavailableReason, launchBrowser, screenshot, openPage, textOf } from '../helpers/browser.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, commitFiles, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
@@ -60,17 +60,9 @@ describe.skipIf(!!skipReason)(`AI provenance pages${skipReason ? ` (skipped: ${s
     await server?.close();
   });
 
-  async function newPage(javaScript = true): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, javaScriptEnabled: javaScript });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      throw new Error(`unexpected dialog: ${dialog.message()}`);
-    });
-    return page;
-  }
+  const newPage = (javaScript = true) => openPage(browser, contexts, { javaScript });
 
-  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const text = textOf;
 
   it('blame: an AI gutter on the agent\'s lines (not the human-edited one) with a popover of the capture', async () => {
     const page = await newPage();

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { browserUnavailableReason, launchBrowser, screenshot } from '../helpers/browser.ts';
+import { browserUnavailableReason, launchBrowser, screenshot, openPage, textOf } from '../helpers/browser.ts';
 import { createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
@@ -53,18 +53,7 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     await server?.close();
   });
 
-  async function newPage(opts: { mobile?: boolean; javaScript?: boolean } = {}): Promise<Page> {
-    const context = await browser.newContext({
-      ...(opts.mobile ? { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true } : { viewport: { width: 1280, height: 900 } }),
-      javaScriptEnabled: opts.javaScript ?? true,
-    });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('dialog', (dialog) => {
-      throw new Error(`unexpected dialog: ${dialog.message()}`);
-    });
-    return page;
-  }
+  const newPage = (opts: { mobile?: boolean; javaScript?: boolean } = {}) => openPage(browser, contexts, opts);
 
   async function signIn(page: Page, user: TestUser): Promise<void> {
     await page.goto(`${server.url}/-/login`);
@@ -73,7 +62,7 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     await Promise.all([page.waitForURL(`${server.url}/`), page.click('button[type=submit]')]);
   }
 
-  const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
+  const text = textOf;
   const statusOf = (page: Page) => page.getAttribute('#run-status', 'data-run-status');
 
   async function submitTask(page: Page, title: string, prompt: string): Promise<number> {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 /** The Debian chromium package; override with GITOKU_CHROMIUM. */
 export const CHROMIUM_PATH = process.env.GITOKU_CHROMIUM ?? '/usr/bin/chromium';
@@ -39,4 +39,34 @@ export async function signInAs(page: Page, serverUrl: string, user: { username: 
   await page.fill('#login-username', user.username);
   await page.fill('#login-password', user.password);
   await Promise.all([page.waitForURL(`${serverUrl}/`), page.click('button[type=submit]')]);
+}
+
+export interface PageOptions {
+  /** A phone: 390×844 at 2×, touch. */
+  mobile?: boolean;
+  javaScript?: boolean;
+  /** The desktop viewport (default 1280×900). */
+  width?: number;
+  height?: number;
+}
+
+const MOBILE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+
+/**
+ * A page in a context of its own, added to `contexts` for the suite to close. No page may ever open a
+ * dialog: that would be script injected through user content, so one fails the test.
+ */
+export async function openPage(browser: Browser, contexts: BrowserContext[], opts: PageOptions = {}): Promise<Page> {
+  const context = await browser.newContext({ ...(opts.mobile ? MOBILE : { viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 } }), javaScriptEnabled: opts.javaScript ?? true });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    throw new Error(`unexpected dialog: ${dialog.message()}`);
+  });
+  return page;
+}
+
+/** An element's text with white space folded. */
+export async function textOf(page: Page, selector: string): Promise<string> {
+  return ((await page.textContent(selector)) ?? '').replace(/\s+/g, ' ').trim();
 }
