@@ -125,3 +125,48 @@ export const PageAssets: FC<{ ctx: PageContext; styles?: string[]; scripts?: str
     ) : null}
   </>
 );
+
+/**
+ * Links to the previous and next page (a disabled button at either end) and, when the number of pages
+ * is known, "Page N of M" between them; without `pages`, `hasMore` says whether there is a next page.
+ */
+export const PageLinks: FC<{
+  page: number;
+  pages?: number;
+  hasMore?: boolean;
+  href: (page: number) => string;
+  navClass?: string;
+  label?: string;
+  prevText?: string;
+  nextText?: string;
+  infoClass?: string;
+}> = ({ page, pages, hasMore, href, navClass = 'pager', label = 'Pages', prevText = '← Newer', nextText = 'Older →', infoClass = 'muted' }) => {
+  const hasNext = pages !== undefined ? page < pages : !!hasMore;
+  return (
+    <nav class={navClass} aria-label={label}>
+      {page > 1 ? (
+        <a class="btn btn-sm" href={href(page - 1)} rel="prev">
+          {prevText}
+        </a>
+      ) : (
+        <span class="btn btn-sm disabled" aria-disabled="true">
+          {prevText}
+        </span>
+      )}
+      {pages !== undefined && (
+        <span class={infoClass}>
+          Page {page} of {pages}
+        </span>
+      )}
+      {hasNext ? (
+        <a class="btn btn-sm" href={href(page + 1)} rel="next">
+          {nextText}
+        </a>
+      ) : (
+        <span class="btn btn-sm disabled" aria-disabled="true">
+          {nextText}
+        </span>
+      )}
+    </nav>
+  );
+};

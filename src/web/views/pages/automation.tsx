@@ -7,7 +7,7 @@ import type { RefLists } from '../../../services/uiBrowse.ts';
 import type { GitokuWorkflow, ManifestProblem, ManifestResult } from '../../../domain/manifest.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { Layout } from '../layout.tsx';
-import { EmptyState, FormAlert, PageAssets, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { EmptyState, FormAlert, PageAssets, PageLinks, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { RefSwitcher } from '../code.tsx';
 import { blobUrl, commitUrl, repoUrl, type RepoRef } from '../urls.ts';
@@ -247,31 +247,7 @@ export const AutomationPage: FC<AutomationPageProps> = (props) => {
         ) : (
           <WorkflowRunList view={view} runs={runs} now={props.now} />
         )}
-        {runsPages > 1 && (
-          <nav class="run-pager" aria-label="Workflow run pages">
-            {runsPage > 1 ? (
-              <a class="btn btn-sm" href={pageHref(view, refName, isDefault, runsPage - 1)} rel="prev">
-                ← Newer
-              </a>
-            ) : (
-              <span class="btn btn-sm disabled" aria-disabled="true">
-                ← Newer
-              </span>
-            )}
-            <span class="muted">
-              Page {runsPage} of {runsPages}
-            </span>
-            {runsPage < runsPages ? (
-              <a class="btn btn-sm" href={pageHref(view, refName, isDefault, runsPage + 1)} rel="next">
-                Older →
-              </a>
-            ) : (
-              <span class="btn btn-sm disabled" aria-disabled="true">
-                Older →
-              </span>
-            )}
-          </nav>
-        )}
+        {runsPages > 1 && <PageLinks navClass="run-pager" label="Workflow run pages" page={runsPage} pages={runsPages} href={(n) => pageHref(view, refName, isDefault, n)} />}
       </section>
 
       <section class="au-section" id="behaviors" aria-labelledby="behaviors-title">

@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx';
 import type { PageContext } from '../context.ts';
 import type { BehaviorRunView, EventView } from '../../../services/automation.ts';
 import { Layout } from '../layout.tsx';
-import { EmptyState, Time } from '../components.tsx';
+import { EmptyState, PageLinks, Time } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { commitUrl, pullUrl, repoUrl, treeUrl, type RepoRef } from '../urls.ts';
 import { fullDate } from '../format.ts';
@@ -275,31 +275,7 @@ const EventFilter: FC<{ base: string; query: EventsQuery }> = ({ base, query }) 
 };
 
 const Pager: FC<{ base: string; query: EventsQuery }> = ({ base, query }) =>
-  query.pages > 1 ? (
-    <nav class="run-pager" aria-label="Pages">
-      {query.page > 1 ? (
-        <a class="btn btn-sm" href={eventsHref(base, query.type, query.page - 1)} rel="prev">
-          ← Newer
-        </a>
-      ) : (
-        <span class="btn btn-sm disabled" aria-disabled="true">
-          ← Newer
-        </span>
-      )}
-      <span class="muted">
-        Page {query.page} of {query.pages}
-      </span>
-      {query.page < query.pages ? (
-        <a class="btn btn-sm" href={eventsHref(base, query.type, query.page + 1)} rel="next">
-          Older →
-        </a>
-      ) : (
-        <span class="btn btn-sm disabled" aria-disabled="true">
-          Older →
-        </span>
-      )}
-    </nav>
-  ) : null;
+  query.pages > 1 ? <PageLinks navClass="run-pager" page={query.page} pages={query.pages} href={(n) => eventsHref(base, query.type, n)} /> : null;
 
 const NoEvents: FC<{ query: EventsQuery; base: string }> = ({ query, base }) => (
   <div class="card">

@@ -3,7 +3,7 @@ import type { PageContext } from '../context.ts';
 import type { CommitBrief, RefLists } from '../../../services/uiBrowse.ts';
 import type { StatusState } from '../../../services/statuses.ts';
 import type { DiffResult } from '../../../git/diff.ts';
-import { Avatar, Badge, EmptyState, Time } from '../components.tsx';
+import { Avatar, Badge, EmptyState, PageLinks, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { Breadcrumbs, CommitGroups, DiffView, RefSwitcher, shortSha, StatusDot } from '../code.tsx';
 import { commitUrl, commitsUrl, compareUrl, pullUrl, repoUrl, treeUrl } from '../urls.ts';
@@ -62,28 +62,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
       ) : (
         <CommitGroups repo={repo} commits={commits} statuses={statuses} />
       )}
-      {(page > 1 || hasMore) && (
-        <nav class="pager" aria-label="Pages">
-          {page > 1 ? (
-            <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path, page: page - 1 })} rel="prev">
-              ← Newer
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled" aria-disabled="true">
-              ← Newer
-            </span>
-          )}
-          {hasMore ? (
-            <a class="btn btn-sm" href={commitsUrl(repo, loc.ref, { path: loc.path, page: page + 1 })} rel="next">
-              Older →
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled" aria-disabled="true">
-              Older →
-            </span>
-          )}
-        </nav>
-      )}
+      {(page > 1 || hasMore) && <PageLinks page={page} hasMore={hasMore} href={(n) => commitsUrl(repo, loc.ref, { path: loc.path, page: n })} />}
     </RepoLayout>
   );
 };

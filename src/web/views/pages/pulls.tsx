@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx';
 import type { FormError, PageContext } from '../context.ts';
 import type { PullRequest } from '../../../db/schema.ts';
 import type { PullListItem } from '../../../services/uiPulls.ts';
-import { EmptyState, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { EmptyState, FormAlert, PageLinks, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { StatusDot } from '../code.tsx';
 import { pullsUrl, pullUrl, repoUrl } from '../urls.ts';
@@ -167,27 +167,7 @@ export const PullsListPage: FC<{ ctx: PageContext; view: RepoView; items: PullLi
           </ul>
         )}
       </div>
-      {pages > 1 && (
-        <nav class="pager" aria-label="Pages">
-          {filter.page > 1 ? (
-            <a class="btn btn-sm" href={listHref(view, { ...filter, page: filter.page - 1 })} rel="prev">
-              ← Previous
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled">← Previous</span>
-          )}
-          <span class="muted pager-info">
-            Page {filter.page} of {pages}
-          </span>
-          {filter.page < pages ? (
-            <a class="btn btn-sm" href={listHref(view, { ...filter, page: filter.page + 1 })} rel="next">
-              Next →
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled">Next →</span>
-          )}
-        </nav>
-      )}
+      {pages > 1 && <PageLinks page={filter.page} pages={pages} href={(n) => listHref(view, { ...filter, page: n })} prevText="← Previous" nextText="Next →" infoClass="muted pager-info" />}
     </RepoLayout>
   );
 };

@@ -7,7 +7,7 @@ import { parsePatchLines } from '../../../domain/diffLines.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { Layout } from '../layout.tsx';
 import { RepoHeader, type RepoView } from './repo.tsx';
-import { EmptyState, PageAssets, PostForm, Time } from '../components.tsx';
+import { EmptyState, PageAssets, PageLinks, PostForm, Time } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { fullDate, sentence } from '../format.ts';
 
@@ -192,31 +192,7 @@ export const TasksPage: FC<TasksPageProps> = ({ ctx, view, runs, links, counts, 
           ))}
         </ul>
       )}
-      {pages > 1 && (
-        <nav class="run-pager" aria-label="Pages">
-          {page > 1 ? (
-            <a class="btn btn-sm" href={listHref(view, filter, page - 1)} rel="prev">
-              ← Newer
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled" aria-disabled="true">
-              ← Newer
-            </span>
-          )}
-          <span class="muted">
-            Page {page} of {pages}
-          </span>
-          {page < pages ? (
-            <a class="btn btn-sm" href={listHref(view, filter, page + 1)} rel="next">
-              Older →
-            </a>
-          ) : (
-            <span class="btn btn-sm disabled" aria-disabled="true">
-              Older →
-            </span>
-          )}
-        </nav>
-      )}
+      {pages > 1 && <PageLinks navClass="run-pager" page={page} pages={pages} href={(n) => listHref(view, filter, n)} />}
     </RunsLayout>
   );
 };
