@@ -3,7 +3,7 @@ import { invalid, notFound, ServiceError } from './errors.ts';
 import type { RepositoryAccess } from './repositories.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { isSafeRevision, isSha, isValidBranchName, isValidRefName, ZERO_SHA } from '../domain/refs.ts';
-import { resolveCommit, isSafeRepoPath } from '../git/tree.ts';
+import { entryAtPath, resolveCommit, isSafeRepoPath } from '../git/tree.ts';
 import { listRefs } from '../git/refs.ts';
 import { runGit } from '../git/exec.ts';
 import { catFilePool } from '../git/catFile.ts';
@@ -43,6 +43,16 @@ export async function splitRefAndPath(access: RepositoryAccess, refAndPath: stri
     if (sha) return { ref: first, sha, path: segments.slice(1).join('/') };
   }
   return null;
+}
+
+/** "<ref>/<path>" naming a file (a blob) at a resolved commit; anything else — unknown ref, unsafe path, a directory — is a 404. */
+export async function fileAtRefPath(access: RepositoryAccess, refAndPath: string): Promise<{ ref: string; sha: string; path: string }> {
+  const split = await splitRefAndPath(access, refAndPath);
+  if (!split) throw notFound('Not Found');
+  const path = checkPathOr404(split.path);
+  const entry = await entryAtPath(access.gitDir, split.sha, path);
+  if (!entry || entry.type !== 'blob') throw notFound('Not Found');
+  return { ref: split.ref, sha: split.sha, path };
 }
 
 export interface TagInfo {

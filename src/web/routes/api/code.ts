@@ -8,7 +8,7 @@ import { repoFromPath } from './repos.ts';
 import { requireIdentity } from './guards.ts';
 import type { AppContext } from '../../../services/app.ts';
 import type { RepositoryAccess, RepositoryWithOwner } from '../../../services/repositories.ts';
-import { checkPathOr404, createRef, deleteRef, listTags, resolveRefOr404, splitRefAndPath } from '../../../services/code.ts';
+import { checkPathOr404, createRef, deleteRef, fileAtRefPath, listTags, resolveRefOr404, splitRefAndPath } from '../../../services/code.ts';
 import { notFound } from '../../../services/errors.ts';
 import { entryAtPath, isBinary, listTree, readBlobAtPath } from '../../../git/tree.ts';
 import { readCommitObject, type Commit } from '../../../git/objects.ts';
@@ -271,11 +271,8 @@ export function registerCodeRoutes(api: ApiRegistry): void {
     { method: 'get', path: '/repos/{owner}/{repo}/blame/{refpath+}', summary: 'Blame of a file at a ref, as ranges of lines per commit (gitoku)', tag: 'commits', auth: false, responses: { 200: { description: '{ranges: [{start_line, end_line, commit}]}' } } },
     async (c) => {
       const access = await repoFromPath(c);
-      const split = await splitRefAndPath(access, c.req.param('refpath')!);
-      if (!split) throw notFound('Not Found');
-      const path = checkPathOr404(split.path);
-      const entry = await entryAtPath(access.gitDir, split.sha, path);
-      if (!entry || entry.type !== 'blob') throw notFound('Not Found');
+      const split = await fileAtRefPath(access, c.req.param('refpath')!);
+      const path = split.path;
       const blame = await blameFile(access.gitDir, split.sha, path);
       if (!blame) throw notFound('Not Found');
       const ranges = blameRanges(blame.lines).map((r) => {

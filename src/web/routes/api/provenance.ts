@@ -2,11 +2,10 @@ import { z } from 'zod';
 import type { ApiRegistry } from './registry.ts';
 import { errorSchema } from './shapes.ts';
 import { repoFromPath } from './repos.ts';
-import { checkPathOr404, resolveRefOr404, splitRefAndPath } from '../../../services/code.ts';
+import { checkPathOr404, fileAtRefPath, resolveRefOr404 } from '../../../services/code.ts';
 import { invalid, notFound } from '../../../services/errors.ts';
 import { getPullRequest } from '../../../services/pulls.ts';
 import { type CaptureView, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision, loadPullRequestAiContexts, loadPullRequestAiLines } from '../../../services/provenance.ts';
-import { entryAtPath } from '../../../git/tree.ts';
 
 /** The JSON shape of a capture (commit_ai_contexts row with its run and pull request). */
 export const captureSchema = z.object({
@@ -59,11 +58,8 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
-      const split = await splitRefAndPath(access, c.req.param('refpath')!);
-      if (!split) throw notFound('Not Found');
-      const path = checkPathOr404(split.path);
-      const entry = await entryAtPath(access.gitDir, split.sha, path);
-      if (!entry || entry.type !== 'blob') throw notFound('Not Found');
+      const split = await fileAtRefPath(access, c.req.param('refpath')!);
+      const path = split.path;
       const blame = await loadLineAiContextAtRevision(app, access, split.sha, path);
       if (!blame) throw notFound('Not Found');
       return c.json({ ref: split.ref, sha: blame.sha, path, ranges: blame.ranges.map(rangeJson) });
@@ -83,11 +79,8 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
     async (c, { query }) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
-      const split = await splitRefAndPath(access, c.req.param('refpath')!);
-      if (!split) throw notFound('Not Found');
-      const path = checkPathOr404(split.path);
-      const entry = await entryAtPath(access.gitDir, split.sha, path);
-      if (!entry || entry.type !== 'blob') throw notFound('Not Found');
+      const split = await fileAtRefPath(access, c.req.param('refpath')!);
+      const path = split.path;
       const history = await loadFileAiHistory(app, access, split.sha, path, { limit: query.limit });
       if (!history) throw notFound('Not Found');
       return c.json({ ref: split.ref, sha: history.sha, path, commits: history.entries.map((e) => ({ commit: e.commit, path: e.path, captures: e.captures.map(captureJson) })) });
