@@ -24,21 +24,13 @@ import {
   runUrl,
   runsUrl,
   statusLabel,
+  parseTraceData,
+  type TraceData,
 } from './runs.tsx';
 import { AgentFields, type AgentValues } from './runNew.tsx';
 
 /* ---------- the trace ---------- */
 
-type Data = Record<string, unknown>;
-
-function parseData(raw: string): Data {
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Data) : { value: v };
-  } catch {
-    return { value: raw };
-  }
-}
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : typeof v === 'object' ? JSON.stringify(v, null, 2) : String(v));
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -54,7 +46,7 @@ export function traceClock(at: string, t0: string): string {
 const lineCount = (text: string) => (text ? text.replace(/\n$/, '').split('\n').length : 0);
 
 /** One trace event as the page shows it. /-/static/runs.js builds the same markup for live events. */
-const TraceBody: FC<{ kind: string; data: Data }> = ({ kind, data }) => {
+const TraceBody: FC<{ kind: string; data: TraceData }> = ({ kind, data }) => {
   switch (kind) {
     case 'message':
       return <div class="trace-text">{str(data.text)}</div>;
@@ -143,7 +135,7 @@ export const TraceList: FC<{ events: RunEvent[]; t0: string }> = ({ events, t0 }
       let last = e;
       while (i < events.length && events[i]!.kind === 'log') {
         last = events[i]!;
-        const d = parseData(last.data);
+        const d = parseTraceData(last.data);
         chunks.push({ stream: str(d.stream) === 'stderr' ? 'stderr' : 'stdout', text: str(d.text) });
         i++;
       }
@@ -169,7 +161,7 @@ export const TraceList: FC<{ events: RunEvent[]; t0: string }> = ({ events, t0 }
       <li class={`trace-item trace-${e.kind.replace(/[^a-z_]/g, '')}`} data-id={e.id} data-kind={e.kind} data-attempt={e.attempt}>
         <span class="trace-kind">{KIND_LABEL[e.kind] ?? e.kind}</span>
         <div class="trace-body">
-          <TraceBody kind={e.kind} data={parseData(e.data)} />
+          <TraceBody kind={e.kind} data={parseTraceData(e.data)} />
         </div>
         <time class="trace-time" datetime={e.created_at}>
           {traceClock(e.created_at, t0)}
@@ -203,7 +195,7 @@ export interface RunPageProps {
 }
 
 function usageSummary(raw: string): string | null {
-  const u = parseData(raw);
+  const u = parseTraceData(raw);
   const parts: string[] = [];
   for (const [key, label] of [['input_tokens', 'input'], ['output_tokens', 'output'], ['total_tokens', 'total']] as const) {
     const n = num(u[key]);

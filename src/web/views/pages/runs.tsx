@@ -436,3 +436,15 @@ export const JobHeader: FC<{ title: Child; number: number; badge: Child; kind: C
     {actions}
   </div>
 );
+
+export type TraceData = Record<string, unknown>;
+
+/** A stored trace or log event's JSON data; anything that is not an object becomes `{ value }`. */
+export function parseTraceData(raw: string): TraceData {
+  try {
+    const v = JSON.parse(raw) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as TraceData) : { value: v };
+  } catch {
+    return { value: raw };
+  }
+}

@@ -6,7 +6,7 @@ import { Icon } from '../icons.tsx';
 import { commitUrl, pullUrl, treeUrl } from '../urls.ts';
 import { fullDate } from '../format.ts';
 import type { RepoView } from './repo.tsx';
-import { JobHeader } from './runs.tsx';
+import { JobHeader, parseTraceData, type TraceData } from './runs.tsx';
 import { AutomationLayout, EventChip, WorkflowDuration, WorkflowStatusBadge, automationUrl, branchOf, workflowRunUrl } from './automation.tsx';
 
 /** One stored log event of a workflow run (workflow_run_events). */
@@ -46,16 +46,6 @@ interface AttemptLog {
   cursor: number;
 }
 
-type Data = Record<string, unknown>;
-
-function parseData(raw: string): Data {
-  try {
-    const v = JSON.parse(raw) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Data) : { value: v };
-  } catch {
-    return { value: raw };
-  }
-}
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v));
 
@@ -64,7 +54,7 @@ export function parseSteps(raw: string): StepDef[] {
     const v = JSON.parse(raw) as unknown;
     if (!Array.isArray(v)) return [];
     return v.map((s, i) => {
-      const o = (s && typeof s === 'object' ? s : {}) as Data;
+      const o = (s && typeof s === 'object' ? s : {}) as TraceData;
       return { name: str(o.name) || `step ${i + 1}`, run: str(o.run) };
     });
   } catch {
@@ -88,7 +78,7 @@ export function buildWorkflowLog(steps: StepDef[], events: WorkflowLogEvent[]): 
       current = { attempt: e.attempt, sections: [{ ...newSection(-1, undefined, 'Set up job'), started: true }, ...steps.map((s, i) => newSection(i, s))], cursor: 0 };
       attempts.push(current);
     }
-    const d = parseData(e.data);
+    const d = parseTraceData(e.data);
     const section = current.sections[current.cursor]!;
     switch (e.kind) {
       case 'status': {
