@@ -2,7 +2,9 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 
 /**
  * The environment git runs with: the server's own variables (database URLs, tokens, GIT_* overrides)
- * never reach it, and git never prompts.
+ * never reach it, and git never prompts. No hook ever runs from a repository's own `hooks/` directory
+ * (`core.hooksPath=/dev/null`, which a repository's config cannot override): the only hooks git runs
+ * for the server are gitoku's, named for receive-pack alone with `-c core.hooksPath=<data>/hooks`.
  */
 export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -11,6 +13,9 @@ export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.Proce
     LANG: 'C.UTF-8',
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: 'core.hooksPath',
+    GIT_CONFIG_VALUE_0: '/dev/null',
   };
   return { ...env, ...extra };
 }

@@ -1,10 +1,11 @@
 import type { RunJobPayload } from '../services/runs.ts';
 import type { RunnerClient } from './client.ts';
-import type { SandboxBackend, Workspace } from './sandbox.ts';
+import { sandboxWarning, type SandboxBackend, type Workspace } from './sandbox.ts';
 import { driverFor } from './drivers/index.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 import { TraceBuffer } from './traceBuffer.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
+import { checkoutCommit, stageWorkTree, workspaceGit } from './workspaceGit.ts';
 
 export type { JobOutcome } from './outcome.ts';
 
@@ -29,20 +30,14 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
   const redact = redactor([payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')]);
   const trace = new TraceBuffer(client, jobId, payload.attempt, redact);
   const emit = (e: TraceEvent) => trace.push(e);
-  const auth = ['-c', `http.extraHeader=Authorization: Bearer ${payload.token}`];
   let ws: Workspace | null = null;
-  const git = async (args: string[], opts: { auth?: boolean; env?: Record<string, string>; input?: string } = {}) => {
-    const r = await sandbox.exec(ws!, ['git', ...(opts.auth ? auth : []), ...args], { timeoutMs: 10 * 60_000, signal, env: opts.env, input: opts.input, maxOutputBytes: 1024 * 1024 });
-    if (r.cancelled) throw new AgentFailure('cancelled');
-    if (r.code !== 0) throw new Error(`git ${args[0]} failed: ${redact(r.stderr.trim()).slice(-2000)}`);
-    return r.stdout;
-  };
   try {
     ws = await sandbox.provision();
+    const git = workspaceGit(sandbox, ws, payload.token, signal, redact);
     emit({ kind: 'status', data: { message: `Preparing workspace (${sandbox.name} sandbox) at ${payload.source_commit.slice(0, 12)}` } });
-    await git(['init', '-q', `--initial-branch=${payload.compare_branch}`, '.']);
-    await git(['fetch', '-q', '--no-tags', payload.clone_url, payload.source_commit], { auth: true });
-    await git(['checkout', '-q', '-B', payload.compare_branch, payload.source_commit]);
+    const warning = sandboxWarning(sandbox);
+    if (warning) emit({ kind: 'status', data: { message: `⚠ ${warning}` } });
+    await checkoutCommit(git, ws, payload.clone_url, payload.source_commit, payload.compare_branch);
     const driver = driverFor(payload.driver);
     if (!driver) throw new AgentFailure(`this runner has no "${payload.driver}" driver`);
     emit({ kind: 'status', data: { message: `Running the ${driver.name} agent${payload.model ? ` (${payload.model})` : ''}` } });
@@ -50,16 +45,16 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     result.summary = redact(result.summary);
     if (signal.aborted) throw new AgentFailure('cancelled');
 
-    await git(['add', '-A']);
-    const status = await git(['status', '--porcelain']);
+    // The runner commits the checkout's files in its own repository: whatever the agent did to the
+    // checkout's .git (its own commits included) is not trusted, only the files it left.
     const identity = { GIT_AUTHOR_NAME: AGENT_IDENTITY.name, GIT_AUTHOR_EMAIL: AGENT_IDENTITY.email, GIT_COMMITTER_NAME: COMMITTER.name, GIT_COMMITTER_EMAIL: COMMITTER.email };
-    if (status.trim()) {
+    if (await stageWorkTree(git)) {
       const message = `${payload.prompt.split('\n').find((l) => l.startsWith('## Task: '))?.slice(9) ?? 'Agent changes'}\n\n${result.summary}\n\n${payload.commit_trailers.join('\n')}\n`;
       await git(['commit', '-q', '--no-verify', '-F', '-'], { env: identity, input: message });
     }
     const head = (await git(['rev-parse', 'HEAD'])).trim();
     const changed = head !== payload.source_commit;
-    const files = changed ? (await git(['diff', '--name-only', payload.source_commit, head])).split('\n').filter(Boolean) : [];
+    const files = changed ? (await git(['diff', '--name-only', '--no-ext-diff', payload.source_commit, head])).split('\n').filter(Boolean) : [];
     const tip = payload.compare_tip ?? payload.source_commit;
     if (changed) emit({ kind: 'status', data: { message: `Pushing ${files.length} changed file${files.length === 1 ? '' : 's'} to ${payload.compare_branch}` } });
     else emit({ kind: 'status', data: { message: 'The agent made no changes' } });

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { RunnerClient } from './client.ts';
 import type { SandboxBackend, Workspace } from './sandbox.ts';
 import type { ReviewJobPayload } from '../services/reviews.ts';
@@ -7,10 +5,12 @@ import { TraceBuffer } from './traceBuffer.ts';
 import { redactor } from './promptRun.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, workspaceGit } from './workspaceGit.ts';
+import { readConfinedFile, WorkspacePathError } from './workspaceFs.ts';
 import { driverFor } from './drivers/index.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 
 export const REVIEW_FILE = '.gitoku/review.json';
+const MAX_REVIEW_BYTES = 1024 * 1024;
 
 /**
  * An agent in review mode: it reads the pull request's head (with its merge base fetched, so it can
@@ -23,13 +23,21 @@ export async function executeReviewRun(client: RunnerClient, sandbox: SandboxBac
   const emit = (e: TraceEvent) => trace.push(e);
   let ws: Workspace | null = null;
   try {
+    // An automatic reviewer runs on every pull request, whoever opened it: never unisolated.
+    if (sandbox.name === 'directory') throw new AgentFailure('automatic reviews never run on an unisolated (directory) runner: install bubblewrap on it');
     ws = await sandbox.provision();
-    await checkoutCommit(workspaceGit(sandbox, ws, payload.token, signal, redact), payload.clone_url, payload.head_sha, 'review', [payload.base_sha]);
+    await checkoutCommit(workspaceGit(sandbox, ws, payload.token, signal, redact), ws, payload.clone_url, payload.head_sha, 'review', [payload.base_sha]);
     const driver = driverFor(payload.driver);
     if (!driver) throw new AgentFailure(`this runner has no "${payload.driver}" driver`);
     const result = await driver.run({ prompt: payload.prompt, model: payload.model, workspace: ws, sandbox, env: payload.env, timeoutMs: payload.timeout_ms, signal, emit });
     let review: unknown = null;
-    const text = await readFile(join(ws.dir, REVIEW_FILE), 'utf8').catch(() => null);
+    let text: string | null = null;
+    try {
+      text = (await readConfinedFile(ws.dir, REVIEW_FILE, { maxBytes: MAX_REVIEW_BYTES }))?.toString('utf8') ?? null;
+    } catch (err) {
+      if (!(err instanceof WorkspacePathError)) throw err;
+      emit({ kind: 'error', data: { message: `${REVIEW_FILE} was not read: ${err.message}; using the agent's summary` } });
+    }
     if (text !== null) {
       try {
         review = JSON.parse(text);

@@ -3,13 +3,21 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AgentFailure } from './drivers/types.ts';
 
-/** A provisioned workspace: the checkout the agent works in and a private home directory. */
+/**
+ * A provisioned workspace under a runner-owned `root`: the checkout the agent works in (`dir`), a private
+ * home and temporary directory — all three the agent's, hence hostile once it ran — and the runner's own
+ * git directory (`gitDir`), which agent processes never see (except its objects, read-only: the
+ * checkout's repository borrows them).
+ */
 export interface Workspace {
   id: string;
   root: string;
   dir: string;
   home: string;
+  tmp: string;
+  gitDir: string;
 }
 
 export interface ExecOptions {
@@ -24,6 +32,10 @@ export interface ExecOptions {
   cwd?: string;
   /** Extra directories the process needs to see read-only (an agent CLI installed outside /usr). */
   mounts?: string[];
+  /** The runner's own command (its git): it also sees the runner's git directory, read-write. */
+  trusted?: boolean;
+  /** Handed to the process on file descriptor 3 (a secret that must not appear in argv or the environment). */
+  fd3?: string;
 }
 
 export interface ExecResult {
@@ -39,6 +51,8 @@ export interface ExecResult {
 /** DESIGN §4.6: where agents run. Backends differ in isolation; the runner code is the same for all. */
 export interface SandboxBackend {
   name: string;
+  /** False when agent processes could reach the host (the directory backend, or no backend at all). */
+  isolated: boolean;
   provision(): Promise<Workspace>;
   exec(ws: Workspace, argv: string[], opts: ExecOptions): Promise<ExecResult>;
   destroy(ws: Workspace): Promise<void>;
@@ -51,7 +65,7 @@ export function scrubbedEnvironment(ws: Workspace, extra: Record<string, string>
     HOME: ws.home,
     LANG: 'C.UTF-8',
     TERM: 'dumb',
-    TMPDIR: join(ws.root, 'tmp'),
+    TMPDIR: ws.tmp,
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
     ...extra,
@@ -64,7 +78,12 @@ export function scrubbedEnvironment(ws: Workspace, extra: Record<string, string>
  */
 export function spawnGroup(command: string, args: string[], cwd: string, env: Record<string, string>, opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env, detached: true, stdio: opts.fd3 === undefined ? ['pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe', 'pipe'] });
+    if (opts.fd3 !== undefined) {
+      const secret = child.stdio[3] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      secret.on('error', () => undefined);
+      secret.end(opts.fd3);
+    }
     const max = opts.maxOutputBytes ?? 4 * 1024 * 1024;
     const out = { stdout: '', stderr: '' };
     let truncated = false;
@@ -132,16 +151,39 @@ export function spawnGroup(command: string, args: string[], cwd: string, env: Re
 
 async function newWorkspace(): Promise<Workspace> {
   const root = await mkdtemp(join(tmpdir(), 'gitoku-ws-'));
-  const ws = { id: root.split('/').pop()!, root, dir: join(root, 'work'), home: join(root, 'home') };
-  await Promise.all([mkdir(ws.dir), mkdir(ws.home), mkdir(join(root, 'tmp'))]);
+  const ws = { id: root.split('/').pop()!, root, dir: join(root, 'work'), home: join(root, 'home'), tmp: join(root, 'tmp'), gitDir: join(root, 'git') };
+  await Promise.all([mkdir(ws.dir), mkdir(ws.home), mkdir(ws.tmp), mkdir(ws.gitDir)]);
   return ws;
 }
 
-/** Plain directory backend: a scrubbed environment and process-group kill, no filesystem isolation. */
+const spawnDirect = (ws: Workspace, argv: string[], opts: ExecOptions) => spawnGroup(argv[0]!, argv.slice(1), opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), opts);
+
+/**
+ * Plain directory backend: a scrubbed environment and process-group kill, NO filesystem isolation —
+ * an agent runs as the runner's user and can read and change whatever that user can. Only used when
+ * the administrator asks for it (`--sandbox directory`, GITOKU_SANDBOX=directory).
+ */
 export const directoryBackend: SandboxBackend = {
   name: 'directory',
+  isolated: false,
   provision: newWorkspace,
-  exec: (ws, argv, opts) => spawnGroup(argv[0]!, argv.slice(1), opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), opts),
+  exec: spawnDirect,
+  destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
+};
+
+export const NO_SANDBOX_REASON =
+  'this runner has no sandbox: agent programs and commands cannot run here (install bubblewrap, or let agents run unisolated with --sandbox directory / GITOKU_SANDBOX=directory)';
+
+/**
+ * What `auto` falls back to when bubblewrap is missing: no agent process runs at all. The runner's own
+ * git still works, and so do agents whose file operations the runner does itself in confinement (a
+ * scripted run without `run` steps, like the demo's); anything else fails saying why.
+ */
+export const unsandboxedBackend: SandboxBackend = {
+  name: 'none',
+  isolated: false,
+  provision: newWorkspace,
+  exec: (ws, argv, opts) => (opts.trusted ? spawnDirect(ws, argv, opts) : Promise.reject(new AgentFailure(NO_SANDBOX_REASON))),
   destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
 };
 
@@ -150,27 +192,41 @@ const ETC_ALLOWLIST = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '
 /**
  * bubblewrap backend: the agent sees a read-only /usr (and a few files of /etc), its workspace and
  * home read-write, a private /tmp, /proc and /dev — and nothing else: not the data directory, not the
- * runner's home (~/.ssh), not other workspaces. Namespaces other than the network are unshared.
+ * runner's home (~/.ssh), not other workspaces. Namespaces other than the network are unshared, and
+ * the agent runs as an unprivileged user (65534) of its own user namespace, without capabilities —
+ * also when the runner is root.
  */
 export function bubblewrapBackend(bwrap = '/usr/bin/bwrap'): SandboxBackend {
   return {
     name: 'bubblewrap',
+    isolated: true,
     provision: newWorkspace,
     exec: (ws, argv, opts) => {
-      const args = ['--die-with-parent', '--unshare-all', '--share-net', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
+      const args = ['--die-with-parent', '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--share-net', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
       if (existsSync('/usr/lib64')) args.push('--symlink', 'usr/lib64', '/lib64');
       for (const path of ETC_ALLOWLIST) if (existsSync(path)) args.push('--ro-bind', path, path);
       args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
       for (const path of opts.mounts ?? []) args.push('--ro-bind-try', path, path);
-      args.push('--bind', ws.root, ws.root, '--chdir', opts.cwd ?? ws.dir, '--', ...argv);
+      // Only the agent's three directories, not the workspace root: the runner's git directory beside
+      // them stays out of reach (its objects are shown read-only: the checkout borrows them).
+      for (const path of [ws.dir, ws.home, ws.tmp]) args.push('--bind', path, path);
+      if (opts.trusted) args.push('--bind', ws.gitDir, ws.gitDir);
+      else args.push('--ro-bind-try', join(ws.gitDir, 'objects'), join(ws.gitDir, 'objects'));
+      args.push('--chdir', opts.cwd ?? ws.dir, '--', ...argv);
       return spawnGroup(bwrap, args, ws.dir, scrubbedEnvironment(ws, opts.env), opts);
     },
     destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
   };
 }
 
-/** bubblewrap where it is installed and works, else the plain directory backend. */
-export async function detectSandbox(preference: 'auto' | 'bubblewrap' | 'directory' = 'auto'): Promise<SandboxBackend> {
+export type SandboxPreference = 'auto' | 'bubblewrap' | 'directory';
+
+/**
+ * bubblewrap where it is installed and works. `auto` never falls back to running agents unisolated:
+ * without bubblewrap it gives the backend that refuses agent processes; the unisolated directory
+ * backend is only ever the administrator's explicit choice.
+ */
+export async function detectSandbox(preference: SandboxPreference = 'auto'): Promise<SandboxBackend> {
   if (preference === 'directory') return directoryBackend;
   const candidate = bubblewrapBackend();
   if (existsSync('/usr/bin/bwrap')) {
@@ -183,5 +239,12 @@ export async function detectSandbox(preference: 'auto' | 'bubblewrap' | 'directo
     }
   }
   if (preference === 'bubblewrap') throw new Error('bubblewrap is not available on this machine (install the bubblewrap package)');
-  return directoryBackend;
+  return unsandboxedBackend;
+}
+
+/** The start-up warning for a backend that does not isolate agents; null for one that does. */
+export function sandboxWarning(sandbox: SandboxBackend): string | null {
+  if (sandbox.name === 'directory') return 'WARNING: agents run WITHOUT isolation (directory sandbox): an agent can read and change everything this user can, including the data directory and secrets. Install bubblewrap and drop --sandbox directory / GITOKU_SANDBOX=directory.';
+  if (!sandbox.isolated) return `WARNING: ${NO_SANDBOX_REASON}.`;
+  return null;
 }

@@ -13,9 +13,10 @@ export async function executeWorkflowRun(client: RunnerClient, sandbox: SandboxB
   const trace = new TraceBuffer(client, jobId, payload.attempt, redact);
   let ws: Workspace | null = null;
   try {
+    if (!sandbox.isolated) throw new AgentFailure(`workflows run only in an isolated sandbox, and this runner has none (${sandbox.name}): install bubblewrap on it`);
     ws = await sandbox.provision();
     trace.push({ kind: 'status', data: { message: `Checking out ${payload.sha.slice(0, 12)} (${sandbox.name} sandbox)` } });
-    await checkoutCommit(workspaceGit(sandbox, ws, payload.token, signal, redact), payload.clone_url, payload.sha, null);
+    await checkoutCommit(workspaceGit(sandbox, ws, payload.token, signal, redact), ws, payload.clone_url, payload.sha, null);
     for (const step of payload.steps) {
       trace.push({ kind: 'status', data: { message: `▶ ${step.name}` } });
       const started = Date.now();

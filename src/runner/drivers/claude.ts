@@ -1,5 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeConfinedFile } from '../workspaceFs.ts';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 import { checkExit, isObject, type Json, LineSplitter, num, parseEventLine, processEnvironment, resolveProgram, str, tail, workspacePath } from './process.ts';
 
@@ -22,13 +23,12 @@ export const claudeDriver: AgentDriver = {
   name: 'claude',
   async run(ctx: DriverContext): Promise<DriverResult> {
     const program = resolveProgram({ configured: ctx.env.GITOKU_DRIVER_BIN, runnerVariable: 'GITOKU_CLAUDE_BIN', fallback: 'claude', label: 'Claude Code CLI', setting: 'GITOKU_CLAUDE_BIN', workspaceRoot: ctx.workspace.root });
-    const configDir = join(ctx.workspace.root, 'claude-config');
+    const configDir = join(ctx.workspace.home, '.claude');
     await mkdir(configDir, { recursive: true });
     const argv = [...program.argv, '-p', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'];
     if (ctx.env.GITOKU_DRIVER_CONFIG) {
-      const settings = join(configDir, 'gitoku-settings.json');
-      await writeFile(settings, ctx.env.GITOKU_DRIVER_CONFIG, { mode: 0o600 });
-      argv.push('--settings', settings);
+      await writeConfinedFile(ctx.workspace.home, '.claude/gitoku-settings.json', ctx.env.GITOKU_DRIVER_CONFIG, { mode: 0o600 });
+      argv.push('--settings', join(configDir, 'gitoku-settings.json'));
     }
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);
 

@@ -1,12 +1,12 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { writeConfinedFile } from '../workspaceFs.ts';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 import { checkExit, isObject, type Json, LineSplitter, num, parseEventLine, processEnvironment, resolveProgram, str, tail, workspacePath } from './process.ts';
 
 /**
  * The Codex CLI (`codex exec --json`), run inside our sandbox with its own approvals and sandbox off
- * (we are the sandbox), in a per-run CODEX_HOME under the workspace root (not the checkout), so runs
+ * (we are the sandbox), in a per-run CODEX_HOME in the agent's private home (not the checkout), so runs
  * share no state. Its JSONL events become the normalized trace; the thread id is the run's session.
  */
 
@@ -54,9 +54,8 @@ export const codexDriver: AgentDriver = {
   name: 'codex',
   async run(ctx: DriverContext): Promise<DriverResult> {
     const program = resolveProgram({ configured: ctx.env.GITOKU_DRIVER_BIN, runnerVariable: 'GITOKU_CODEX_BIN', fallback: 'codex', label: 'Codex CLI', setting: 'GITOKU_CODEX_BIN', workspaceRoot: ctx.workspace.root });
-    const home = join(ctx.workspace.root, 'codex-home');
-    await mkdir(home, { recursive: true });
-    await writeFile(join(home, 'config.toml'), codexConfig(ctx.env), { mode: 0o600 });
+    const home = join(ctx.workspace.home, '.codex');
+    await writeConfinedFile(ctx.workspace.home, '.codex/config.toml', codexConfig(ctx.env), { mode: 0o600 });
 
     const argv = [...program.argv, 'exec', '--json', '--color', 'never', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '--cd', ctx.workspace.dir];
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);

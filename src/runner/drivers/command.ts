@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { writeConfinedFile } from '../workspaceFs.ts';
 import { join } from 'node:path';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 import { checkExit, LineSplitter, processEnvironment, resolveProgram, tail } from './process.ts';
@@ -34,8 +34,8 @@ export const commandDriver: AgentDriver = {
     if (!Array.isArray(template) || template.length === 0 || !template.every((a) => typeof a === 'string')) {
       throw new AgentFailure('the command driver is not configured on the server (GITOKU_COMMAND_DRIVER)');
     }
-    const promptFile = join(ctx.workspace.root, 'prompt.md');
-    await writeFile(promptFile, ctx.prompt);
+    const promptFile = join(ctx.workspace.home, 'gitoku-prompt.md');
+    await writeConfinedFile(ctx.workspace.home, 'gitoku-prompt.md', ctx.prompt);
     const model = ctx.model === 'default' ? '' : ctx.model;
     const [program, ...args] = expandArgv(template as string[], { prompt_file: promptFile, workspace: ctx.workspace.dir, model });
     const resolved = resolveProgram({ fallback: program!, label: 'agent program', setting: 'GITOKU_COMMAND_DRIVER', workspaceRoot: ctx.workspace.root });

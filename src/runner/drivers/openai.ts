@@ -1,5 +1,4 @@
-import { lstat, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { confinedComponents, deleteConfinedFile, listConfinedTree, readConfinedFile, WorkspaceMissingError, WorkspacePathError, writeConfinedFile } from '../workspaceFs.ts';
 import OpenAI from 'openai';
 import type { ChatCompletionFunctionTool, ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
@@ -60,55 +59,18 @@ function systemPrompt(ctx: DriverContext): string {
   ].join('\n');
 }
 
-function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-}
-
-/**
- * Resolves a path an agent named to a path inside the checkout, or throws. Symlinks are resolved on
- * the longest existing prefix, so a link pointing out of the checkout is refused too.
- */
-export async function workspaceFile(root: string, path: unknown, opts: { allowRoot?: boolean } = {}): Promise<{ abs: string; rel: string }> {
-  if (typeof path !== 'string' || path.includes('\0')) throw new ToolError('path must be a string');
-  const cleaned = path.trim() || '.';
-  if (isAbsolute(cleaned) && !isInside(root, cleaned)) throw new ToolError(`${path}: absolute paths outside the repository are not allowed`);
-  const abs = resolve(root, cleaned);
-  if (!isInside(root, abs)) throw new ToolError(`${path}: outside the repository`);
-  const rel = relative(root, abs);
-  if (rel === '' && !opts.allowRoot) throw new ToolError(`${path}: is the repository root`);
-  if (rel.split(sep)[0] === '.git') throw new ToolError(`${path}: .git is off limits`);
-  const realRoot = await realpath(root);
-  let existing = abs;
-  for (;;) {
-    try {
-      await lstat(existing);
-      break;
-    } catch {
-      existing = dirname(existing);
-    }
+/** A path the agent named, checked: relative to the checkout, no `..` out of it, not in `.git`. */
+function relativePath(root: string, path: unknown, opts: { allowRoot?: boolean } = {}): string {
+  try {
+    return confinedComponents(root, path, opts).join('/') || '.';
+  } catch (err) {
+    throw new ToolError((err as Error).message);
   }
-  if (!isInside(realRoot, await realpath(existing))) throw new ToolError(`${path}: leads outside the repository (symbolic link)`);
-  return { abs, rel: rel || '.' };
 }
 
-async function listFiles(root: string, start: string): Promise<string> {
-  const out: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
-    for (const e of entries) {
-      if (out.length >= MAX_LIST) return;
-      const full = join(dir, e.name);
-      const rel = relative(root, full);
-      if (rel === '.git' || rel.startsWith(`.git${sep}`)) continue;
-      if (e.isDirectory()) {
-        out.push(`${rel}/`);
-        await walk(full);
-      } else out.push(e.isSymbolicLink() ? `${rel}@` : rel);
-    }
-  };
-  await walk(start);
-  return out.length >= MAX_LIST ? `${out.join('\n')}\n… (listing cut at ${MAX_LIST} entries)` : out.join('\n') || '(empty)';
+async function listFiles(root: string, rel: string): Promise<string> {
+  const { entries, cut } = await listConfinedTree(root, rel, MAX_LIST);
+  return cut ? `${entries.join('\n')}\n… (listing cut at ${MAX_LIST} entries)` : entries.join('\n') || '(empty)';
 }
 
 function count(haystack: string, needle: string): number {
@@ -152,18 +114,18 @@ export const openaiDriver: AgentDriver = {
 
     const tools: Record<string, (a: ToolArgs) => Promise<string>> = {
       list_files: async (a) => {
-        const { abs } = await workspaceFile(root, a.path ?? '.', { allowRoot: true });
-        const text = await listFiles(root, abs).catch((err: NodeJS.ErrnoException) => {
-          throw new ToolError(err.code === 'ENOENT' ? `${String(a.path)}: no such directory` : err.message);
+        const rel = relativePath(root, a.path ?? '.', { allowRoot: true });
+        const text = await listFiles(root, rel).catch((err: Error) => {
+          throw new ToolError(err instanceof WorkspaceMissingError ? `${String(a.path)}: no such directory` : err.message);
         });
         ctx.emit({ kind: 'tool_call', data: { tool: 'list_files', input: a, output: tail(text, 4096) } });
         return text;
       },
       read_file: async (a) => {
-        const { abs, rel } = await workspaceFile(root, a.path);
-        const info = await lstat(abs).catch(() => null);
-        if (!info?.isFile()) throw new ToolError(`${rel}: no such file`);
-        let text = (await readFile(abs)).toString('utf8');
+        const rel = relativePath(root, a.path);
+        const content = await readConfinedFile(root, rel);
+        if (!content) throw new ToolError(`${rel}: no such file`);
+        let text = content.toString('utf8');
         if (typeof a.start_line === 'number' || typeof a.end_line === 'number') {
           const lines = text.split('\n');
           const from = Math.max(1, Number(a.start_line) || 1);
@@ -175,38 +137,35 @@ export const openaiDriver: AgentDriver = {
         return cut ? `${text.slice(0, MAX_READ)}\n… (cut at ${MAX_READ} characters; read a line range for more)` : text;
       },
       write_file: async (a) => {
-        const { abs, rel } = await workspaceFile(root, a.path);
+        const rel = relativePath(root, a.path);
         if (typeof a.content !== 'string') throw new ToolError('content must be a string');
-        await mkdir(dirname(abs), { recursive: true });
-        await writeFile(abs, a.content);
+        await writeConfinedFile(root, rel, a.content);
         ctx.emit({ kind: 'file_edit', data: { path: rel, action: 'write', bytes: Buffer.byteLength(a.content) } });
         return `wrote ${rel} (${Buffer.byteLength(a.content)} bytes)`;
       },
       replace_in_file: async (a) => {
-        const { abs, rel } = await workspaceFile(root, a.path);
+        const rel = relativePath(root, a.path);
         if (typeof a.old_text !== 'string' || a.old_text === '' || typeof a.new_text !== 'string') throw new ToolError('old_text (not empty) and new_text must be strings');
-        const before = await readFile(abs, 'utf8').catch(() => {
-          throw new ToolError(`${rel}: no such file`);
-        });
+        const existing = await readConfinedFile(root, rel);
+        if (!existing) throw new ToolError(`${rel}: no such file`);
+        const before = existing.toString('utf8');
         const n = count(before, a.old_text);
         if (n === 0) throw new ToolError(`${rel}: old_text was not found`);
         if (n > 1 && a.replace_all !== true) throw new ToolError(`${rel}: old_text occurs ${n} times; add context to make it unique or set replace_all`);
         const after = a.replace_all === true ? before.split(a.old_text).join(a.new_text) : before.replace(a.old_text, () => a.new_text as string);
-        await writeFile(abs, after);
+        await writeConfinedFile(root, rel, after);
         ctx.emit({ kind: 'file_edit', data: { path: rel, action: 'write', bytes: Buffer.byteLength(after) } });
         return `replaced ${a.replace_all === true ? n : 1} occurrence${n === 1 || a.replace_all !== true ? '' : 's'} in ${rel}`;
       },
       delete_file: async (a) => {
-        const { abs, rel } = await workspaceFile(root, a.path);
-        const info = await lstat(abs).catch(() => null);
-        if (!info || info.isDirectory()) throw new ToolError(`${rel}: no such file`);
-        await rm(abs);
+        const rel = relativePath(root, a.path);
+        if (!(await deleteConfinedFile(root, rel))) throw new ToolError(`${rel}: no such file`);
         ctx.emit({ kind: 'file_edit', data: { path: rel, action: 'delete' } });
         return `deleted ${rel}`;
       },
       search_text: async (a) => {
         if (typeof a.pattern !== 'string' || !a.pattern) throw new ToolError('pattern must be a non-empty string');
-        const { rel } = await workspaceFile(root, a.path ?? '.', { allowRoot: true });
+        const rel = relativePath(root, a.path ?? '.', { allowRoot: true });
         const r = await exec(['grep', '-rnI', '--exclude-dir=.git', a.regex === true ? '-E' : '-F', '-e', a.pattern, '--', rel], 60_000);
         const text = r.code === 1 ? 'no matches' : r.code === 0 ? tail(r.stdout, MAX_TOOL_OUTPUT) : `grep failed: ${tail(r.stderr, 2000)}`;
         ctx.emit({ kind: 'tool_call', data: { tool: 'search_text', input: a, output: tail(text, 4096) } });
@@ -236,7 +195,7 @@ export const openaiDriver: AgentDriver = {
       try {
         return await tool(args);
       } catch (err) {
-        if (err instanceof ToolError || (err as NodeJS.ErrnoException).code) {
+        if (err instanceof ToolError || err instanceof WorkspacePathError || (err as NodeJS.ErrnoException).code) {
           const message = `error: ${(err as Error).message}`;
           ctx.emit({ kind: 'tool_call', data: { tool: call.function.name, input: args, output: message } });
           return message;

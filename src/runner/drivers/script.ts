@@ -1,13 +1,15 @@
-import { mkdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
-import { dirname, relative, resolve } from 'node:path';
 import { extractScript, parseScript, SCRIPT_SYNTAX, ScriptSyntaxError } from '../../domain/script.ts';
+import { deleteConfinedFile, WorkspacePathError, writeConfinedFile } from '../workspaceFs.ts';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 
-function insideWorkspace(root: string, path: string): string {
-  const target = resolve(root, path);
-  const rel = relative(root, target);
-  if (rel.startsWith('..') || rel === '' || rel.split('/')[0] === '.git') throw new AgentFailure(`"${path}" is outside the workspace`);
-  return target;
+/** A refused path is the script's failure, not the runner's. */
+async function confined<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if (err instanceof WorkspacePathError) throw new AgentFailure(err.message);
+    throw err;
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -56,19 +58,12 @@ export const scriptDriver: AgentDriver = {
           break;
         case 'write':
         case 'append': {
-          const target = insideWorkspace(ctx.workspace.dir, step.path);
-          await mkdir(dirname(target), { recursive: true });
-          if (step.op === 'write') await writeFile(target, step.content);
-          else await appendFile(target, step.content);
+          await confined(() => writeConfinedFile(ctx.workspace.dir, step.path, step.content, { append: step.op === 'append' }));
           ctx.emit({ kind: 'file_edit', data: { path: step.path, action: step.op, bytes: Buffer.byteLength(step.content) } });
           break;
         }
         case 'delete': {
-          const target = insideWorkspace(ctx.workspace.dir, step.path);
-          await readFile(target).catch(() => {
-            throw new AgentFailure(`cannot delete ${step.path}: no such file`);
-          });
-          await rm(target, { force: true });
+          if (!(await confined(() => deleteConfinedFile(ctx.workspace.dir, step.path)))) throw new AgentFailure(`cannot delete ${step.path}: no such file`);
           ctx.emit({ kind: 'file_edit', data: { path: step.path, action: 'delete' } });
           break;
         }
