@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentFailure } from './drivers/types.ts';
+import { createProcessCgroup, DEFAULT_LIMITS, formatBytes, joinCgroupArgv, limitsFromEnvironment, type ResourceLimits } from './limits.ts';
 
 /**
  * A provisioned workspace under a runner-owned `root`: the checkout the agent works in (`dir`), a private
@@ -156,20 +157,72 @@ async function newWorkspace(): Promise<Workspace> {
   return ws;
 }
 
-const spawnDirect = (ws: Workspace, argv: string[], opts: ExecOptions) => spawnGroup(argv[0]!, argv.slice(1), opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), opts);
+/**
+ * Runs one sandboxed process tree within the limits: in a cgroup of its own (processes, memory, CPU
+ * weight; everything in it is killed at the end, also what left the process group), with the
+ * workspace's disk use checked every few seconds and at the end. A tree that ran into a limit fails
+ * clearly, and the runner lives on.
+ */
+async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limits: ResourceLimits): Promise<ExecResult> {
+  const cgroup = await createProcessCgroup(limits);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) stop.abort();
+  let hit = null as 'disk' | 'memory' | 'pids' | null;
+  const check = async (disk: boolean) => {
+    if (hit) return;
+    hit = (await cgroup?.limitHit()) ?? null;
+    if (!hit && disk && (await diskUsage([ws.dir, ws.home, ws.tmp])) > limits.workspaceBytes) hit = 'disk';
+    if (hit) stop.abort();
+  };
+  let checking: Promise<void> = Promise.resolve();
+  let ticks = 0;
+  const watcher = setInterval(() => void (checking = checking.then(() => check(++ticks % QUOTA_CHECK_TICKS === 0))), LIMIT_CHECK_MS);
+  try {
+    const [command, ...args] = joinCgroupArgv(cgroup, argv);
+    const result = await spawnGroup(command!, args, opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), { ...opts, signal: stop.signal });
+    clearInterval(watcher);
+    await checking;
+    await check(true);
+    if (hit) {
+      const what = { disk: `the workspace quota (${formatBytes(limits.workspaceBytes)}, GITOKU_WORKSPACE_QUOTA)`, memory: `the memory limit (${formatBytes(limits.memoryBytes)}, GITOKU_SANDBOX_MEMORY)`, pids: `the process limit (${limits.pids}, GITOKU_SANDBOX_PIDS)` }[hit];
+      throw new AgentFailure(`the sandbox ran into ${what}`);
+    }
+    if (result.cancelled && !opts.signal?.aborted) result.cancelled = false;
+    return result;
+  } finally {
+    clearInterval(watcher);
+    opts.signal?.removeEventListener('abort', onAbort);
+    await cgroup?.destroy();
+  }
+}
+
+/** Limits are checked every half second; the disk (a walk of the workspace) every fourth check. */
+const LIMIT_CHECK_MS = 500;
+const QUOTA_CHECK_TICKS = 4;
+
+/** Bytes allocated on disk under the directories, links not followed, hard links counted once (`du`). */
+async function diskUsage(dirs: string[]): Promise<number> {
+  const r = await spawnGroup('du', ['-s', '-x', '-B1', '-c', '--', ...dirs], '/', { PATH: '/usr/bin:/bin', LANG: 'C' }, { timeoutMs: 60_000, maxOutputBytes: 64 * 1024 });
+  const total = /^(\d+)\s+total$/m.exec(r.stdout);
+  return total ? Number(total[1]) : 0;
+}
 
 /**
  * Plain directory backend: a scrubbed environment and process-group kill, NO filesystem isolation —
  * an agent runs as the runner's user and can read and change whatever that user can. Only used when
  * the administrator asks for it (`--sandbox directory`, GITOKU_SANDBOX=directory).
  */
-export const directoryBackend: SandboxBackend = {
-  name: 'directory',
-  isolated: false,
-  provision: newWorkspace,
-  exec: spawnDirect,
-  destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
-};
+export function directoryBackend(limits: ResourceLimits = DEFAULT_LIMITS): SandboxBackend {
+  return {
+    name: 'directory',
+    isolated: false,
+    provision: newWorkspace,
+    exec: (ws, argv, opts) => runLimited(ws, argv, opts, limits),
+    destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
+  };
+}
 
 export const NO_SANDBOX_REASON =
   'this runner has no sandbox: agent programs and commands cannot run here (install bubblewrap, or let agents run unisolated with --sandbox directory / GITOKU_SANDBOX=directory)';
@@ -179,24 +232,26 @@ export const NO_SANDBOX_REASON =
  * git still works, and so do agents whose file operations the runner does itself in confinement (a
  * scripted run without `run` steps, like the demo's); anything else fails saying why.
  */
-export const unsandboxedBackend: SandboxBackend = {
-  name: 'none',
-  isolated: false,
-  provision: newWorkspace,
-  exec: (ws, argv, opts) => (opts.trusted ? spawnDirect(ws, argv, opts) : Promise.reject(new AgentFailure(NO_SANDBOX_REASON))),
-  destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
-};
+export function unsandboxedBackend(limits: ResourceLimits = DEFAULT_LIMITS): SandboxBackend {
+  return {
+    name: 'none',
+    isolated: false,
+    provision: newWorkspace,
+    exec: (ws, argv, opts) => (opts.trusted ? runLimited(ws, argv, opts, limits) : Promise.reject(new AgentFailure(NO_SANDBOX_REASON))),
+    destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
+  };
+}
 
 const ETC_ALLOWLIST = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc/passwd', '/etc/group', '/etc/ssl', '/etc/ca-certificates', '/etc/alternatives', '/etc/localtime', '/etc/gitconfig'];
 
 /**
  * bubblewrap backend: the agent sees a read-only /usr (and a few files of /etc), its workspace and
- * home read-write, a private /tmp, /proc and /dev — and nothing else: not the data directory, not the
- * runner's home (~/.ssh), not other workspaces. Namespaces other than the network are unshared, and
- * the agent runs as an unprivileged user (65534) of its own user namespace, without capabilities —
- * also when the runner is root.
+ * home read-write, a private, size-capped /tmp, /proc and /dev — and nothing else: not the data
+ * directory, not the runner's home (~/.ssh), not other workspaces. Namespaces other than the network
+ * are unshared, and the agent runs as an unprivileged user (65534) of its own user namespace, without
+ * capabilities — also when the runner is root.
  */
-export function bubblewrapBackend(bwrap = '/usr/bin/bwrap'): SandboxBackend {
+export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap = '/usr/bin/bwrap'): SandboxBackend {
   return {
     name: 'bubblewrap',
     isolated: true,
@@ -205,7 +260,7 @@ export function bubblewrapBackend(bwrap = '/usr/bin/bwrap'): SandboxBackend {
       const args = ['--die-with-parent', '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--share-net', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
       if (existsSync('/usr/lib64')) args.push('--symlink', 'usr/lib64', '/lib64');
       for (const path of ETC_ALLOWLIST) if (existsSync(path)) args.push('--ro-bind', path, path);
-      args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
+      args.push('--proc', '/proc', '--dev', '/dev', '--size', String(limits.tmpBytes), '--tmpfs', '/tmp');
       for (const path of opts.mounts ?? []) args.push('--ro-bind-try', path, path);
       // Only the agent's three directories, not the workspace root: the runner's git directory beside
       // them stays out of reach (its objects are shown read-only: the checkout borrows them).
@@ -213,7 +268,7 @@ export function bubblewrapBackend(bwrap = '/usr/bin/bwrap'): SandboxBackend {
       if (opts.trusted) args.push('--bind', ws.gitDir, ws.gitDir);
       else args.push('--ro-bind-try', join(ws.gitDir, 'objects'), join(ws.gitDir, 'objects'));
       args.push('--chdir', opts.cwd ?? ws.dir, '--', ...argv);
-      return spawnGroup(bwrap, args, ws.dir, scrubbedEnvironment(ws, opts.env), opts);
+      return runLimited(ws, [bwrap, ...args], { ...opts, cwd: ws.dir }, limits);
     },
     destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
   };
@@ -226,20 +281,22 @@ export type SandboxPreference = 'auto' | 'bubblewrap' | 'directory';
  * without bubblewrap it gives the backend that refuses agent processes; the unisolated directory
  * backend is only ever the administrator's explicit choice.
  */
-export async function detectSandbox(preference: SandboxPreference = 'auto'): Promise<SandboxBackend> {
-  if (preference === 'directory') return directoryBackend;
-  const candidate = bubblewrapBackend();
+export async function detectSandbox(preference: SandboxPreference = 'auto', limits: ResourceLimits = limitsFromEnvironment()): Promise<SandboxBackend> {
+  if (preference === 'directory') return directoryBackend(limits);
+  const candidate = bubblewrapBackend(limits);
   if (existsSync('/usr/bin/bwrap')) {
     const ws = await newWorkspace();
     try {
       const probe = await candidate.exec(ws, ['/bin/sh', '-c', 'echo ok'], { timeoutMs: 10_000 });
       if (probe.code === 0 && probe.stdout.trim() === 'ok') return candidate;
+    } catch {
+      /* not usable here */
     } finally {
       await rm(ws.root, { recursive: true, force: true });
     }
   }
   if (preference === 'bubblewrap') throw new Error('bubblewrap is not available on this machine (install the bubblewrap package)');
-  return unsandboxedBackend;
+  return unsandboxedBackend(limits);
 }
 
 /** The start-up warning for a backend that does not isolate agents; null for one that does. */

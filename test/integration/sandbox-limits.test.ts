@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { bubblewrapBackend, directoryBackend, NO_SANDBOX_REASON, unsandboxedBackend, type SandboxBackend, type Workspace } from '../../src/runner/sandbox.ts';
+import { cgroupSupport, limitsFromEnvironment, parseBytes, type ResourceLimits } from '../../src/runner/limits.ts';
+
+/**
+ * What an agent may consume (issue 12, points 4–5): a fork bomb, a memory hog and a disk filler each
+ * fail the command clearly, the sandbox's cgroup is emptied and removed, and the runner goes on.
+ */
+const MiB = 1024 ** 2;
+const limits: ResourceLimits = { pids: 64, memoryBytes: 256 * MiB, cpuWeight: 50, workspaceBytes: 40 * MiB, tmpBytes: 16 * MiB };
+const bubblewrap = existsSync('/usr/bin/bwrap');
+
+describe('sandbox limits', () => {
+  it('reads its limits from the environment, refusing bad values', () => {
+    expect(parseBytes('512M')).toBe(512 * MiB);
+    expect(parseBytes('1.5GiB')).toBe(1.5 * 1024 * MiB);
+    expect(parseBytes('10g')).toBe(10 * 1024 * MiB);
+    expect(parseBytes('lots')).toBeNull();
+    expect(limitsFromEnvironment({ GITOKU_SANDBOX_PIDS: '200', GITOKU_WORKSPACE_QUOTA: '2G', GITOKU_SANDBOX_TMP_SIZE: '64M' })).toMatchObject({ pids: 200, workspaceBytes: 2 * 1024 * MiB, tmpBytes: 64 * MiB });
+    expect(() => limitsFromEnvironment({ GITOKU_SANDBOX_PIDS: '3' })).toThrow(/GITOKU_SANDBOX_PIDS/);
+    expect(() => limitsFromEnvironment({ GITOKU_WORKSPACE_QUOTA: 'big' })).toThrow(/GITOKU_WORKSPACE_QUOTA/);
+  });
+
+  it('without a sandbox, runs the runner\'s own commands and refuses agent processes', async () => {
+    const sandbox = unsandboxedBackend(limits);
+    const ws = await sandbox.provision();
+    try {
+      expect((await sandbox.exec(ws, ['git', '--version'], { timeoutMs: 10_000, trusted: true })).code).toBe(0);
+      await expect(sandbox.exec(ws, ['/bin/sh', '-c', 'echo pwned'], { timeoutMs: 10_000 })).rejects.toThrow(NO_SANDBOX_REASON);
+    } finally {
+      await sandbox.destroy(ws);
+    }
+  });
+
+  for (const [name, make] of [
+    ['bubblewrap', () => bubblewrapBackend(limits)],
+    ['directory', () => directoryBackend(limits)],
+  ] as const) {
+    describe.skipIf(name === 'bubblewrap' && !bubblewrap)(name, () => {
+      let sandbox: SandboxBackend;
+      let ws: Workspace;
+      let cgroups: string | null;
+      beforeAll(async () => {
+        sandbox = make();
+        ws = await sandbox.provision();
+        cgroups = await cgroupSupport();
+      });
+      afterAll(async () => {
+        await sandbox?.destroy(ws);
+      });
+      const sh = (script: string, timeoutMs = 30_000) => sandbox.exec(ws, ['/bin/sh', '-c', script], { timeoutMs });
+
+      it('stops a fork bomb at the process limit, and kills what it left behind', async () => {
+        if (!cgroups) return void console.warn('no writable cgroups on this machine: process limits are not enforced here');
+        const started = Date.now();
+        await expect(sh('i=0; while [ $i -lt 300 ]; do (sleep 30) & i=$((i+1)); done 2>/dev/null; wait')).rejects.toThrow(/process limit \(64/);
+        expect(Date.now() - started).toBeLessThan(15_000);
+        expect((await sh('echo still here')).stdout).toBe('still here\n');
+      });
+
+      it('stops a memory hog at the memory limit', async () => {
+        if (!cgroups) return;
+        await expect(sh('head -c 600M /dev/zero | tail -c 1 >/dev/null; python3 -c "x = bytearray(600*1024*1024)" 2>/dev/null || perl -e \'$x = "a" x (600*1024*1024)\'')).rejects.toThrow(/memory limit \(256 MiB/);
+        expect((await sh('echo still here')).code).toBe(0);
+      });
+
+      it('stops a disk filler at the workspace quota, also one that finished before the check', async () => {
+        await expect(sh('head -c 60M /dev/zero > big.bin; sleep 5')).rejects.toThrow(/workspace quota \(40 MiB/);
+        await expect(sh('head -c 60M /dev/zero > big2.bin')).rejects.toThrow(/workspace quota/);
+        await sh('rm -f big.bin big2.bin').catch(() => undefined);
+        expect((await sh('echo fine')).stdout).toBe('fine\n');
+      });
+
+      if (name === 'bubblewrap') {
+        it('caps the private /tmp', async () => {
+          const r = await sh('head -c 32M /dev/zero > /tmp/big; echo $?');
+          expect(r.stderr).toMatch(/No space left on device/);
+        });
+
+        it('runs the agent unprivileged, as 65534 without capabilities', async () => {
+          const r = await sh('id -u; grep CapEff /proc/self/status');
+          expect(r.stdout).toMatch(/^65534\nCapEff:\s+0+\n$/);
+        });
+      }
+    });
+  }
+});
