@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CliError } from './errors.ts';
+import { installProcessGuards } from './processGuards.ts';
 
 export function registerRunnerCommand(program: Command): void {
   program
@@ -10,13 +11,14 @@ export function registerRunnerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs at a time', '1')
     .option('--labels <labels>', 'comma-separated labels', '')
     .option('--name <name>', 'runner name (default: host-pid)')
-    .option('--sandbox <kind>', 'auto | bubblewrap | directory', 'auto')
+    .option('--sandbox <kind>', 'auto | bubblewrap | directory (GITOKU_SANDBOX; directory runs agents WITHOUT isolation)', process.env.GITOKU_SANDBOX || 'auto')
     .action(async (opts: { server: string; token: string; concurrency: string; labels: string; name?: string; sandbox: string }) => {
+      installProcessGuards('runner');
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new CliError('--concurrency must be 1..64');
       if (!['auto', 'bubblewrap', 'directory'].includes(opts.sandbox)) throw new CliError('--sandbox must be auto, bubblewrap or directory');
       const labels = opts.labels.split(',').map((l) => l.trim()).filter(Boolean);
-      const [{ RunnerClient }, { defaultRunnerName, JobRunner }, { detectSandbox }, { REGISTRATION_TOKEN_PREFIX }] = await Promise.all([
+      const [{ RunnerClient }, { defaultRunnerName, JobRunner }, { detectSandbox, sandboxWarning }, { REGISTRATION_TOKEN_PREFIX }] = await Promise.all([
         import('../runner/client.ts'),
         import('../runner/runner.ts'),
         import('../runner/sandbox.ts'),
@@ -24,15 +26,31 @@ export function registerRunnerCommand(program: Command): void {
       ]);
       let token = opts.token;
       const name = opts.name ?? defaultRunnerName();
-      if (token.startsWith(REGISTRATION_TOKEN_PREFIX)) {
-        const registered = await RunnerClient.register(opts.server, token, name, labels, '0.1.0').catch((e: Error) => {
+      const registrationToken = token.startsWith(REGISTRATION_TOKEN_PREFIX) ? token : null;
+      const register = async () => {
+        const registered = await RunnerClient.register(opts.server, registrationToken!, name, labels, '0.1.0');
+        console.log(`Registered runner #${registered.id} "${name}". Its token (use --token next time): ${registered.token}`);
+        return registered.token;
+      };
+      if (registrationToken) {
+        token = await register().catch((e: Error) => {
           throw new CliError(e.message);
         });
-        token = registered.token;
-        console.log(`Registered runner #${registered.id} "${name}". Its token (use --token next time): ${token}`);
       }
-      const sandbox = await detectSandbox(opts.sandbox as 'auto');
-      const runner = new JobRunner({ client: new RunnerClient(opts.server, token), sandbox, concurrency, log: (l) => console.log(`[runner] ${l}`) });
+      const sandbox = await detectSandbox(opts.sandbox as 'auto').catch((e: Error) => {
+        throw new CliError(e.message);
+      });
+      const warning = sandboxWarning(sandbox);
+      if (warning) console.error(`[runner] ${warning}`);
+      // Started with a registration token, the runner keeps it to register again should its runner token be
+      // revoked; started with a runner token, it can only keep retrying that token (and says so).
+      const runner = new JobRunner({
+        client: new RunnerClient(opts.server, token),
+        sandbox,
+        concurrency,
+        log: (l) => console.log(`[runner] ${l}`),
+        reregister: registrationToken ? register : undefined,
+      });
       runner.start();
       console.log(`gitoku runner "${name}" polling ${opts.server} (${concurrency} slot${concurrency === 1 ? '' : 's'}, ${sandbox.name} sandbox)`);
       await new Promise<void>((resolve) => {

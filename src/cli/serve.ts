@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { CliError } from './errors.ts';
+import { installProcessGuards } from './processGuards.ts';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -10,6 +11,7 @@ export function registerServeCommand(program: Command): void {
     .option('--data-dir <dir>', 'data directory (GITOKU_DATA_DIR, default ./data)')
     .option('--no-embedded-runner', 'do not start the embedded job runner')
     .action(async (opts: { port?: string; host?: string; dataDir?: string; embeddedRunner: boolean }) => {
+      installProcessGuards('serve');
       let port: number | undefined;
       if (opts.port !== undefined) {
         port = Number(opts.port);
@@ -46,6 +48,8 @@ export function registerServeCommand(program: Command): void {
       const { builtInBehaviors } = await import('../events/behaviors/index.ts');
       const dispatcher = new Dispatcher(app, builtInBehaviors(), { log: (l) => console.error(`[events] ${l}`) });
       dispatcher.start();
+      // Ref moves a crash left on disk unrecorded: found now, every few minutes and on git requests.
+      const refReconciler = (await import('../services/refReconciler.ts')).startRefReconciler(app);
       const cleanSessions = () => void deleteExpiredSessions(app).catch((err) => console.error('session clean-up failed:', err));
       cleanSessions();
       const sweeper = setInterval(() => void sweepJobs(app).catch((err) => console.error('job sweep failed:', err)), 10_000);
@@ -55,6 +59,7 @@ export function registerServeCommand(program: Command): void {
       const shutdown = async () => {
         clearInterval(sweeper);
         clearInterval(housekeeping);
+        await refReconciler.stop();
         await dispatcher.stop();
         await runner?.stop();
         await server.close();

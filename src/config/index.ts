@@ -28,6 +28,15 @@ export interface Config {
   demo: boolean;
   /** How long a claimed job stays leased without a heartbeat before another runner may take it over. */
   jobLeaseMs: number;
+  /** The embedded runner's sandbox: `auto` (bubblewrap, else no agent processes at all), `bubblewrap`, or `directory` (no isolation). */
+  sandbox: 'auto' | 'bubblewrap' | 'directory';
+  /**
+   * Back-off after failed password checks and bad credentials (policy in services/auth.ts): the free
+   * failures per (account, address) pair, the first lock and the longest one.
+   */
+  authLimits: { freeFailures: number; backoffMs: number; maxBackoffMs: number };
+  /** Behind a reverse proxy: take the client address from the last X-Forwarded-For entry. */
+  trustProxy: boolean;
   agents: AgentSettings;
 }
 
@@ -88,6 +97,11 @@ const envSchema = z.object({
   GITOKU_JSON_BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
   GITOKU_DEMO: boolean.default(true),
   GITOKU_JOB_LEASE_MS: z.coerce.number().int().min(1000, 'at least 1000').max(3_600_000).default(30_000),
+  GITOKU_SANDBOX: z.enum(['auto', 'bubblewrap', 'directory'], { message: 'expected auto, bubblewrap or directory' }).default('auto'),
+  GITOKU_AUTH_FREE_FAILURES: z.coerce.number().int().min(1, 'at least 1').max(1000).default(5),
+  GITOKU_AUTH_BACKOFF_MS: z.coerce.number().int().min(1, 'at least 1').max(3_600_000).default(1000),
+  GITOKU_AUTH_BACKOFF_MAX_MS: z.coerce.number().int().min(1000, 'at least 1000').max(86_400_000).default(900_000),
+  GITOKU_TRUST_PROXY: boolean.default(false),
   GITOKU_DEFAULT_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).default('script'),
   GITOKU_CODEX_BIN: z.string().optional(),
   GITOKU_CODEX_API_KEY: z.string().optional(),
@@ -153,6 +167,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     jsonBodyLimit: e.GITOKU_JSON_BODY_LIMIT,
     demo: e.GITOKU_DEMO,
     jobLeaseMs: e.GITOKU_JOB_LEASE_MS,
+    sandbox: e.GITOKU_SANDBOX,
+    authLimits: { freeFailures: e.GITOKU_AUTH_FREE_FAILURES, backoffMs: e.GITOKU_AUTH_BACKOFF_MS, maxBackoffMs: Math.max(e.GITOKU_AUTH_BACKOFF_MAX_MS, e.GITOKU_AUTH_BACKOFF_MS) },
+    trustProxy: e.GITOKU_TRUST_PROXY,
     agents: {
       defaultDriver: e.GITOKU_DEFAULT_DRIVER,
       codex: { bin: e.GITOKU_CODEX_BIN ?? null, apiKey: e.GITOKU_CODEX_API_KEY ?? null, baseUrl: e.GITOKU_CODEX_BASE_URL ?? null, models: e.GITOKU_CODEX_MODELS ?? null, config: e.GITOKU_CODEX_CONFIG ?? null },

@@ -8,6 +8,8 @@ import * as provenance from './migrations/0005_provenance.ts';
 import * as agentDefaults from './migrations/0006_repository_agent_defaults.ts';
 import * as capturePullRequests from './migrations/0007_capture_pull_requests.ts';
 import * as capturePullRequestIndex from './migrations/0008_capture_pull_request_index.ts';
+import * as repositoryRefs from './migrations/0009_repository_refs.ts';
+import * as agentNetwork from './migrations/0010_agent_network.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -21,6 +23,8 @@ const migrations: Record<string, MigrationModule> = {
   '0006_repository_agent_defaults': agentDefaults,
   '0007_capture_pull_requests': capturePullRequests,
   '0008_capture_pull_request_index': capturePullRequestIndex,
+  '0009_repository_refs': repositoryRefs,
+  '0010_agent_network': agentNetwork,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -53,6 +53,12 @@ export interface RepositoriesTable {
   /** Default agent for new runs ('' = the server's default). */
   default_driver: Generated<string>;
   default_model: Generated<string>;
+  /** What agent sandboxes may reach: 'none' | 'model-only' | 'allow-list' | 'open' (domain/network.ts). */
+  agent_network: Generated<string>;
+  /** Space-separated hosts for 'allow-list'. */
+  agent_network_hosts: Generated<string>;
+  /** 1 when repository_refs is a complete record of the repository's tracked refs (0: not yet baselined). */
+  refs_baselined: Generated<number>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;
@@ -281,6 +287,13 @@ export interface JobTokensTable {
   created_at: string;
 }
 
+/** The ingress's record of a repository's tracked refs (branches, tags, notes): where it last saw each. */
+export interface RepositoryRefsTable {
+  repository_id: number;
+  ref: string;
+  sha: string;
+}
+
 export interface RepositoryBehaviorSettingsTable {
   repository_id: number;
   behavior_key: string;
@@ -373,6 +386,7 @@ export interface Database {
   job_tokens: JobTokensTable;
   commit_ai_contexts: CommitAiContextsTable;
   repository_behavior_settings: RepositoryBehaviorSettingsTable;
+  repository_refs: RepositoryRefsTable;
   workflow_runs: WorkflowRunsTable;
   workflow_run_events: WorkflowRunEventsTable;
   run_dependencies: RunDependenciesTable;

@@ -1,3 +1,5 @@
+import { withoutUntrustedData } from './untrusted.ts';
+
 /**
  * The `script` agent's language: a fenced ```gitoku-script block in the prompt, one command per line.
  *   write PATH / append PATH … end   file content between the command and a line "end"
@@ -23,8 +25,13 @@ export const SCRIPT_SYNTAX = [
 
 export class ScriptSyntaxError extends Error {}
 
+/**
+ * The first ```gitoku-script block of the prompt's trusted text. Untrusted-data regions (a pull
+ * request's description, title…, see domain/untrusted.ts) are dropped first: a script block someone
+ * else wrote into the prompt is never what the scripted agent runs.
+ */
 export function extractScript(prompt: string): string | null {
-  const m = /^```gitoku-script[ \t]*\r?\n([\s\S]*?)^```[ \t]*$/m.exec(prompt);
+  const m = /^```gitoku-script[ \t]*\r?\n([\s\S]*?)^```[ \t]*$/m.exec(withoutUntrustedData(prompt));
   return m ? m[1]! : null;
 }
 

@@ -27,7 +27,9 @@ interface Pending {
 class BatchProcess {
   private readonly child: ChildProcessWithoutNullStreams;
   private readonly queue: Pending[] = [];
-  private buffer: Buffer = Buffer.alloc(0);
+  /** Unparsed output, in arrival order: joined only once enough has arrived (never re-copied per chunk). */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private header: GitObjectInfo | null = null;
   private dead = false;
   lastUsed = Date.now();
@@ -58,16 +60,30 @@ class BatchProcess {
     });
   }
 
+  /** The unparsed output as one buffer (joining the chunks once; the joined buffer becomes the only chunk). */
+  private joined(): Buffer {
+    if (this.chunks.length !== 1) this.chunks = [this.chunks.length === 0 ? Buffer.alloc(0) : Buffer.concat(this.chunks, this.buffered)];
+    return this.chunks[0]!;
+  }
+
+  private consume(n: number): void {
+    const rest = this.joined().subarray(n);
+    this.chunks = rest.length ? [rest] : [];
+    this.buffered = rest.length;
+  }
+
   private onData(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     for (;;) {
       const pending = this.queue[0];
       if (!pending) return;
       if (!this.header) {
-        const nl = this.buffer.indexOf(10);
+        const buf = this.joined();
+        const nl = buf.indexOf(10);
         if (nl < 0) return;
-        const line = this.buffer.subarray(0, nl).toString('utf8');
-        this.buffer = this.buffer.subarray(nl + 1);
+        const line = buf.subarray(0, nl).toString('utf8');
+        this.consume(nl + 1);
         const parts = line.split(' ');
         if (parts.length !== 3 || parts[1] === 'missing' || parts[2] === 'missing') {
           this.queue.shift();
@@ -82,10 +98,13 @@ class BatchProcess {
         }
         this.header = info;
       }
+      // Waiting for the content: chunks are only counted until all of it is here, then joined once.
       const need = this.header.size + 1;
-      if (this.buffer.length < need) return;
-      const content = Buffer.from(this.buffer.subarray(0, this.header.size));
-      this.buffer = this.buffer.subarray(need);
+      if (this.buffered < need) return;
+      const buf = this.joined();
+      // A copy when the content shares its buffer with more output, so that output is not kept alive by it.
+      const content = buf.length > need ? Buffer.from(buf.subarray(0, this.header.size)) : buf.subarray(0, this.header.size);
+      this.consume(need);
       const object: GitObject = { ...this.header, content };
       this.header = null;
       this.queue.shift();
@@ -189,3 +208,107 @@ export class CatFilePool {
 
 /** The process-wide pool. */
 export const catFilePool = new CatFilePool();
+
+/** A blob's bytes from its own process: the first bytes already read (for sniffing), and the whole content as a stream. */
+export interface BlobStream {
+  /** The first `peek` bytes (fewer when the blob is smaller); they are also the start of `body`. */
+  head: Buffer;
+  body: ReadableStream<Uint8Array>;
+}
+
+/** A streamed blob whose reader has not asked for more for this long is abandoned (e.g. a dropped response): git is stopped. */
+const BLOB_STREAM_IDLE_MS = 5 * 60_000;
+
+/** The stdout of `git cat-file blob <sha>` as a web stream: paused while the reader is behind, git killed on cancel. */
+function blobProcessStream(gitDir: string, sha: string): ReadableStream<Uint8Array> {
+  const child = spawn('git', ['--git-dir', gitDir, 'cat-file', 'blob', sha], { env: gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < 4096) stderr += c.toString('utf8');
+  });
+  let settled = false;
+  let idle: NodeJS.Timeout | undefined;
+  const stop = () => {
+    clearTimeout(idle);
+    settled = true;
+    child.kill('SIGKILL');
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const finish = (err: Error | null) => {
+          clearTimeout(idle);
+          if (settled) return;
+          settled = true;
+          if (err) controller.error(err);
+          else controller.close();
+        };
+        child.stdout.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 0) <= 0) {
+            child.stdout.pause();
+            clearTimeout(idle);
+            idle = setTimeout(() => {
+              stop();
+              controller.error(new Error('blob stream abandoned'));
+            }, BLOB_STREAM_IDLE_MS);
+            idle.unref();
+          }
+        });
+        child.on('error', (err) => finish(err));
+        // 'close' comes after stdout has delivered everything.
+        child.on('close', (code) => finish(code === 0 ? null : new Error(`git cat-file blob ${sha} failed (${code}): ${stderr.trim()}`)));
+      },
+      pull() {
+        clearTimeout(idle);
+        child.stdout.resume();
+      },
+      cancel() {
+        stop();
+      },
+    },
+    { highWaterMark: 1024 * 1024, size: (chunk) => chunk.byteLength },
+  );
+}
+
+/**
+ * Streams a blob (by its full object id) straight from `git cat-file blob`, in its own process so a
+ * large object never holds up the shared batch processes, and without ever holding the whole blob in
+ * memory. The first `peek` bytes are read before this resolves, for content-type sniffing.
+ */
+export async function streamBlob(gitDir: string, sha: string, peek = 8000): Promise<BlobStream> {
+  if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(sha)) throw new Error('streamBlob needs a full object id');
+  const reader = blobProcessStream(gitDir, sha).getReader();
+  const first: Uint8Array[] = [];
+  let length = 0;
+  let done = false;
+  while (length < peek) {
+    const r = await reader.read();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    first.push(r.value);
+    length += r.value.byteLength;
+  }
+  const head = Buffer.concat(first, length).subarray(0, peek);
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        for (const chunk of first) controller.enqueue(chunk);
+        if (done) controller.close();
+      },
+      async pull(controller) {
+        const r = await reader.read();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return { head, body };
+}

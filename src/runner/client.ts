@@ -8,13 +8,34 @@ export interface ClaimedJob {
   payload: unknown;
 }
 
+/** The server no longer lets this runner hold the job (409): another runner took it over, or it ended. */
 export class LeaseLostError extends Error {}
 
+/**
+ * The server rejected this runner's token (401): the runner record was deleted or its token replaced.
+ * `generation` is the client's token generation the request was sent with, so that an answer to a
+ * request sent before a re-registration is not mistaken for a rejection of the new token.
+ */
+export class RunnerAuthError extends Error {
+  constructor(
+    message: string,
+    readonly generation: number,
+  ) {
+    super(message);
+  }
+}
+
 export class RunnerClient {
+  private currentToken: string;
+  private tokenGeneration = 0;
+  private readonly rejectionListeners: ((err: RunnerAuthError) => void)[] = [];
+
   constructor(
     readonly serverUrl: string,
-    private readonly token: string,
-  ) {}
+    token: string,
+  ) {
+    this.currentToken = token;
+  }
 
   static async register(serverUrl: string, registrationToken: string, name: string, labels: string[], version: string): Promise<{ id: number; token: string }> {
     const res = await fetch(`${serverUrl.replace(/\/+$/, '')}/api/v1/runner/register`, {
@@ -27,26 +48,56 @@ export class RunnerClient {
     return { id: body.id!, token: body.token };
   }
 
-  private async post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    return fetch(`${this.serverUrl.replace(/\/+$/, '')}/api/v1/runner${path}`, {
+  /** Which token this client presents: bumped by every `setToken`. */
+  get generation(): number {
+    return this.tokenGeneration;
+  }
+
+  /** Switches to a new runner token (after a re-registration); requests in flight keep the old one. */
+  setToken(token: string): void {
+    this.currentToken = token;
+    this.tokenGeneration++;
+  }
+
+  /** Called on every 401 answer, whoever made the request (a job's trace upload, a heartbeat, a claim). */
+  onCredentialsRejected(listener: (err: RunnerAuthError) => void): void {
+    this.rejectionListeners.push(listener);
+  }
+
+  private async post(path: string, body: unknown, signal?: AbortSignal): Promise<{ res: Response; generation: number }> {
+    const generation = this.tokenGeneration;
+    const res = await fetch(`${this.serverUrl.replace(/\/+$/, '')}/api/v1/runner${path}`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.token}` },
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.currentToken}` },
       body: JSON.stringify(body ?? {}),
       signal,
     });
+    if (res.status === 401) {
+      const message = ((await res.json().catch(() => ({}))) as { message?: string }).message ?? 'Bad runner credentials';
+      const err = new RunnerAuthError(`the server rejected this runner's token: ${message}`, generation);
+      for (const listener of this.rejectionListeners) {
+        try {
+          listener(err);
+        } catch (e) {
+          console.error('[runner] credentials listener failed:', e);
+        }
+      }
+      throw err;
+    }
+    return { res, generation };
   }
 
-  private async json<T>(res: Response): Promise<T> {
+  private async json<T>({ res }: { res: Response }): Promise<T> {
     if (res.status === 409) throw new LeaseLostError(((await res.json().catch(() => ({}))) as { message?: string }).message ?? 'lease lost');
-    if (!res.ok) throw new Error(`runner protocol: HTTP ${res.status}: ${(await res.text()).slice(0, 500)}`);
+    if (!res.ok) throw new Error(`runner protocol: HTTP ${res.status}: ${(await res.text().catch(() => '')).slice(0, 500)}`);
     return (await res.json()) as T;
   }
 
   /** Long-polls for a job; null when none arrived within `waitSeconds`. */
   async claim(waitSeconds: number, signal?: AbortSignal): Promise<ClaimedJob | null> {
-    const res = await this.post(`/claim?wait=${waitSeconds}`, {}, signal);
-    if (res.status === 204) return null;
-    return (await this.json<{ job: ClaimedJob }>(res)).job;
+    const answer = await this.post(`/claim?wait=${waitSeconds}`, {}, signal);
+    if (answer.res.status === 204) return null;
+    return (await this.json<{ job: ClaimedJob }>(answer)).job;
   }
 
   async heartbeat(jobId: number, busy: number): Promise<{ cancel_requested: boolean }> {

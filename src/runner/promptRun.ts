@@ -1,11 +1,11 @@
 import type { RunJobPayload } from '../services/runs.ts';
 import type { RunnerClient } from './client.ts';
 import { sandboxWarning, type SandboxBackend, type Workspace } from './sandbox.ts';
-import { driverFor } from './drivers/index.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 import { TraceBuffer } from './traceBuffer.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, stageWorkTree, workspaceGit } from './workspaceGit.ts';
+import { runAgentPhase } from './agentPhase.ts';
 
 export type { JobOutcome } from './outcome.ts';
 
@@ -27,8 +27,9 @@ export function redactor(secrets: string[]): (text: string) => string {
  * with the job token, report. Git commands the runner itself needs run in the same sandbox.
  */
 export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal): Promise<JobOutcome> {
-  const redact = redactor([payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')]);
-  const trace = new TraceBuffer(client, jobId, payload.attempt, redact);
+  const secrets = [payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')];
+  let redact = redactor(secrets);
+  const trace = new TraceBuffer(client, jobId, payload.attempt, (text) => redact(text));
   const emit = (e: TraceEvent) => trace.push(e);
   let ws: Workspace | null = null;
   try {
@@ -38,10 +39,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     const warning = sandboxWarning(sandbox);
     if (warning) emit({ kind: 'status', data: { message: `⚠ ${warning}` } });
     await checkoutCommit(git, ws, payload.clone_url, payload.source_commit, payload.compare_branch);
-    const driver = driverFor(payload.driver);
-    if (!driver) throw new AgentFailure(`this runner has no "${payload.driver}" driver`);
-    emit({ kind: 'status', data: { message: `Running the ${driver.name} agent${payload.model ? ` (${payload.model})` : ''}` } });
-    const result = await driver.run({ prompt: payload.prompt, model: payload.model, workspace: ws, sandbox, env: payload.env, timeoutMs: payload.timeout_ms, signal, emit });
+    const result = await runAgentPhase(sandbox, ws, payload, signal, emit, (secret) => (redact = redactor([...secrets, secret])));
     result.summary = redact(result.summary);
     if (signal.aborted) throw new AgentFailure('cancelled');
 
@@ -67,7 +65,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId });
     return { status: 'succeeded' };
   } catch (err) {
-    return reportJobError(client, jobId, trace, err, signal, redact);
+    return await reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }

@@ -6,7 +6,7 @@ import { redactor } from './promptRun.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, workspaceGit } from './workspaceGit.ts';
 import { readConfinedFile, WorkspacePathError } from './workspaceFs.ts';
-import { driverFor } from './drivers/index.ts';
+import { runAgentPhase } from './agentPhase.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 
 export const REVIEW_FILE = '.gitoku/review.json';
@@ -18,8 +18,9 @@ const MAX_REVIEW_BYTES = 1024 * 1024;
  * Without that file its last message becomes the review's summary. Nothing is pushed.
  */
 export async function executeReviewRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: ReviewJobPayload, signal: AbortSignal): Promise<JobOutcome> {
-  const redact = redactor([payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')]);
-  const trace = new TraceBuffer(client, jobId, payload.attempt, redact);
+  const secrets = [payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')];
+  let redact = redactor(secrets);
+  const trace = new TraceBuffer(client, jobId, payload.attempt, (text) => redact(text));
   const emit = (e: TraceEvent) => trace.push(e);
   let ws: Workspace | null = null;
   try {
@@ -27,9 +28,7 @@ export async function executeReviewRun(client: RunnerClient, sandbox: SandboxBac
     if (sandbox.name === 'directory') throw new AgentFailure('automatic reviews never run on an unisolated (directory) runner: install bubblewrap on it');
     ws = await sandbox.provision();
     await checkoutCommit(workspaceGit(sandbox, ws, payload.token, signal, redact), ws, payload.clone_url, payload.head_sha, 'review', [payload.base_sha]);
-    const driver = driverFor(payload.driver);
-    if (!driver) throw new AgentFailure(`this runner has no "${payload.driver}" driver`);
-    const result = await driver.run({ prompt: payload.prompt, model: payload.model, workspace: ws, sandbox, env: payload.env, timeoutMs: payload.timeout_ms, signal, emit });
+    const result = await runAgentPhase(sandbox, ws, payload, signal, emit, (secret) => (redact = redactor([...secrets, secret])));
     let review: unknown = null;
     let text: string | null = null;
     try {
@@ -49,7 +48,7 @@ export async function executeReviewRun(client: RunnerClient, sandbox: SandboxBac
     await client.complete(jobId, { review: review ?? { summary: result.summary, event: 'COMMENT', comments: [] }, usage: result.usage });
     return { status: 'succeeded' };
   } catch (err) {
-    return reportJobError(client, jobId, trace, err, signal, redact);
+    return await reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }

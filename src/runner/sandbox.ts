@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { AgentFailure } from './drivers/types.ts';
 import { createProcessCgroup, DEFAULT_LIMITS, formatBytes, joinCgroupArgv, limitsFromEnvironment, type ResourceLimits } from './limits.ts';
 
@@ -37,7 +38,19 @@ export interface ExecOptions {
   trusted?: boolean;
   /** Handed to the process on file descriptor 3 (a secret that must not appear in argv or the environment). */
   fd3?: string;
+  /** A network namespace of its own (only loopback), with these forwards into it (runner/network.ts); default: the host's network. */
+  network?: SandboxNetwork;
 }
+
+/** An isolated network for a sandboxed process: loopback ports inside forwarded to the runner's Unix sockets. */
+export interface SandboxNetwork {
+  forwards: { port: number; socket: string }[];
+  /** The directory holding the sockets (bound read-only into the sandbox). */
+  socketDir: string;
+}
+
+/** Runs inside the sandbox in front of the command when it has forwards (plain JavaScript, run by node as it is). */
+const FORWARDER = fileURLToPath(new URL('./sandboxForwarder.mjs', import.meta.url));
 
 export interface ExecResult {
   code: number | null;
@@ -257,7 +270,7 @@ export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap
     isolated: true,
     provision: newWorkspace,
     exec: (ws, argv, opts) => {
-      const args = ['--die-with-parent', '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--share-net', '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
+      const args = ['--die-with-parent', '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', ...(opts.network ? [] : ['--share-net']), '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
       if (existsSync('/usr/lib64')) args.push('--symlink', 'usr/lib64', '/lib64');
       for (const path of ETC_ALLOWLIST) if (existsSync(path)) args.push('--ro-bind', path, path);
       args.push('--proc', '/proc', '--dev', '/dev', '--size', String(limits.tmpBytes), '--tmpfs', '/tmp');
@@ -267,7 +280,14 @@ export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap
       for (const path of [ws.dir, ws.home, ws.tmp]) args.push('--bind', path, path);
       if (opts.trusted) args.push('--bind', ws.gitDir, ws.gitDir);
       else args.push('--ro-bind-try', join(ws.gitDir, 'objects'), join(ws.gitDir, 'objects'));
-      args.push('--chdir', opts.cwd ?? ws.dir, '--', ...argv);
+      let command = argv;
+      if (opts.network?.forwards.length) {
+        args.push('--ro-bind', opts.network.socketDir, opts.network.socketDir, '--ro-bind', FORWARDER, FORWARDER);
+        const node = realpathSync(process.execPath);
+        if (!node.startsWith('/usr/')) args.push('--ro-bind', dirname(node), dirname(node));
+        command = [node, FORWARDER, JSON.stringify(opts.network.forwards), '--', ...argv];
+      }
+      args.push('--chdir', opts.cwd ?? ws.dir, '--', ...command);
       return runLimited(ws, [bwrap, ...args], { ...opts, cwd: ws.dir }, limits);
     },
     destroy: (ws) => rm(ws.root, { recursive: true, force: true }),

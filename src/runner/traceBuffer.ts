@@ -1,14 +1,17 @@
-import type { RunnerClient } from './client.ts';
+import { LeaseLostError, RunnerAuthError, type RunnerClient } from './client.ts';
 import type { TraceEvent } from './drivers/types.ts';
 
 /**
  * Batches trace events to the server (every 250 ms or 200 events), merging consecutive log output
- * of the same stream so a chatty command does not become thousands of rows.
+ * of the same stream so a chatty command does not become thousands of rows. Uploads never reject:
+ * a failed upload is logged, and once the server says the job is no longer this runner's (409) or
+ * no longer accepts the runner's token (401), the buffer stops uploading and drops what it holds.
  */
 export class TraceBuffer {
   private pending: TraceEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly client: RunnerClient,
@@ -18,6 +21,7 @@ export class TraceBuffer {
   ) {}
 
   push(event: TraceEvent): void {
+    if (this.stopped) return;
     const last = this.pending[this.pending.length - 1];
     if (event.kind === 'log' && last?.kind === 'log' && last.data.stream === event.data.stream && last.data.text.length < 16_384) {
       last.data.text += event.data.text;
@@ -28,13 +32,34 @@ export class TraceBuffer {
     else if (!this.timer) this.timer = setTimeout(() => void this.flush(), 250);
   }
 
+  /** Stops uploading: the job is no longer this runner's to report. */
+  discard(): void {
+    this.stopped = true;
+    this.pending = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Uploads what is pending; resolves (never rejects) once every upload so far has been attempted. */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending.splice(0);
-    if (batch.length === 0) return this.flushing;
-    const redacted = batch.map((e) => JSON.parse(this.redact(JSON.stringify(e))) as TraceEvent);
-    this.flushing = this.flushing.then(() => this.client.events(this.jobId, this.attempt, redacted)).catch((err) => console.error('trace upload failed:', (err as Error).message));
+    if (batch.length === 0 || this.stopped) return this.flushing;
+    this.flushing = this.flushing
+      .then(() => {
+        if (this.stopped) return;
+        const redacted = batch.map((e) => JSON.parse(this.redact(JSON.stringify(e))) as TraceEvent);
+        return this.client.events(this.jobId, this.attempt, redacted);
+      })
+      .catch((err: unknown) => {
+        if (err instanceof LeaseLostError || err instanceof RunnerAuthError) {
+          if (!this.stopped) console.error(`[runner] job ${this.jobId}: trace upload stopped: ${err.message}`);
+          this.discard();
+          return;
+        }
+        console.error(`[runner] job ${this.jobId}: trace upload failed: ${err instanceof Error ? err.message : String(err)}`);
+      });
     return this.flushing;
   }
 }

@@ -40,7 +40,7 @@ export async function executeWorkflowRun(client: RunnerClient, sandbox: SandboxB
     await client.complete(jobId, { conclusion: 'success' });
     return { status: 'succeeded' };
   } catch (err) {
-    return reportJobError(client, jobId, trace, err, signal, redact);
+    return await reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }

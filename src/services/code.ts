@@ -6,7 +6,7 @@ import { isSafeRevision, isSha, isValidBranchName, isValidRefName, ZERO_SHA } fr
 import { entryAtPath, resolveCommit, isSafeRepoPath } from '../git/tree.ts';
 import { listRefs } from '../git/refs.ts';
 import { runGit } from '../git/exec.ts';
-import { catFilePool } from '../git/catFile.ts';
+import { catFilePool, streamBlob } from '../git/catFile.ts';
 
 /** Resolves a user-supplied ref (branch, tag or sha; default: the default branch) to a commit, or 404. */
 export async function resolveRefOr404(access: RepositoryAccess, ref: string | undefined): Promise<string> {
@@ -53,6 +53,75 @@ export async function fileAtRefPath(access: RepositoryAccess, refAndPath: string
   const entry = await entryAtPath(access.gitDir, split.sha, path);
   if (!entry || entry.type !== 'blob') throw notFound('Not Found');
   return { ref: split.ref, sha: split.sha, path };
+}
+
+/**
+ * Size limits for whole files. Like GitHub: a file page renders at most 1 MB (above, "view raw"); the
+ * contents API inlines at most 1 MB (1–100 MB: `encoding: "none"`, empty content, or the raw media
+ * type) and refuses above 100 MB (403, code `too_large`); blame is refused above 1 MB. Raw downloads
+ * have no limit: they stream.
+ */
+export const FILE_LIMITS = {
+  render: 1024 * 1024,
+  contentsInline: 1024 * 1024,
+  contents: 100 * 1024 * 1024,
+  blame: 1024 * 1024,
+} as const;
+
+/** Files up to this size are read whole through the batch process; larger ones stream from their own git. */
+const READ_WHOLE_MAX_BYTES = 1024 * 1024;
+/** Bytes looked at to tell text from binary (git's own heuristic looks at the first 8000). */
+const SNIFF_BYTES = 8000;
+
+export interface RawFile {
+  sha: string;
+  size: number;
+  mode: string;
+  /** The first bytes of the file (up to 8000), for telling text from binary. */
+  head: Buffer;
+  /** The whole content: small files as bytes, large ones as a stream straight from git (cancel it if unused). */
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+}
+
+/** The size of the file at `path` in a commit without reading it; null when it is not a file there. */
+export async function fileSize(access: RepositoryAccess, commitSha: string, path: string): Promise<{ sha: string; mode: string; size: number } | null> {
+  const entry = await entryAtPath(access.gitDir, commitSha, path);
+  if (!entry || entry.type !== 'blob') return null;
+  const info = await catFilePool.info(access.gitDir, entry.sha);
+  return info ? { sha: entry.sha, mode: entry.mode, size: info.size } : null;
+}
+
+/**
+ * A file's bytes at a commit, for a download: read whole when small, else streamed from git (the
+ * event loop never holds or copies a large blob). Null when `path` is not a file there.
+ */
+export async function openRawFile(access: RepositoryAccess, commitSha: string, path: string): Promise<RawFile | null> {
+  const file = await fileSize(access, commitSha, path);
+  if (!file) return null;
+  if (file.size <= READ_WHOLE_MAX_BYTES) {
+    const obj = await catFilePool.read(access.gitDir, file.sha);
+    if (!obj) return null;
+    return { ...file, head: obj.content.subarray(0, SNIFF_BYTES), body: new Uint8Array(obj.content.buffer as ArrayBuffer, obj.content.byteOffset, obj.content.byteLength) };
+  }
+  const { head, body } = await streamBlob(access.gitDir, file.sha, SNIFF_BYTES);
+  return { ...file, head, body };
+}
+
+/** Releases a raw file's body when it will not be sent (e.g. a 304): stops its git process. */
+export async function discardRawFile(file: RawFile): Promise<void> {
+  if (file.body instanceof ReadableStream) await file.body.cancel().catch(() => undefined);
+}
+
+/** Refuses (403, with a clear message) to blame a file above FILE_LIMITS.blame: blame reads and annotates every line. */
+export async function checkBlameSize(access: RepositoryAccess, commitSha: string, path: string): Promise<void> {
+  const file = await fileSize(access, commitSha, path);
+  if (file && file.size > FILE_LIMITS.blame) throw new ServiceError(403, tooLargeMessage('blame', file.size, FILE_LIMITS.blame));
+}
+
+/** The message for a file too large for an operation on the whole file. */
+export function tooLargeMessage(what: string, size: number, limit: number): string {
+  const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 1 : 0)} MB`;
+  return `This file is too large for ${what} (${mb(size)}; the limit is ${mb(limit)}). Download it raw instead.`;
 }
 
 export interface TagInfo {

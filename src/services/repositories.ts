@@ -13,6 +13,13 @@ import { findUserByName, isUniqueViolation } from './users.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { repositoryGitDir } from './storage.ts';
 import { findDriver } from './drivers.ts';
+import { NETWORK_MODES, parseAllowedHosts, type NetworkMode, type NetworkPolicy } from '../domain/network.ts';
+
+/** The network policy of a repository's agent sandboxes, as the runner gets it in a job. */
+export function repositoryNetworkPolicy(repo: Pick<Repository, 'agent_network' | 'agent_network_hosts'>): NetworkPolicy {
+  const mode = NETWORK_MODES.includes(repo.agent_network as NetworkMode) ? (repo.agent_network as NetworkMode) : 'model-only';
+  return { mode, hosts: repo.agent_network_hosts.split(' ').filter(Boolean) };
+}
 
 export { repositoryGitDir };
 
@@ -139,8 +146,8 @@ export interface ListRepositoriesOptions {
   perPage: number;
 }
 
-/** Repositories a user owns or collaborates on, newest activity first. */
-export async function listRepositoriesForUser(app: AppContext, user: User, opts: ListRepositoriesOptions): Promise<{ items: RepositoryWithOwner[]; total: number }> {
+/** Repositories a user owns or collaborates on, newest activity first; only public ones with `publicOnly` (a token without the `repo` scope). */
+export async function listRepositoriesForUser(app: AppContext, user: User, opts: ListRepositoriesOptions & { publicOnly?: boolean }): Promise<{ items: RepositoryWithOwner[]; total: number }> {
   const base = (db: DbOrTx) =>
     db
       .selectFrom('repositories')
@@ -150,7 +157,8 @@ export async function listRepositoriesForUser(app: AppContext, user: User, opts:
           eb('repositories.owner_id', '=', user.id),
           eb.exists(eb.selectFrom('collaborators').select('collaborators.user_id').whereRef('collaborators.repository_id', '=', 'repositories.id').where('collaborators.user_id', '=', user.id)),
         ]),
-      );
+      )
+      .$if(opts.publicOnly === true, (qb) => qb.where('repositories.is_private', '=', 0));
   const items = await base(app.db)
     .selectAll('repositories')
     .select('users.username as owner_name')
@@ -184,6 +192,9 @@ export interface UpdateRepositoryInput {
   /** '' resets to the server's default. */
   defaultDriver?: string;
   defaultModel?: string;
+  agentNetwork?: string;
+  /** Hosts for the allow-list, comma- or space-separated. */
+  agentNetworkHosts?: string;
 }
 
 export async function updateRepository(app: AppContext, access: RepositoryAccess, input: UpdateRepositoryInput): Promise<RepositoryWithOwner> {
@@ -212,6 +223,15 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
     changes.default_driver = input.defaultDriver;
   }
   if (input.defaultModel !== undefined) changes.default_model = input.defaultModel.slice(0, 255);
+  if (input.agentNetwork !== undefined) {
+    if (!NETWORK_MODES.includes(input.agentNetwork as NetworkMode)) throw invalid(`agent_network must be one of ${NETWORK_MODES.join(', ')}`, 'agent_network');
+    changes.agent_network = input.agentNetwork;
+  }
+  if (input.agentNetworkHosts !== undefined) {
+    const parsed = parseAllowedHosts(input.agentNetworkHosts);
+    if ('error' in parsed) throw invalid(parsed.error, 'agent_network_hosts');
+    changes.agent_network_hosts = parsed.hosts.join(' ');
+  }
   if (input.reviewInstructions !== undefined) {
     if (input.reviewInstructions.length > 65536) throw invalid('review instructions are too long', 'review_instructions');
     changes.review_instructions = input.reviewInstructions;
@@ -256,6 +276,16 @@ export interface CollaboratorRow {
   role: 'read' | 'write' | 'admin';
 }
 
+/**
+ * The collaborators of a repository as a caller may see them: as on GitHub, listing them (or one of
+ * their permissions) needs push access, so readers of a public repository get a 403.
+ */
+export async function listCollaboratorsFor(app: AppContext, access: RepositoryAccess): Promise<CollaboratorRow[]> {
+  if (!roleAtLeast(access.role, 'write')) throw forbidden('Must have push access to view repository collaborators');
+  return listCollaborators(app, access.repo);
+}
+
+/** Every collaborator of a repository, unchecked: for callers that already required admin access (settings). */
 export async function listCollaborators(app: AppContext, repo: Repository): Promise<CollaboratorRow[]> {
   const rows = await app.db
     .selectFrom('collaborators')

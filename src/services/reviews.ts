@@ -1,5 +1,6 @@
 import type { AppContext } from './app.ts';
-import { authorizeRepository, findRepositoryById, type RepositoryWithOwner } from './repositories.ts';
+import { authorizeRepository, findRepositoryById, repositoryNetworkPolicy, type RepositoryWithOwner } from './repositories.ts';
+import type { NetworkPolicy } from '../domain/network.ts';
 import { enqueueJob, failJobAttempt, finishJob, wakeClaimers } from './jobs.ts';
 import { createJobToken, revokeJobTokens } from './jobTokens.ts';
 import { registerJobKind } from './jobKinds.ts';
@@ -30,6 +31,8 @@ export interface ReviewJobPayload {
   env: Record<string, string>;
   /** Names of the env entries that are credentials: redacted from everything sent back. */
   secret_env: string[];
+  /** What the reviewer's sandbox may reach (the repository's policy). */
+  network: NetworkPolicy;
   timeout_ms: number;
   attempt: number;
 }
@@ -74,6 +77,19 @@ const resultSchema = z.object({
   usage: z.record(z.string(), z.unknown()).optional(),
 });
 
+/**
+ * What an AI review may be: advice. It can comment or request changes, never approve — an agent
+ * asking to approve (whatever its driver, whatever the pull request told it) is posted as a comment
+ * with a note saying so, so it never counts as an approving review.
+ */
+export function advisoryEvent(requested: 'COMMENT' | 'APPROVE' | 'REQUEST_CHANGES'): { event: Exclude<ReviewEvent, 'APPROVE'>; note: string | null } {
+  if (requested === 'REQUEST_CHANGES') return { event: 'REQUEST_CHANGES', note: null };
+  if (requested === 'APPROVE') return { event: 'COMMENT', note: AI_CANNOT_APPROVE };
+  return { event: 'COMMENT', note: null };
+}
+
+export const AI_CANNOT_APPROVE = '> ℹ️ The reviewer asked to approve. AI reviews cannot approve: this review is posted as a comment and does not count as an approval.';
+
 async function load(app: AppContext, job: Job) {
   const { pull_request_id, head_sha } = JSON.parse(job.payload) as { pull_request_id: number; head_sha: string };
   const pr = await app.db.selectFrom('pull_requests').selectAll().where('id', '=', pull_request_id).executeTakeFirst();
@@ -106,6 +122,7 @@ registerJobKind(REVIEW_JOB_KIND, {
       prompt: renderReviewPrompt({ repo, pr, baseSha, headSha, driver, instructions: repo.review_instructions, files }),
       env: { ...credentials.env, GITOKU_REVIEW: `${repo.owner_name}/${repo.name}#${pr.number}` },
       secret_env: credentials.secrets,
+      network: repositoryNetworkPolicy(repo),
       timeout_ms: 30 * 60_000,
       attempt: job.attempts,
     };
@@ -134,8 +151,9 @@ registerJobKind(REVIEW_JOB_KIND, {
         if (await isValidLineAnchor(access, pr, { ...c, commitSha: headSha })) valid.push(c);
         else skipped.push(`- \`${c.path}:${c.line}\`: ${c.body}`);
       }
-      const event: ReviewEvent = review.event === 'APPROVE' || review.event === 'REQUEST_CHANGES' ? review.event : 'COMMENT';
-      const posted = await createReview(app, access, bot, pr.number, { event, body: skipped.length ? `${body}\n\n${skipped.join('\n')}` : body, commitSha: headSha, comments: valid });
+      const { event, note } = advisoryEvent(review.event);
+      const full = [body, ...(skipped.length ? [skipped.join('\n')] : []), ...(note ? [note] : [])].join('\n\n');
+      const posted = await createReview(app, access, bot, pr.number, { event, body: full, commitSha: headSha, comments: valid });
       // The review's AI provenance: an evidence node about the pull request, naming the agent and model.
       await app.db.transaction().execute(async (tx) => {
         const evidence = await upsertNode(tx, repo.id, 'evidence', `review:${posted.id}`, {

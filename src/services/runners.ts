@@ -41,11 +41,41 @@ export async function registerRunner(app: AppContext, registrationToken: string,
   return insertRunner(app, name, input.labels, input.version, false);
 }
 
-/** The embedded runner of `gitoku serve`: a runner row of its own that talks the same HTTP protocol. */
-export async function createEmbeddedRunner(app: AppContext, name: string): Promise<{ runner: Runner; token: string }> {
-  // A restart replaces the previous embedded runner of this host instead of piling up offline rows.
-  await app.db.deleteFrom('runners').where('embedded', '=', 1).where('name', '=', name).execute();
-  return insertRunner(app, name, ['embedded'], 'embedded', true);
+/** An embedded runner not seen for this long belongs to a process that is gone: its record is pruned. */
+export const EMBEDDED_RUNNER_PRUNE_MS = 10 * 60_000;
+
+/**
+ * The embedded runner of `gitoku serve`: a runner record of its own (a new one per process, so that
+ * servers sharing a database never take each other's identity) that talks the same HTTP protocol.
+ * `replaces` is the id of this process's previous record when it registers again after its token was
+ * rejected; records of embedded runners that stopped long ago are pruned on the way.
+ */
+export async function createEmbeddedRunner(app: AppContext, name: string, opts: { replaces?: number } = {}): Promise<{ runner: Runner; token: string }> {
+  await pruneStaleEmbeddedRunners(app);
+  if (opts.replaces !== undefined) await app.db.deleteFrom('runners').where('id', '=', opts.replaces).where('embedded', '=', 1).execute();
+  return insertRunner(app, name.slice(0, 255), ['embedded'], 'embedded', true);
+}
+
+/**
+ * Deletes the records of embedded runners not seen for `olderThanMs`: their process is gone (a live
+ * embedded runner is seen at least every long poll) and nobody else can use their token. Should such a
+ * process come back, its token is refused and it registers again. Remote runners are an administrator's
+ * to delete. Returns how many were deleted.
+ */
+export async function pruneStaleEmbeddedRunners(app: AppContext, olderThanMs = EMBEDDED_RUNNER_PRUNE_MS): Promise<number> {
+  const cutoff = new Date(Date.now() - olderThanMs).toISOString();
+  const res = await app.db
+    .deleteFrom('runners')
+    .where('embedded', '=', 1)
+    .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', cutoff)]))
+    .executeTakeFirst();
+  return Number(res.numDeletedRows);
+}
+
+/** Whether `runner` still exists with the token it authenticated with (it may be deleted or re-keyed meanwhile). */
+export async function runnerStillValid(app: AppContext, runner: Runner): Promise<boolean> {
+  const row = await app.db.selectFrom('runners').select('id').where('id', '=', runner.id).where('token_hash', '=', runner.token_hash).executeTakeFirst();
+  return !!row;
 }
 
 export async function authenticateRunner(app: AppContext, presented: string | undefined): Promise<Runner | null> {

@@ -1,7 +1,8 @@
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { invalid, notFound, ServiceError, forbidden } from './errors.ts';
-import { findRepositoryById, type RepositoryAccess, type RepositoryWithOwner } from './repositories.ts';
+import { findRepositoryById, repositoryNetworkPolicy, type RepositoryAccess, type RepositoryWithOwner } from './repositories.ts';
+import type { NetworkPolicy } from '../domain/network.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { createPullRequest, pullRequestEvent } from './pulls.ts';
 import { isUniqueViolation, findUserById } from './users.ts';
@@ -388,6 +389,8 @@ export interface RunJobPayload {
   env: Record<string, string>;
   /** Names of the `env` entries that are credentials: the runner redacts their values from everything it reports. */
   secret_env?: string[];
+  /** What the agent's sandbox may reach (the repository's policy). */
+  network?: NetworkPolicy;
   timeout_ms: number;
   attempt: number;
   commit_trailers: string[];
@@ -426,6 +429,7 @@ export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPa
     prompt: rendered,
     env: agentEnvironment(run, repo, app.config.agents),
     secret_env: agentSecretNames(run, app.config.agents),
+    network: repositoryNetworkPolicy(repo),
     timeout_ms: timeoutMs,
     attempt: job.attempts,
     commit_trailers: [`Gitoku-Run: ${repo.owner_name}/${repo.name}#${run.number}`, `Gitoku-Model: ${run.driver}${run.model ? `/${run.model}` : ''}`],

@@ -3,7 +3,7 @@ import { now } from './app.ts';
 import { ServiceError, invalid, notFound } from './errors.ts';
 import type { User } from '../db/schema.ts';
 import { checkUsername, isValidEmail } from '../domain/names.ts';
-import { hashPassword, verifyPassword } from '../domain/secrets.ts';
+import { hashPassword, randomPassword, verifyPassword } from '../domain/secrets.ts';
 import type { DbOrTx } from '../db/index.ts';
 
 export interface CreateUserInput {
@@ -70,18 +70,27 @@ export async function getUserByName(app: AppContext, username: string): Promise<
   return user;
 }
 
-/** Checks a username/password pair; returns the user or null (never saying which part was wrong). */
+/**
+ * Checks a username/password pair; returns the user or null (never saying which part was wrong).
+ * No rate limit here: requests from the network go through checkPassword in services/auth.ts.
+ */
 export async function authenticatePassword(app: AppContext, username: string, password: string): Promise<User | null> {
   const user = await findUserByName(app.db, username);
   if (!user) {
-    // Spend the same time as a real check so response timing doesn't reveal which usernames exist.
-    await verifyPassword(password, DUMMY_HASH);
+    // Spend the same scrypt work as a real check, so response timing doesn't reveal which usernames exist.
+    await verifyPassword(password, await dummyHash());
     return null;
   }
   return (await verifyPassword(password, user.password_hash)) ? user : null;
 }
 
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+let dummy: Promise<string> | null = null;
+
+/** A hash of a random password made with the current scrypt parameters (the ones real hashes have), once per process. */
+function dummyHash(): Promise<string> {
+  dummy ??= hashPassword(randomPassword());
+  return dummy;
+}
 
 export async function countUsers(app: AppContext): Promise<number> {
   const row = await app.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

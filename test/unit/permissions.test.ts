@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   canAdministerSite,
   GITHUB_PERMISSION_TO_ROLE,
+  hasScope,
   parseScopes,
+  ROUTE_ACCESS,
+  type RouteAccess,
+  routeAccessDenial,
   type RepoAccessFacts,
   type RepoRole,
   repositoryRole,
@@ -74,5 +78,56 @@ describe('roles and scopes', () => {
     expect(parseScopes('')).toEqual([]);
     expect(parseScopes('repo,write:packages')).toEqual({ error: 'unknown scope "write:packages" (known: repo, admin)' });
     expect(parseScopes('Repo')).toHaveProperty('error');
+  });
+});
+
+describe('route access (the reach of each token scope)', () => {
+  const ANON = 'anonymous';
+  const callers: Record<string, Viewer | null> = {
+    [ANON]: null,
+    session: viewer(OWNER),
+    'no scopes': viewer(OWNER, { scopes: [] }),
+    repo: viewer(OWNER, { scopes: ['repo'] }),
+    'admin scope, not a site admin': viewer(OWNER, { scopes: ['admin'] }),
+    'site admin session': viewer(OTHER, { admin: true }),
+    'site admin, admin scope': viewer(OTHER, { admin: true, scopes: ['admin'] }),
+    'site admin, repo scope': viewer(OTHER, { admin: true, scopes: ['repo'] }),
+  };
+  // The whole table: caller × access → null (allowed) or the status of the refusal.
+  const expected: Record<string, Record<RouteAccess, null | 401 | 403>> = {
+    [ANON]: { public: null, user: 401, repo: 401, admin: 401 },
+    session: { public: null, user: null, repo: null, admin: 403 },
+    'no scopes': { public: null, user: null, repo: 403, admin: 403 },
+    repo: { public: null, user: null, repo: null, admin: 403 },
+    'admin scope, not a site admin': { public: null, user: null, repo: 403, admin: 403 },
+    'site admin session': { public: null, user: null, repo: null, admin: null },
+    'site admin, admin scope': { public: null, user: null, repo: 403, admin: null },
+    'site admin, repo scope': { public: null, user: null, repo: null, admin: 403 },
+  };
+  it.each(Object.keys(callers))('%s', (name) => {
+    const got = Object.fromEntries((Object.keys(ROUTE_ACCESS) as RouteAccess[]).map((a) => [a, routeAccessDenial(callers[name]!, a)?.status ?? null]));
+    expect(got).toEqual(expected[name]);
+  });
+
+  it('names the missing scope', () => {
+    expect(routeAccessDenial(viewer(OWNER, { scopes: [] }), 'repo')).toEqual({ status: 403, message: 'This token needs the "repo" scope' });
+    expect(routeAccessDenial(viewer(OWNER, { scopes: ['repo'] }), 'admin')).toEqual({ status: 403, message: 'This token needs the "admin" scope' });
+    expect(routeAccessDenial(viewer(OWNER), 'admin')).toEqual({ status: 403, message: 'Must be a site administrator' });
+  });
+
+  it('sessions and passwords carry every scope; tokens only theirs', () => {
+    expect(hasScope(viewer(OWNER), 'repo')).toBe(true);
+    expect(hasScope(viewer(OWNER), 'admin')).toBe(true);
+    expect(hasScope(viewer(OWNER, { scopes: [] }), 'repo')).toBe(false);
+    expect(hasScope(viewer(OWNER, { scopes: ['admin'] }), 'repo')).toBe(false);
+    expect(hasScope(viewer(OWNER, { scopes: ['repo'] }), 'repo')).toBe(true);
+  });
+
+  it('a token with no scopes is an anonymous caller to every repository, even its own or one it collaborates on', () => {
+    for (const facts of [repo(true), repo(false), repo(true, 'admin'), repo(false, 'write')]) {
+      expect(repositoryRole(viewer(OWNER, { scopes: [] }), facts)).toBe(repositoryRole(null, facts));
+      expect(repositoryRole(viewer(OTHER, { scopes: [] }), facts)).toBe(repositoryRole(null, facts));
+      expect(repositoryRole(viewer(OTHER, { admin: true, scopes: ['admin'] }), facts)).toBe(repositoryRole(null, facts));
+    }
   });
 });

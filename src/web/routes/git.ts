@@ -8,9 +8,11 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { WebEnv } from '../context.ts';
 import type { AppContext } from '../../services/app.ts';
 import { authenticateAuthorizationHeader, type Identity } from '../../services/auth.ts';
+import { clientAddress, retryAfterHeaders } from '../middleware/rateLimit.ts';
 import { authorizeRepository, type RepositoryAccess } from '../../services/repositories.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { handleRepositoryRefChanges } from '../../services/refChanges.ts';
+import { reconcileOnRequest, withPushTurn } from '../../services/refReconciler.ts';
 import { type GitService, parseGitService, parsePostReceiveLines, pktLine, PKT_FLUSH, safeGitProtocol, spawnGitService } from '../../git/smartHttp.ts';
 import { isValidRepositoryName, isValidUsername, stripGitSuffix } from '../../domain/names.ts';
 
@@ -20,8 +22,8 @@ interface GitAccess extends RepositoryAccess {
 
 const REALM = 'Basic realm="gitoku", charset="UTF-8"';
 
-function plain(c: Context<WebEnv>, status: 400 | 401 | 403 | 404 | 500, text: string) {
-  const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8' };
+function plain(c: Context<WebEnv>, status: 400 | 401 | 403 | 404 | 429 | 500, text: string, extraHeaders: Record<string, string> = {}) {
+  const headers: Record<string, string> = { 'Content-Type': 'text/plain; charset=utf-8', ...extraHeaders };
   if (status === 401) headers['WWW-Authenticate'] = REALM;
   return c.body(`${text}\n`, status, headers);
 }
@@ -32,8 +34,9 @@ async function gitAccess(c: Context<WebEnv>, service: GitService): Promise<GitAc
   const owner = c.req.param('owner') ?? '';
   const repoName = stripGitSuffix(c.req.param('repo') ?? '');
   if (!isValidUsername(owner) || !isValidRepositoryName(repoName)) return plain(c, 404, 'Repository not found');
-  const creds = await authenticateAuthorizationHeader(app, c.req.header('authorization'), true);
+  const creds = await authenticateAuthorizationHeader(app, c.req.header('authorization'), true, clientAddress(c));
   if (creds.kind === 'invalid') return plain(c, 401, 'Invalid username or password/token');
+  if (creds.kind === 'limited') return plain(c, 429, `Too many failed authentication attempts; try again in ${creds.retryAfterSeconds} s`, retryAfterHeaders(creds.retryAfterSeconds));
   const identity: Identity | null = creds.kind === 'ok' ? creds.identity : null;
   const needed = service === 'git-receive-pack' ? 'write' : 'read';
   try {
@@ -56,6 +59,9 @@ export function gitRoutes(): Hono<WebEnv> {
     if (!service) return plain(c, 403, 'Unsupported service: only the smart HTTP protocol (git-upload-pack, git-receive-pack) is served');
     const access = await gitAccess(c, service);
     if (access instanceof Response) return access;
+    // Every fetch and push starts here: a debounced background check that the repository's refs on disk
+    // are all recorded (a crash between git's ref update and the ingress leaves some unrecorded).
+    reconcileOnRequest(c.get('app'), access.repo.id);
     const gitProtocol = safeGitProtocol(c.req.header('git-protocol'));
     const child = spawnGitService({ gitDir: access.gitDir, service, advertise: true, gitProtocol });
     const out = c.env.outgoing;
@@ -78,7 +84,11 @@ export function gitRoutes(): Hono<WebEnv> {
     if (c.req.header('content-type') !== `application/x-${service}-request`) return plain(c, 400, 'Unexpected content type');
     const access = await gitAccess(c, service);
     if (access instanceof Response) return access;
-    return serveService(c, c.get('app'), access, service);
+    const app = c.get('app');
+    // A push, from git's ref update through the ingress recording it, takes the repository's shared turn:
+    // pushes run side by side, the reconciler waits for them (src/services/refReconciler.ts).
+    if (service === 'git-receive-pack') return withPushTurn(app, access.repo.id, () => serveService(c, app, access, service));
+    return serveService(c, app, access, service);
   });
 
   return git;
@@ -112,6 +122,8 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
   if (resultFile) {
     try {
       const lines = parsePostReceiveLines(await readFile(resultFile, 'utf8').catch(() => ''));
+      // Test-only failpoint: die like a crash at the worst moment — git moved the refs, nothing recorded them.
+      if (lines.length && process.env.GITOKU_FAILPOINT === 'after-receive-pack') process.kill(process.pid, 'SIGKILL');
       const identity = access.identity;
       const cause = identity?.method === 'job' ? { kind: 'run' as const, actorId: identity.user.id, details: { job_id: identity.jobId } } : { kind: 'push' as const, actorId: identity?.user.id ?? null };
       await handleRepositoryRefChanges(app, access.repo, lines, cause);

@@ -3,10 +3,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
-import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
+import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, runnerStillValid, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
 import { getJob, heartbeatJob, releaseJob } from '../../services/jobs.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
 import { ServiceError } from '../../services/errors.ts';
+import { parseJsonBody } from '../../domain/json.ts';
 
 /**
  * The runner protocol (JSON over HTTP), used by remote `gitoku runner` processes and by the runner
@@ -22,14 +23,16 @@ const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancell
 const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
 
 async function parse<T>(c: Context<RunnerEnv>, schema: z.ZodType<T>): Promise<T> {
-  let raw: unknown;
+  let text: string;
   try {
-    const text = await c.req.text();
-    raw = text ? JSON.parse(text) : {};
+    text = await c.req.text();
   } catch {
-    throw new ServiceError(400, 'Problems parsing JSON');
+    throw new ServiceError(400, 'Problems reading the request body');
   }
-  const parsed = schema.safeParse(raw);
+  // Depth-bounded before parsing: deep nesting would overflow the stack of whatever walks it.
+  const body = parseJsonBody(text);
+  if (!body.ok) throw new ServiceError(400, body.message);
+  const parsed = schema.safeParse(body.value);
   if (!parsed.success) throw new ServiceError(422, `Validation Failed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
@@ -76,7 +79,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
   r.use('*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const runner = await authenticateRunner(c.get('app'), /^Bearer\s+(\S+)$/i.exec(header)?.[1]);
-    if (!runner) return c.json({ message: 'Bad runner credentials' }, 401);
+    if (!runner) return c.json({ message: 'Bad runner credentials (unknown or revoked runner token)' }, 401);
     c.set('runner', runner);
     await next();
   });
@@ -90,6 +93,8 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
       // A runner that stopped polling (or died) must not be handed a job it will never run.
       if (gone.aborted) return c.body(null, 204);
+      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity.
+      if (!(await runnerStillValid(app, c.get('runner')))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
       await sweepJobs(app);
       const claimed = await claimForRunner(app, c.get('runner'));
       if (claimed && gone.aborted) {

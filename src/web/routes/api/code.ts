@@ -8,7 +8,7 @@ import { repoFromPath } from './repos.ts';
 import { requireIdentity } from './guards.ts';
 import type { AppContext } from '../../../services/app.ts';
 import type { RepositoryAccess, RepositoryWithOwner } from '../../../services/repositories.ts';
-import { checkPathOr404, createRef, deleteRef, fileAtRefPath, listTags, resolveRefOr404, splitRefAndPath } from '../../../services/code.ts';
+import { checkBlameSize, checkPathOr404, createRef, deleteRef, discardRawFile, FILE_LIMITS, fileAtRefPath, fileSize, listTags, openRawFile, resolveRefOr404, splitRefAndPath, tooLargeMessage, type RawFile } from '../../../services/code.ts';
 import { notFound } from '../../../services/errors.ts';
 import { entryAtPath, isBinary, listTree, readBlobAtPath } from '../../../git/tree.ts';
 import { readCommitObject, type Commit } from '../../../git/objects.ts';
@@ -21,7 +21,32 @@ import { lsTree } from '../../../git/lsTree.ts';
 import type { CommitSummary } from '../../../git/refs.ts';
 import { catFilePool } from '../../../git/catFile.ts';
 
-const CONTENTS_INLINE_LIMIT = 1024 * 1024;
+/** GitHub's answer for a file too large for an endpoint: 403 with the `too_large` code. */
+function tooLarge(c: Context<WebEnv>, message: string) {
+  return c.json({ message, errors: [{ resource: 'Blob', field: 'data', code: 'too_large' }] }, 403);
+}
+
+/** A file's raw bytes as the response: streamed from git when large, with the type sniffed from its first bytes. */
+async function rawResponse(c: Context<WebEnv>, file: RawFile) {
+  const headers = {
+    'Content-Type': isBinary(file.head) ? 'application/octet-stream' : 'text/plain; charset=utf-8',
+    'Content-Length': String(file.size),
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+    ETag: `"${file.sha}"`,
+  };
+  // HEAD: the body would be dropped unread, so stop its git process now.
+  if (c.req.method === 'HEAD') {
+    await discardRawFile(file);
+    return c.body(null, 200, headers);
+  }
+  return c.body(file.body, 200, headers);
+}
+
+/** GitHub's raw media type for the contents API (application/vnd.github.raw, …v3.raw, …raw+json). */
+function wantsRaw(c: Context<WebEnv>): boolean {
+  return /application\/vnd\.github(?:\.v3)?\.raw\b/i.test(c.req.header('accept') ?? '');
+}
 
 function repoBase(app: AppContext, repo: RepositoryWithOwner) {
   return { api: `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`, html: `${app.config.baseUrl}/${repo.owner_name}/${repo.name}` };
@@ -117,7 +142,16 @@ async function contents(c: Context<WebEnv>, access: RepositoryAccess, rawPath: s
   const type = entryType(entry.mode, entry.type);
   const name = path.split('/').pop()!;
   if (type === 'submodule') return c.json({ type, size: 0, name, path, sha: entry.sha, submodule_git_url: null, ...contentLinks(app, access.repo, ref, path, entry.sha, type) });
-  const blob = (await readBlobAtPath(access.gitDir, sha, path, CONTENTS_INLINE_LIMIT))!;
+  // GitHub's limits: up to 1 MB inline (base64); 1–100 MB described with encoding "none" and empty
+  // content, or sent whole with the raw media type; above 100 MB refused with 403 too_large.
+  const file = (await fileSize(access, sha, path))!;
+  if (file.size > FILE_LIMITS.contents) return tooLarge(c, `${tooLargeMessage('the contents API', file.size, FILE_LIMITS.contents)} (${contentLinks(app, access.repo, ref, path, file.sha, type).download_url})`);
+  if (wantsRaw(c) && type === 'file') {
+    const raw = await openRawFile(access, sha, path);
+    if (!raw) throw notFound('Not Found');
+    return rawResponse(c, raw);
+  }
+  const blob = (await readBlobAtPath(access.gitDir, sha, path, FILE_LIMITS.contentsInline))!;
   const base = { type, size: blob.size, name, path, sha: blob.sha, ...contentLinks(app, access.repo, ref, path, blob.sha, type) };
   if (type === 'symlink') return c.json({ ...base, target: blob.content.toString('utf8') });
   if (blob.truncated) return c.json({ ...base, encoding: 'none', content: '' });
@@ -131,7 +165,7 @@ const treeQuery = z.object({ recursive: z.string().optional() });
 const createRefBody = z.object({ ref: z.string(), sha: z.string() });
 
 export function registerCodeRoutes(api: ApiRegistry): void {
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/contents', summary: 'Root directory listing', tag: 'contents', auth: false, query: refQuery, responses: { 200: { description: 'Entries' } } }, async (c, { query }) =>
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/contents', summary: 'Root directory listing', tag: 'contents', access: 'public', query: refQuery, responses: { 200: { description: 'Entries' } } }, async (c, { query }) =>
     contents(c, await repoFromPath(c), '', query.ref),
   );
 
@@ -139,36 +173,30 @@ export function registerCodeRoutes(api: ApiRegistry): void {
     {
       method: 'get',
       path: '/repos/{owner}/{repo}/contents/{path+}',
-      summary: 'A file (base64 content) or a directory listing at a ref',
+      summary: 'A file (base64 content up to 1 MB; encoding "none" up to 100 MB, or the bytes with Accept: application/vnd.github.raw) or a directory listing at a ref',
       tag: 'contents',
-      auth: false,
+      access: 'public',
       query: refQuery,
-      responses: { 200: { description: 'File or directory' }, 404: { description: 'No such path or ref', schema: errorSchema } },
+      responses: { 200: { description: 'File or directory' }, 403: { description: 'File over 100 MB (errors[].code too_large): use its download_url', schema: errorSchema }, 404: { description: 'No such path or ref', schema: errorSchema } },
     },
     async (c, { query }) => contents(c, await repoFromPath(c), c.req.param('path')!, query.ref),
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/raw/{refpath+}', summary: 'Raw file content at a ref', tag: 'contents', auth: false, responses: { 200: { description: 'The file bytes' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/raw/{refpath+}', summary: 'Raw file content at a ref (streamed, any size)', tag: 'contents', access: 'public', responses: { 200: { description: 'The file bytes' } } },
     async (c) => {
       const access = await repoFromPath(c);
       const split = await splitRefAndPath(access, c.req.param('refpath')!);
       if (!split) throw notFound('Not Found');
       const path = checkPathOr404(split.path);
-      const blob = await readBlobAtPath(access.gitDir, split.sha, path, 512 * 1024 * 1024);
-      if (!blob) throw notFound('Not Found');
-      return c.body(new Uint8Array(blob.content), 200, {
-        'Content-Type': isBinary(blob.content) ? 'application/octet-stream' : 'text/plain; charset=utf-8',
-        'Content-Length': String(blob.size),
-        'X-Content-Type-Options': 'nosniff',
-        'Content-Security-Policy': "default-src 'none'; sandbox",
-        ETag: `"${blob.sha}"`,
-      });
+      const file = await openRawFile(access, split.sha, path);
+      if (!file) throw notFound('Not Found');
+      return rawResponse(c, file);
     },
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/git/trees/{sha+}', summary: 'A tree (recursive=1 for every entry)', tag: 'git', auth: false, query: treeQuery, responses: { 200: { description: 'The tree' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/git/trees/{sha+}', summary: 'A tree (recursive=1 for every entry)', tag: 'git', access: 'public', query: treeQuery, responses: { 200: { description: 'The tree' } } },
     async (c, { query }) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -188,7 +216,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/commits', summary: 'Commits from a ref, optionally touching a path', tag: 'commits', auth: false, query: commitsQuery, responses: { 200: { description: 'Commits' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/commits', summary: 'Commits from a ref, optionally touching a path', tag: 'commits', access: 'public', query: commitsQuery, responses: { 200: { description: 'Commits' } } },
     async (c, { query }) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -203,7 +231,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}', summary: 'A commit with its files and patches', tag: 'commits', auth: false, responses: { 200: { description: 'The commit' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}', summary: 'A commit with its files and patches', tag: 'commits', access: 'public', responses: { 200: { description: 'The commit' } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -219,7 +247,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/compare/{basehead+}', summary: 'Compare two refs (base...head)', tag: 'commits', auth: false, responses: { 200: { description: 'The comparison' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/compare/{basehead+}', summary: 'Compare two refs (base...head)', tag: 'commits', access: 'public', responses: { 200: { description: 'The comparison' } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -251,7 +279,7 @@ export function registerCodeRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/tags', summary: 'Tags', tag: 'git', auth: false, query: paginationQuery, responses: { 200: { description: 'Tags' } } }, async (c, { query }) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/tags', summary: 'Tags', tag: 'git', access: 'public', query: paginationQuery, responses: { 200: { description: 'Tags' } } }, async (c, { query }) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const tags = await listTags(access);
@@ -268,11 +296,12 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/blame/{refpath+}', summary: 'Blame of a file at a ref, as ranges of lines per commit (gitoku)', tag: 'commits', auth: false, responses: { 200: { description: '{ranges: [{start_line, end_line, commit}]}' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/blame/{refpath+}', summary: 'Blame of a file at a ref, as ranges of lines per commit (gitoku)', tag: 'commits', access: 'public', responses: { 200: { description: '{ranges: [{start_line, end_line, commit}]}' }, 403: { description: 'File over 1 MB: too large for blame', schema: errorSchema } } },
     async (c) => {
       const access = await repoFromPath(c);
       const split = await fileAtRefPath(access, c.req.param('refpath')!);
       const path = split.path;
+      await checkBlameSize(access, split.sha, path);
       const blame = await blameFile(access.gitDir, split.sha, path);
       if (!blame) throw notFound('Not Found');
       const ranges = blameRanges(blame.lines).map((r) => {
@@ -285,11 +314,11 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/git/refs', summary: 'Create a branch or tag ref', tag: 'git', body: createRefBody, responses: { 201: { description: 'Created' }, 422: { description: 'Invalid or existing ref', schema: errorSchema } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/git/refs', summary: 'Create a branch or tag ref', tag: 'git', access: 'repo', body: createRefBody, responses: { 201: { description: 'Created' }, 422: { description: 'Invalid or existing ref', schema: errorSchema } } },
     async (c, { body }) => {
       const app = c.get('app');
       const access = await repoFromPath(c, 'write');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       await createRef(app, access, body.ref, body.sha, identity.user.id);
       const b = repoBase(app, access.repo);
       return c.json({ ref: body.ref, url: `${b.api}/git/${body.ref}`, object: { sha: body.sha, type: 'commit', url: `${b.api}/git/commits/${body.sha}` } }, 201);
@@ -297,18 +326,18 @@ export function registerCodeRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'delete', path: '/repos/{owner}/{repo}/git/refs/{ref+}', summary: 'Delete a ref (heads/<branch> or tags/<tag>)', tag: 'git', responses: { 204: { description: 'Deleted' } } },
+    { method: 'delete', path: '/repos/{owner}/{repo}/git/refs/{ref+}', summary: 'Delete a ref (heads/<branch> or tags/<tag>)', tag: 'git', access: 'repo', responses: { 204: { description: 'Deleted' } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c, 'write');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       await deleteRef(app, access, `refs/${c.req.param('ref')!}`, identity.user.id);
       return c.body(null, 204);
     },
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/git/commits/{sha}', summary: 'A git commit object', tag: 'git', auth: false, responses: { 200: { description: 'The commit' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/git/commits/{sha}', summary: 'A git commit object', tag: 'git', access: 'public', responses: { 200: { description: 'The commit' } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);

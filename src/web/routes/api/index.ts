@@ -12,6 +12,19 @@ import { registerProvenanceRoutes } from './provenance.ts';
 import { registerGraphRoutes } from './graph.ts';
 import { registerAutomationRoutes } from './automation.ts';
 
+/** Declares every JSON API route on a registry (the route table: tests iterate its specs). */
+export function registerApiRoutes(registry: ApiRegistry): ApiRegistry {
+  registerUserRoutes(registry);
+  registerRepoRoutes(registry);
+  registerPullRoutes(registry);
+  registerRunRoutes(registry);
+  registerAutomationRoutes(registry);
+  registerProvenanceRoutes(registry); // before code routes: commits/{ref+}/ai-contexts
+  registerGraphRoutes(registry);
+  registerCodeRoutes(registry);
+  return registry;
+}
+
 /** The JSON API mounted at /api/v1. */
 export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   const api = new Hono<WebEnv>();
@@ -28,15 +41,7 @@ export function apiRoutes(jsonBodyLimit: number): Hono<WebEnv> {
   );
   api.use('*', apiIdentity);
 
-  const registry = new ApiRegistry(api);
-  registerUserRoutes(registry);
-  registerRepoRoutes(registry);
-  registerPullRoutes(registry);
-  registerRunRoutes(registry);
-  registerAutomationRoutes(registry);
-  registerProvenanceRoutes(registry); // before code routes: commits/{ref+}/ai-contexts
-  registerGraphRoutes(registry);
-  registerCodeRoutes(registry);
+  const registry = registerApiRoutes(new ApiRegistry(api));
 
   api.get('/openapi.json', (c) => c.json(registry.openApiDocument(`${c.get('app').config.baseUrl}/api/v1`)));
   api.get('/', (c) => c.json({ message: 'gitoku API', documentation_url: `${c.get('app').config.baseUrl}/api/v1/openapi.json` }));

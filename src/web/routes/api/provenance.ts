@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApiRegistry } from './registry.ts';
 import { errorSchema } from './shapes.ts';
 import { repoFromPath } from './repos.ts';
-import { checkPathOr404, fileAtRefPath, resolveRefOr404 } from '../../../services/code.ts';
+import { checkBlameSize, checkPathOr404, fileAtRefPath, resolveRefOr404 } from '../../../services/code.ts';
 import { invalid, notFound } from '../../../services/errors.ts';
 import { getPullRequest } from '../../../services/pulls.ts';
 import { type CaptureView, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision, loadPullRequestAiContexts, loadPullRequestAiLines } from '../../../services/provenance.ts';
@@ -52,7 +52,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/ai-blame/{refpath+}',
       summary: 'AI blame of a file at a ref: ranges of lines with their commit and the AI captures that wrote them (gitoku)',
       tag: 'provenance',
-      auth: false,
+      access: 'public',
       responses: { 200: { description: 'Ranges covering every line; captures empty where no AI wrote the lines', schema: aiBlameSchema }, 404: { description: 'No such ref or file', schema: errorSchema } },
     },
     async (c) => {
@@ -60,6 +60,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
       const access = await repoFromPath(c);
       const split = await fileAtRefPath(access, c.req.param('refpath')!);
       const path = split.path;
+      await checkBlameSize(access, split.sha, path);
       const blame = await loadLineAiContextAtRevision(app, access, split.sha, path);
       if (!blame) throw notFound('Not Found');
       return c.json({ ref: split.ref, sha: blame.sha, path, ranges: blame.ranges.map(rangeJson) });
@@ -72,7 +73,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/ai-history/{refpath+}',
       summary: "A file's AI history: the commits that touched it (renames followed, newest first) with the captures that wrote it (gitoku)",
       tag: 'provenance',
-      auth: false,
+      access: 'public',
       query: historyQuery,
       responses: { 200: { description: '{ref, sha, path, commits: [{commit, path, captures}]}' }, 404: { description: 'No such ref or file', schema: errorSchema } },
     },
@@ -93,7 +94,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/commits/{ref+}/ai-contexts',
       summary: "A commit's AI captures, each with the line spans it wrote per file (gitoku)",
       tag: 'provenance',
-      auth: false,
+      access: 'public',
       responses: { 200: { description: '{sha, captures}', schema: z.object({ sha: z.string(), captures: z.array(captureSchema) }) }, 404: { description: 'No such commit', schema: errorSchema } },
     },
     async (c) => {
@@ -110,7 +111,7 @@ export function registerProvenanceRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/pulls/{number}/ai-contexts',
       summary: "A pull request's AI captures per commit; with path, the AI-written lines it adds to that file (head line numbers); with path and line, that line's captures (gitoku)",
       tag: 'provenance',
-      auth: false,
+      access: 'public',
       query: prQuery,
       responses: { 200: { description: '{head_sha, commits} or {head_sha, path, ranges} or {head_sha, path, line, commit, captures}' }, 404: { description: 'No such pull request or file', schema: errorSchema } },
     },

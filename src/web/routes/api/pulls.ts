@@ -164,7 +164,7 @@ function prNumber(c: Context<WebEnv>): number {
 }
 
 export function registerPullRoutes(api: ApiRegistry): void {
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls', summary: 'Pull requests', tag: 'pulls', auth: false, query: listQuery, responses: { 200: { description: 'Pull requests' } } }, async (c, { query }) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls', summary: 'Pull requests', tag: 'pulls', access: 'public', query: listQuery, responses: { 200: { description: 'Pull requests' } } }, async (c, { query }) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const { items, total } = await listPullRequests(app, access, { state: query.state, base: query.base, head: query.head, page: query.page, perPage: query.per_page });
@@ -173,31 +173,31 @@ export function registerPullRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/pulls', summary: 'Open a pull request (head → base, same repository)', tag: 'pulls', body: createBody, responses: { 201: { description: 'Created' }, 422: { description: 'Invalid', schema: errorSchema } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls', summary: 'Open a pull request (head → base, same repository)', tag: 'pulls', access: 'repo', body: createBody, responses: { 201: { description: 'Created' }, 422: { description: 'Invalid', schema: errorSchema } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const pr = await createPullRequest(app, access, identity.user, { title: body.title, body: body.body ?? '', head: body.head, base: body.base, draft: body.draft });
       return c.json(await pullJson(app, access, pr, true), 201);
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'A pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'The pull request' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'A pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'The pull request' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     return c.json(await pullJson(app, access, await getPullRequest(app, access, prNumber(c)), true));
   });
 
-  api.add({ method: 'patch', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'Edit, close/reopen, change draft state', tag: 'pulls', body: updateBody, responses: { 200: { description: 'Updated' } } }, async (c, { body }) => {
+  api.add({ method: 'patch', path: '/repos/{owner}/{repo}/pulls/{number}', summary: 'Edit, close/reopen, change draft state', tag: 'pulls', access: 'repo', body: updateBody, responses: { 200: { description: 'Updated' } } }, async (c, { body }) => {
     const app = c.get('app');
-    const identity = requireIdentity(c, 'repo');
+    const identity = requireIdentity(c);
     const access = await repoFromPath(c);
     const pr = await updatePullRequest(app, access, identity.user, prNumber(c), { title: body.title, body: body.body === null ? '' : body.body, state: body.state, base: body.base, draft: body.draft });
     return c.json(await pullJson(app, access, pr, true));
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/commits', summary: 'Commits of a pull request', tag: 'pulls', auth: false, query: paginationQuery, responses: { 200: { description: 'Commits' } } }, async (c, { query }) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/commits', summary: 'Commits of a pull request', tag: 'pulls', access: 'public', query: paginationQuery, responses: { 200: { description: 'Commits' } } }, async (c, { query }) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
@@ -206,7 +206,7 @@ export function registerPullRoutes(api: ApiRegistry): void {
     return c.json(commits.slice((query.page - 1) * query.per_page, query.page * query.per_page).map((r) => commitJson(app, access.repo, r)));
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/files', summary: 'Files changed by a pull request', tag: 'pulls', auth: false, query: paginationQuery, responses: { 200: { description: 'Files' } } }, async (c, { query }) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/files', summary: 'Files changed by a pull request', tag: 'pulls', access: 'public', query: paginationQuery, responses: { 200: { description: 'Files' } } }, async (c, { query }) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
@@ -221,12 +221,13 @@ export function registerPullRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/pulls/{number}/merge',
       summary: 'Merge a pull request (merge, squash or rebase)',
       tag: 'pulls',
+      access: 'repo',
       body: mergeBody,
       responses: { 200: { description: '{merged, sha, message}' }, 405: { description: 'Not mergeable (draft, closed, conflicts)', schema: errorSchema }, 409: { description: 'Head or base moved', schema: errorSchema } },
     },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const result = await mergePullRequest(app, access, identity.user, prNumber(c), {
         method: body.merge_method,
@@ -239,14 +240,14 @@ export function registerPullRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/merge', summary: 'Whether a pull request was merged (204/404)', tag: 'pulls', auth: false, responses: { 204: { description: 'Merged' }, 404: { description: 'Not merged' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/merge', summary: 'Whether a pull request was merged (204/404)', tag: 'pulls', access: 'public', responses: { 204: { description: 'Merged' }, 404: { description: 'Not merged' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
     return pr.state === 'merged' ? c.body(null, 204) : c.json({ message: 'Not Found' }, 404);
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Line comments of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Comments' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Line comments of a pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'Comments' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
@@ -254,10 +255,10 @@ export function registerPullRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Comment on a diff line (path, line, side, commit_id) or reply (in_reply_to)', tag: 'pulls', body: lineCommentBody, responses: { 201: { description: 'Created' } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/comments', summary: 'Comment on a diff line (path, line, side, commit_id) or reply (in_reply_to)', tag: 'pulls', access: 'repo', body: lineCommentBody, responses: { 201: { description: 'Created' } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c);
       if (body.in_reply_to === undefined && (!body.path || !body.line)) throw invalid('path and line are required (or in_reply_to)', 'path');
       const comment = await createLineComment(app, access, identity.user, prNumber(c), { body: body.body, path: body.path ?? '', line: body.line ?? 0, side: body.side, commitSha: body.commit_id, inReplyTo: body.in_reply_to });
@@ -266,23 +267,23 @@ export function registerPullRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Conversation comments of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Comments' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Conversation comments of a pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'Comments' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
     return c.json((await listConversationComments(app, pr)).map((cm) => commentJson(app, access, pr, cm)));
   });
 
-  api.add({ method: 'post', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Comment on the conversation', tag: 'pulls', body: commentBody, responses: { 201: { description: 'Created' } } }, async (c, { body }) => {
+  api.add({ method: 'post', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Comment on the conversation', tag: 'pulls', access: 'repo', body: commentBody, responses: { 201: { description: 'Created' } } }, async (c, { body }) => {
     const app = c.get('app');
-    const identity = requireIdentity(c, 'repo');
+    const identity = requireIdentity(c);
     const access = await repoFromPath(c);
     const comment = await createConversationComment(app, access, identity.user, prNumber(c), body.body);
     const pr = await getPullRequest(app, access, prNumber(c));
     return c.json(commentJson(app, access, pr, comment), 201);
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Reviews of a pull request', tag: 'pulls', auth: false, responses: { 200: { description: 'Reviews' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Reviews of a pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'Reviews' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
@@ -290,10 +291,10 @@ export function registerPullRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Submit a review (APPROVE, REQUEST_CHANGES, COMMENT) with line comments', tag: 'pulls', body: reviewBody, responses: { 200: { description: 'The review' } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Submit a review (APPROVE, REQUEST_CHANGES, COMMENT) with line comments', tag: 'pulls', access: 'repo', body: reviewBody, responses: { 200: { description: 'The review' } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c);
       const review = await createReview(app, access, identity.user as User, prNumber(c), { event: body.event, body: body.body, commitSha: body.commit_id, comments: body.comments });
       const pr = await getPullRequest(app, access, prNumber(c));
@@ -301,7 +302,7 @@ export function registerPullRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews/{id}', summary: 'A review', tag: 'pulls', auth: false, responses: { 200: { description: 'The review' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews/{id}', summary: 'A review', tag: 'pulls', access: 'public', responses: { 200: { description: 'The review' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const pr = await getPullRequest(app, access, prNumber(c));
@@ -309,24 +310,24 @@ export function registerPullRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/statuses/{sha}', summary: 'Create a commit status', tag: 'statuses', body: statusBody, responses: { 201: { description: 'Created' } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/statuses/{sha}', summary: 'Create a commit status', tag: 'statuses', access: 'repo', body: statusBody, responses: { 201: { description: 'Created' } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const status = await createCommitStatus(app, access, identity.user.id, c.req.param('sha')!, { state: body.state as CommitStatus['state'], context: body.context, description: body.description ?? undefined, targetUrl: body.target_url ?? null });
       return c.json(statusJson(app, status), 201);
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/statuses', summary: 'Statuses of a commit, newest first', tag: 'statuses', auth: false, responses: { 200: { description: 'Statuses' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/statuses', summary: 'Statuses of a commit, newest first', tag: 'statuses', access: 'public', responses: { 200: { description: 'Statuses' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const sha = await resolveRefOr404(access, c.req.param('ref')!);
     return c.json((await listCommitStatuses(app, access.repo.id, sha)).map((s) => statusJson(app, s)));
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/status', summary: 'Combined status of a commit', tag: 'statuses', auth: false, responses: { 200: { description: 'Combined status' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/commits/{ref+}/status', summary: 'Combined status of a commit', tag: 'statuses', access: 'public', responses: { 200: { description: 'Combined status' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const sha = await resolveRefOr404(access, c.req.param('ref')!);

@@ -2,6 +2,9 @@ import type { Context, Hono } from 'hono';
 import { z } from 'zod';
 import type { WebEnv } from '../../context.ts';
 import { ServiceError } from '../../../services/errors.ts';
+import { parseJsonBody } from '../../../domain/json.ts';
+import { ROUTE_ACCESS, type RouteAccess } from '../../../domain/permissions.ts';
+import { enforceRouteAccess } from './guards.ts';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -15,7 +18,8 @@ export interface RouteSpec<B extends z.ZodType | undefined, Q extends z.ZodType 
   query?: Q;
   /** Response schemas by status (documentation only). */
   responses: Record<number, { description: string; schema?: z.ZodType }>;
-  auth?: boolean;
+  /** Who may call the route (sign-in, token scope, site admin): ROUTE_ACCESS in domain/permissions.ts. Checked before the handler, before the body is read. */
+  access: RouteAccess;
 }
 
 type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
@@ -48,15 +52,13 @@ export class ApiRegistry {
     this.specs.push(spec as RouteSpec<z.ZodType | undefined, z.ZodType | undefined>);
     this.hono.on(spec.method.toUpperCase(), honoPath(spec.path), async (c) => {
       try {
+        enforceRouteAccess(c, spec.access);
         let body: unknown = undefined;
         if (spec.body) {
-          const text = await c.req.text();
-          let raw: unknown;
-          try {
-            raw = text.trim() === '' ? {} : JSON.parse(text);
-          } catch {
-            return apiError(c, 400, 'Problems parsing JSON');
-          }
+          // Depth-bounded before parsing: deep nesting would overflow the stack of whatever walks it.
+          const parsedBody = parseJsonBody(await c.req.text());
+          if (!parsedBody.ok) return apiError(c, 400, parsedBody.message);
+          const raw = parsedBody.value;
           const nul = findNulString(raw, []);
           if (nul) return validationFailedFields(c, [{ field: nul.join('.') || '(body)', message: 'must not contain NUL characters' }]);
           const parsed = spec.body.safeParse(raw);
@@ -104,7 +106,8 @@ export class ApiRegistry {
         ),
       };
       if (spec.body) op.requestBody = { required: true, content: { 'application/json': { schema: z.toJSONSchema(spec.body, { io: 'input', unrepresentable: 'any' }) } } };
-      if (spec.auth !== false) op.security = [{ bearer: [] }];
+      const rule = ROUTE_ACCESS[spec.access];
+      if (rule.signIn) op.security = [{ bearer: rule.scope ? [rule.scope] : [] }];
       (paths[path] ??= {})[spec.method] = op;
     }
     return {

@@ -4,11 +4,11 @@ import type { WebEnv } from '../../context.ts';
 import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
 import { branchJson, branchSchema, errorSchema, gitCommitJson, repositoryJson, repositorySchema, simpleUserJson, simpleUserSchema } from './shapes.ts';
-import { requireIdentity, viewerOf } from './guards.ts';
+import { viewerOf } from './guards.ts';
 import {
   authorizeRepository,
   deleteRepository,
-  listCollaborators,
+  listCollaboratorsFor,
   removeCollaborator,
   setCollaborator,
   updateRepository,
@@ -31,26 +31,26 @@ const updateRepoBody = z.object({
   review_instructions: z.string().max(65536).optional(),
   default_driver: z.string().max(32).optional(),
   default_model: z.string().max(255).optional(),
+  agent_network: z.enum(['none', 'model-only', 'allow-list', 'open']).optional(),
+  agent_network_hosts: z.union([z.string().max(8192), z.array(z.string().max(253)).max(100)]).optional(),
 });
 
 const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
 
 /** Loads the repository named in the path with the caller's access, requiring `needed`. */
 export async function repoFromPath(c: Context<WebEnv>, needed: RepoRole = 'read') {
-  const identity = c.get('identity');
-  if (needed !== 'read') requireIdentity(c, 'repo');
-  return authorizeRepository(c.get('app'), c.req.param('owner')!, c.req.param('repo')!, identity?.viewer ?? null, needed);
+  return authorizeRepository(c.get('app'), c.req.param('owner')!, c.req.param('repo')!, viewerOf(c), needed);
 }
 
 export function registerRepoRoutes(api: ApiRegistry): void {
   const repoResponses = { 200: { description: 'The repository', schema: repositorySchema }, 404: { description: 'Not found or no access', schema: errorSchema } };
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}', summary: 'A repository', tag: 'repos', auth: false, responses: repoResponses }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}', summary: 'A repository', tag: 'repos', access: 'public', responses: repoResponses }, async (c) => {
     const access = await repoFromPath(c);
     return c.json(repositoryJson(c.get('app'), access.repo, viewerOf(c) ? access.role : null));
   });
 
-  api.add({ method: 'patch', path: '/repos/{owner}/{repo}', summary: 'Update a repository', tag: 'repos', body: updateRepoBody, responses: repoResponses }, async (c, { body }) => {
+  api.add({ method: 'patch', path: '/repos/{owner}/{repo}', summary: 'Update a repository', tag: 'repos', access: 'repo', body: updateRepoBody, responses: repoResponses }, async (c, { body }) => {
     const access = await repoFromPath(c, 'admin');
     const isPrivate = body.visibility ? body.visibility === 'private' : body.private;
     const repo = await updateRepository(c.get('app'), access, {
@@ -65,18 +65,20 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       reviewInstructions: body.review_instructions,
       defaultDriver: body.default_driver,
       defaultModel: body.default_model,
+      agentNetwork: body.agent_network,
+      agentNetworkHosts: Array.isArray(body.agent_network_hosts) ? body.agent_network_hosts.join(' ') : body.agent_network_hosts,
     });
     return c.json(repositoryJson(c.get('app'), repo, access.role));
   });
 
-  api.add({ method: 'delete', path: '/repos/{owner}/{repo}', summary: 'Delete a repository', tag: 'repos', responses: { 204: { description: 'Deleted' } } }, async (c) => {
+  api.add({ method: 'delete', path: '/repos/{owner}/{repo}', summary: 'Delete a repository', tag: 'repos', access: 'repo', responses: { 204: { description: 'Deleted' } } }, async (c) => {
     const access = await repoFromPath(c, 'admin');
     await deleteRepository(c.get('app'), access);
     return c.body(null, 204);
   });
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/branches', summary: 'Branches', tag: 'branches', auth: false, query: paginationQuery, responses: { 200: { description: 'Branches', schema: z.array(branchSchema) } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/branches', summary: 'Branches', tag: 'branches', access: 'public', query: paginationQuery, responses: { 200: { description: 'Branches', schema: z.array(branchSchema) } } },
     async (c, { query }) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -88,7 +90,7 @@ export function registerRepoRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/branches/{branch+}', summary: 'A branch with its head commit', tag: 'branches', auth: false, responses: { 200: { description: 'The branch' }, 404: { description: 'No such branch', schema: errorSchema } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/branches/{branch+}', summary: 'A branch with its head commit', tag: 'branches', access: 'public', responses: { 200: { description: 'The branch' }, 404: { description: 'No such branch', schema: errorSchema } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -112,14 +114,13 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/collaborators',
       summary: 'Collaborators',
       tag: 'collaborators',
+      access: 'repo',
       query: paginationQuery,
       responses: { 200: { description: 'Collaborators with their permissions', schema: z.array(simpleUserSchema) } },
     },
     async (c, { query }) => {
       const app = c.get('app');
-      const access = await repoFromPath(c);
-      requireIdentity(c);
-      const rows = await listCollaborators(app, access.repo);
+      const rows = await listCollaboratorsFor(app, await repoFromPath(c));
       setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, rows.length);
       const page = rows.slice((query.page - 1) * query.per_page, query.page * query.per_page);
       return c.json(
@@ -138,6 +139,7 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/collaborators/{username}',
       summary: 'Add a collaborator or change their permission',
       tag: 'collaborators',
+      access: 'repo',
       body: collaboratorBody,
       responses: { 201: { description: 'Added' }, 204: { description: 'Permission updated' } },
     },
@@ -150,7 +152,7 @@ export function registerRepoRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'delete', path: '/repos/{owner}/{repo}/collaborators/{username}', summary: 'Remove a collaborator', tag: 'collaborators', responses: { 204: { description: 'Removed' } } },
+    { method: 'delete', path: '/repos/{owner}/{repo}/collaborators/{username}', summary: 'Remove a collaborator', tag: 'collaborators', access: 'repo', responses: { 204: { description: 'Removed' } } },
     async (c) => {
       const access = await repoFromPath(c, 'admin');
       await removeCollaborator(c.get('app'), access.repo, c.req.param('username')!);
@@ -159,12 +161,11 @@ export function registerRepoRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/collaborators/{username}/permission', summary: "A user's permission on the repository", tag: 'collaborators', responses: { 200: { description: 'Permission' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/collaborators/{username}/permission', summary: "A user's permission on the repository", tag: 'collaborators', access: 'repo', responses: { 200: { description: 'Permission' } } },
     async (c) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
-      requireIdentity(c);
-      const rows = await listCollaborators(app, access.repo);
+      const rows = await listCollaboratorsFor(app, access);
       const username = c.req.param('username')!.toLowerCase();
       const row = rows.find((r) => r.user.lower_name === username);
       const isOwner = access.repo.owner_name.toLowerCase() === username;

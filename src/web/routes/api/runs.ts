@@ -12,8 +12,6 @@ import type { RepositoryAccess } from '../../../services/repositories.ts';
 import type { Run } from '../../../db/schema.ts';
 import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
 import { listDrivers } from '../../../services/drivers.ts';
-import { canAdministerSite } from '../../../domain/permissions.ts';
-import { ServiceError } from '../../../services/errors.ts';
 import { createRegistrationToken, listRunners } from '../../../services/runners.ts';
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
@@ -80,7 +78,7 @@ function runNumber(c: Context<WebEnv>): number {
 }
 
 export function registerRunRoutes(api: ApiRegistry): void {
-  api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', auth: false, responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers(c.get('app').config.agents)));
+  api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', access: 'public', responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers(c.get('app').config.agents)));
 
   api.add(
     {
@@ -88,12 +86,13 @@ export function registerRunRoutes(api: ApiRegistry): void {
       path: '/repos/{owner}/{repo}/runs',
       summary: 'Start an agent run: a compare branch is cut from the source, a draft PR opens, the agent works in a sandbox',
       tag: 'runs',
+      access: 'repo',
       body: startBody,
       responses: { 201: { description: 'The run (queued)' }, 413: { description: 'Prompt too large', schema: errorSchema }, 422: { description: 'Invalid request', schema: errorSchema } },
     },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const run = await startRun(app, access, identity.user, {
         prompt: body.prompt,
@@ -111,7 +110,7 @@ export function registerRunRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs', summary: 'Agent runs, newest first', tag: 'runs', auth: false, query: listQuery, responses: { 200: { description: 'Runs' } } }, async (c, { query }) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs', summary: 'Agent runs, newest first', tag: 'runs', access: 'public', query: listQuery, responses: { 200: { description: 'Runs' } } }, async (c, { query }) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     const { items, total } = await listRuns(app, access.repo.id, { page: query.page, perPage: query.per_page, status: query.status });
@@ -119,14 +118,14 @@ export function registerRunRoutes(api: ApiRegistry): void {
     return c.json(await Promise.all(items.map((r) => runJson(app, access, r))));
   });
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs/{number}', summary: 'An agent run', tag: 'runs', auth: false, responses: { 200: { description: 'The run' } } }, async (c) => {
+  api.add({ method: 'get', path: '/repos/{owner}/{repo}/runs/{number}', summary: 'An agent run', tag: 'runs', access: 'public', responses: { 200: { description: 'The run' } } }, async (c) => {
     const app = c.get('app');
     const access = await repoFromPath(c);
     return c.json(await runJson(app, access, await getRun(app, access.repo.id, runNumber(c))));
   });
 
   api.add(
-    { method: 'get', path: '/repos/{owner}/{repo}/runs/{number}/events', summary: 'The run trace: JSON after an id, or Server-Sent Events with Accept: text/event-stream', tag: 'runs', auth: false, query: eventsQuery, responses: { 200: { description: 'Trace events' } } },
+    { method: 'get', path: '/repos/{owner}/{repo}/runs/{number}/events', summary: 'The run trace: JSON after an id, or Server-Sent Events with Accept: text/event-stream', tag: 'runs', access: 'public', query: eventsQuery, responses: { 200: { description: 'Trace events' } } },
     async (c, { query }) => {
       const app = c.get('app');
       const access = await repoFromPath(c);
@@ -138,18 +137,18 @@ export function registerRunRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/cancel', summary: 'Cancel a queued or running run', tag: 'runs', responses: { 200: { description: 'The run' }, 409: { description: 'Already finished', schema: errorSchema } } }, async (c) => {
+  api.add({ method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/cancel', summary: 'Cancel a queued or running run', tag: 'runs', access: 'repo', responses: { 200: { description: 'The run' }, 409: { description: 'Already finished', schema: errorSchema } } }, async (c) => {
     const app = c.get('app');
-    const identity = requireIdentity(c, 'repo');
+    const identity = requireIdentity(c);
     const access = await repoFromPath(c, 'write');
     return c.json(await runJson(app, access, await cancelRun(app, access, identity.user, runNumber(c))));
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/forks', summary: "Fork a run: continue from its result (compare branch at its commit), optionally with an edited prompt", tag: 'runs', body: forkBody, responses: { 201: { description: 'The new run' } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/forks', summary: "Fork a run: continue from its result (compare branch at its commit), optionally with an edited prompt", tag: 'runs', access: 'repo', body: forkBody, responses: { 201: { description: 'The new run' } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const source = await getRun(app, access.repo.id, runNumber(c));
       const run = await forkPromptPullRequestJob(app, access, identity.user, source, { prompt: body.prompt, title: body.title, driver: body.driver, model: body.model, timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined });
@@ -157,16 +156,13 @@ export function registerRunRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/admin/runners', summary: 'Runners (online, busy, last seen)', tag: 'admin', responses: { 200: { description: 'Runners' } } }, async (c) => {
-    const identity = requireIdentity(c, 'admin');
-    if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
+  api.add({ method: 'get', path: '/admin/runners', summary: 'Runners (online, busy, last seen)', tag: 'admin', access: 'admin', responses: { 200: { description: 'Runners' } } }, async (c) => {
     const runners = await listRunners(c.get('app'));
     return c.json(runners.map((r) => ({ id: r.id, name: r.name, labels: JSON.parse(r.labels) as string[], embedded: r.embedded === 1, online: r.online, busy: r.busy_jobs > 0, busy_jobs: r.busy_jobs, last_seen_at: iso(r.last_seen_at), version: r.version })));
   });
 
-  api.add({ method: 'post', path: '/admin/runners/registration-token', summary: 'Create a runner registration token', tag: 'admin', responses: { 201: { description: '{token}' } } }, async (c) => {
-    const identity = requireIdentity(c, 'admin');
-    if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
+  api.add({ method: 'post', path: '/admin/runners/registration-token', summary: 'Create a runner registration token', tag: 'admin', access: 'admin', responses: { 201: { description: '{token}' } } }, async (c) => {
+    const identity = requireIdentity(c);
     return c.json({ token: await createRegistrationToken(c.get('app'), identity.user.id) }, 201);
   });
 }

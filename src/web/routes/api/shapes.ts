@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { AppContext } from '../../../services/app.ts';
 import type { User } from '../../../db/schema.ts';
-import type { RepositoryWithOwner } from '../../../services/repositories.ts';
+import { repositoryNetworkPolicy, type RepositoryWithOwner } from '../../../services/repositories.ts';
 import { type RepoRole, roleToGithubPermissions } from '../../../domain/permissions.ts';
 import type { CommitSummary } from '../../../git/refs.ts';
 
@@ -101,7 +101,7 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     pushed_at: iso(repo.pushed_at),
     ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
     ...(role === 'admin'
-      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null }
+      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null, agent_network: repositoryNetworkPolicy(repo) }
       : {}),
   };
 }

@@ -5,8 +5,8 @@ import { errorSchema, repositoryJson, repositorySchema, userJson, userSchema } f
 import { requireIdentity, viewerOf } from './guards.ts';
 import { createUser, getUserByName } from '../../../services/users.ts';
 import { createRepository, listRepositoriesForUser, listRepositoriesOfOwner, roleFor } from '../../../services/repositories.ts';
-import { canAdministerSite } from '../../../domain/permissions.ts';
 import { ServiceError } from '../../../services/errors.ts';
+import { hasScope } from '../../../domain/permissions.ts';
 
 const createRepoBody = z.object({
   name: z.string({ message: 'expected a string' }),
@@ -25,13 +25,13 @@ const createUserBody = z.object({
 });
 
 export function registerUserRoutes(api: ApiRegistry): void {
-  api.add({ method: 'get', path: '/user', summary: 'The authenticated user', tag: 'users', responses: { 200: { description: 'The user', schema: userSchema }, 401: { description: 'Not signed in', schema: errorSchema } } }, (c) => {
+  api.add({ method: 'get', path: '/user', summary: 'The authenticated user', tag: 'users', access: 'user', responses: { 200: { description: 'The user', schema: userSchema }, 401: { description: 'Not signed in', schema: errorSchema } } }, (c) => {
     const { user } = requireIdentity(c);
     return c.json(userJson(c.get('app'), user, true));
   });
 
   api.add(
-    { method: 'get', path: '/users/{username}', summary: 'A user', tag: 'users', auth: false, responses: { 200: { description: 'The user', schema: userSchema }, 404: { description: 'No such user', schema: errorSchema } } },
+    { method: 'get', path: '/users/{username}', summary: 'A user', tag: 'users', access: 'public', responses: { 200: { description: 'The user', schema: userSchema }, 404: { description: 'No such user', schema: errorSchema } } },
     async (c) => {
       const app = c.get('app');
       const user = await getUserByName(app, c.req.param('username')!);
@@ -41,11 +41,13 @@ export function registerUserRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/user/repos', summary: 'Repositories the authenticated user owns or collaborates on', tag: 'repos', query: paginationQuery, responses: { 200: { description: 'Repositories', schema: z.array(repositorySchema) } } },
+    { method: 'get', path: '/user/repos', summary: 'Repositories the authenticated user owns or collaborates on', tag: 'repos', access: 'user', query: paginationQuery, responses: { 200: { description: 'Repositories', schema: z.array(repositorySchema) } } },
     async (c, { query }) => {
       const app = c.get('app');
       const identity = requireIdentity(c);
-      const { items, total } = await listRepositoriesForUser(app, identity.user, { page: query.page, perPage: query.per_page });
+      // A token without the `repo` scope sees the public ones only, as an anonymous caller would.
+      const publicOnly = !hasScope(identity.viewer, 'repo');
+      const { items, total } = await listRepositoriesForUser(app, identity.user, { page: query.page, perPage: query.per_page, publicOnly });
       setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, total);
       const out = [];
       for (const repo of items) out.push(repositoryJson(app, repo, await roleFor(app, repo, identity.viewer)));
@@ -59,12 +61,13 @@ export function registerUserRoutes(api: ApiRegistry): void {
       path: '/user/repos',
       summary: 'Create a repository for the authenticated user',
       tag: 'repos',
+      access: 'repo',
       body: createRepoBody,
       responses: { 201: { description: 'Created', schema: repositorySchema }, 422: { description: 'Invalid name or already exists', schema: errorSchema } },
     },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'repo');
+      const identity = requireIdentity(c);
       const repo = await createRepository(app, identity.user, {
         name: body.name,
         description: body.description ?? '',
@@ -77,7 +80,7 @@ export function registerUserRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'get', path: '/users/{username}/repos', summary: "A user's repositories visible to the caller", tag: 'repos', auth: false, query: paginationQuery, responses: { 200: { description: 'Repositories', schema: z.array(repositorySchema) } } },
+    { method: 'get', path: '/users/{username}/repos', summary: "A user's repositories visible to the caller", tag: 'repos', access: 'public', query: paginationQuery, responses: { 200: { description: 'Repositories', schema: z.array(repositorySchema) } } },
     async (c, { query }) => {
       const app = c.get('app');
       const owner = await getUserByName(app, c.req.param('username')!);
@@ -91,11 +94,9 @@ export function registerUserRoutes(api: ApiRegistry): void {
   );
 
   api.add(
-    { method: 'post', path: '/admin/users', summary: 'Create a user (site administrators)', tag: 'admin', body: createUserBody, responses: { 201: { description: 'Created', schema: userSchema } } },
+    { method: 'post', path: '/admin/users', summary: 'Create a user (site administrators)', tag: 'admin', access: 'admin', body: createUserBody, responses: { 201: { description: 'Created', schema: userSchema } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const identity = requireIdentity(c, 'admin');
-      if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Must be a site administrator');
       const user = await createUser(app, { username: body.login, email: body.email, password: body.password, fullName: body.name, isAdmin: body.admin }).catch((err: unknown) => {
         // The service calls the field `username`; this request body calls it `login`.
         throw err instanceof ServiceError && err.field === 'username' ? new ServiceError(err.status, err.message, 'login') : err;

@@ -2,7 +2,9 @@ import type { Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { WebEnv } from '../../context.ts';
 import { SESSION_COOKIE } from '../../middleware/identity.ts';
-import { authenticatePassword, createUser } from '../../../services/users.ts';
+import { createUser } from '../../../services/users.ts';
+import { checkPassword } from '../../../services/auth.ts';
+import { clientAddress } from '../../middleware/rateLimit.ts';
 import { createSession, destroySession, SESSION_TTL_MS } from '../../../services/sessions.ts';
 import { ServiceError } from '../../../services/errors.ts';
 import { LoginPage, SignupPage } from '../../views/pages/auth.tsx';
@@ -10,6 +12,13 @@ import { pageContext, readForm, render, safeNext, secureCookies, setFlash } from
 
 function startSession(c: Context<WebEnv>, sessionId: string): void {
   setCookie(c, SESSION_COOKIE, sessionId, { path: '/', httpOnly: true, sameSite: 'Lax', secure: secureCookies(c), maxAge: Math.floor(SESSION_TTL_MS / 1000) });
+}
+
+/** "1 second", "45 seconds", "2 minutes", "15 minutes". */
+function waitText(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
 }
 
 /** Sign-in, sign-up and sign-out. */
@@ -24,11 +33,18 @@ export function registerAuthRoutes(ui: Hono<WebEnv>): void {
     const form = await readForm(c);
     const username = form.get('username').trim();
     const next = safeNext(form.get('next'));
-    const user = username && form.get('password') ? await authenticatePassword(c.get('app'), username, form.get('password')) : null;
-    if (!user) {
+    const checked = username && form.get('password') ? await checkPassword(c.get('app'), username, form.get('password'), clientAddress(c)) : null;
+    if (checked?.kind === 'limited') {
+      // Too many failures for this account from here (or from this address): the form again, saying when.
+      c.header('Retry-After', String(checked.retryAfterSeconds));
+      const message = `Too many failed sign-in attempts. Try again in ${waitText(checked.retryAfterSeconds)}.`;
+      return render(c, <LoginPage ctx={pageContext(c)} username={username} next={next === '/' ? '' : next} error={{ message }} />, 429);
+    }
+    if (checked?.kind !== 'ok') {
       // Never say which of the two was wrong.
       return render(c, <LoginPage ctx={pageContext(c)} username={username} next={next === '/' ? '' : next} error={{ message: 'Incorrect username or password.' }} />, 401);
     }
+    const user = checked.user;
     // A fresh session id on every sign-in; an earlier one from this browser ends here.
     const previous = getCookie(c, SESSION_COOKIE);
     if (previous) await destroySession(c.get('app'), previous);

@@ -44,7 +44,7 @@ const runPagePath = (access: RepositoryAccess, n: number) => `${repoPath(access)
 
 function settingsOf(access: RepositoryAccess): AutomationSettingsValues {
   const r = access.repo;
-  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions, defaultDriver: r.default_driver, defaultModel: r.default_model };
+  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions, defaultDriver: r.default_driver, defaultModel: r.default_model, agentNetwork: r.agent_network, agentNetworkHosts: r.agent_network_hosts };
 }
 
 async function renderAutomation(c: Context<WebEnv>, access: RepositoryAccess, settings?: { values: AutomationSettingsValues; error: FormError }, status: 200 | 422 = 200) {
@@ -171,6 +171,8 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
       reviewInstructions: form.get('review_instructions').replace(/\r\n/g, '\n'),
       defaultDriver: form.get('default_driver').trim(),
       defaultModel: form.get('default_model').trim(),
+      agentNetwork: form.get('agent_network').trim() || access.repo.agent_network,
+      agentNetworkHosts: form.get('agent_network_hosts').trim(),
     };
     try {
       // Only drivers this server can run are offered; keeping the current one is always allowed.
@@ -184,6 +186,8 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
         reviewInstructions: values.reviewInstructions,
         defaultDriver: values.defaultDriver,
         defaultModel: values.defaultModel,
+        agentNetwork: values.agentNetwork,
+        agentNetworkHosts: values.agentNetworkHosts,
       });
       setFlash(c, 'success', 'Automation settings saved.');
       return c.redirect(`${repoPath(access)}/automation#settings`, 303);

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
-import { checkPathOr404, resolveRefOr404 } from '../../../services/code.ts';
+import { checkPathOr404, discardRawFile, FILE_LIMITS, openRawFile, resolveRefOr404, tooLargeMessage } from '../../../services/code.ts';
 import { notFound } from '../../../services/errors.ts';
 import { combineStatuses, listCommitStatuses } from '../../../services/statuses.ts';
 import {
@@ -28,16 +28,15 @@ import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type
 import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
 import { blobUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
 import { findGraphNode } from '../../../services/provenanceGraph.ts';
-import { pageContext, render } from './render.tsx';
+import { pageContext, render, setFlash } from './render.tsx';
 import { type AiBlameRange, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
 import { repoAccess, repoView } from './access.ts';
 
 /** Files above this are not shown inline ("too large to display", with a raw link). */
-export const MAX_DISPLAY_BYTES = 1024 * 1024;
+export const MAX_DISPLAY_BYTES = FILE_LIMITS.render;
 /** Size guard for diffs rendered in pages. */
 export const UI_DIFF_MAX_BYTES = 2 * 1024 * 1024;
-const RAW_MAX_BYTES = 512 * 1024 * 1024;
 const COMMITS_PER_PAGE = 30;
 
 const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', ico: 'image/x-icon', avif: 'image/avif' };
@@ -172,11 +171,12 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
   ui.get('/:owner/:repo/raw/:rest{.+}', async (c) => {
     const access = await repoAccess(c);
     const loc = await locate(access, c.req.param('rest'));
-    const blob = loc.path ? await readBlobAtPath(access.gitDir, loc.sha, loc.path, RAW_MAX_BYTES) : null;
-    if (!blob || blob.truncated) throw notFound();
+    // Streamed from git when large: never read whole into memory, whatever the size.
+    const blob = loc.path ? await openRawFile(access, loc.sha, loc.path) : null;
+    if (!blob) throw notFound();
     const name = loc.path.split('/').pop()!;
     const image = imageType(loc.path);
-    const binary = isBinary(blob.content);
+    const binary = isBinary(blob.head);
     const headers: Record<string, string> = {
       'Content-Type': image && binary ? image : binary ? 'application/octet-stream' : 'text/plain; charset=utf-8',
       'Content-Length': String(blob.size),
@@ -186,8 +186,16 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       ETag: `"${blob.sha}"`,
     };
     if (binary && !image) headers['Content-Disposition'] = `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-    if (c.req.header('if-none-match') === headers.ETag) return c.body(null, 304, { ETag: headers.ETag!, 'Cache-Control': headers['Cache-Control']! });
-    return c.body(new Uint8Array(blob.content), 200, headers);
+    if (c.req.header('if-none-match') === headers.ETag) {
+      await discardRawFile(blob);
+      return c.body(null, 304, { ETag: headers.ETag!, 'Cache-Control': headers['Cache-Control']! });
+    }
+    // HEAD: the body would be dropped unread, so stop its git process now.
+    if (c.req.method === 'HEAD') {
+      await discardRawFile(blob);
+      return c.body(null, 200, headers);
+    }
+    return c.body(blob.body, 200, headers);
   });
 
   ui.get('/:owner/:repo/blame/:rest{.+}', async (c) => {
@@ -197,9 +205,13 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
     if (!entry) throw notFound();
     if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
-    const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, MAX_DISPLAY_BYTES);
+    const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, FILE_LIMITS.blame);
     if (!blob) throw notFound();
-    if (blob.truncated || isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
+    if (blob.truncated) {
+      setFlash(c, 'info', tooLargeMessage('blame', blob.size, FILE_LIMITS.blame));
+      return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
+    }
+    if (isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
     // One blame serves both the commit column and the AI gutter.
     const [refs, aiBlame] = await Promise.all([listRepoRefs(access), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path)]);
     if (!aiBlame) throw notFound();

@@ -8,7 +8,7 @@ import { ASSET_VERSION } from './static.ts';
 type Html = string | Promise<string> | { toString(): string | Promise<string> };
 
 /** Renders a page element as an HTML document. */
-export async function render(c: Context<WebEnv>, page: Html | Promise<Html>, status: 200 | 201 | 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 500 = 200): Promise<Response> {
+export async function render(c: Context<WebEnv>, page: Html | Promise<Html>, status: 200 | 201 | 400 | 401 | 403 | 404 | 405 | 409 | 413 | 422 | 429 | 500 = 200): Promise<Response> {
   const html = await (await page).toString();
   return c.html(`<!DOCTYPE html>\n${html}`, status);
 }

@@ -135,7 +135,17 @@ export interface AutomationSettingsValues {
   defaultDriver: string;
   defaultModel: string;
   reviewInstructions: string;
+  /** What agent sandboxes may reach (domain/network.ts) and, for allow-list, the hosts. */
+  agentNetwork: string;
+  agentNetworkHosts: string;
 }
+
+const NETWORK_CHOICES: { mode: string; label: string; hint: string }[] = [
+  { mode: 'model-only', label: 'Model only', hint: "The agent reaches its model endpoint through the runner's proxy, and nothing else. Its real API key never enters the sandbox." },
+  { mode: 'allow-list', label: 'Allow-list', hint: 'The model, plus the hosts listed below (through the runner’s proxy, for package registries and the like).' },
+  { mode: 'none', label: 'None', hint: 'No network at all (the scripted and OpenAI-compatible agents, whose model calls the runner makes itself).' },
+  { mode: 'open', label: 'Open', hint: "The runner machine's whole network, including the servers beside it. Only for code and people you trust." },
+];
 
 export interface AutomationPageProps {
   ctx: PageContext;
@@ -585,6 +595,26 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
               <label for="setting-default-model">Default model</label>
               <input type="text" class="input mono" name="default_model" id="setting-default-model" value={values.defaultModel} maxlength={255} list="setting-models" placeholder="the agent's default" autocomplete="off" aria-invalid={fieldInvalid(error, 'default_model') ? 'true' : undefined} />
             </div>
+          </div>
+          <fieldset class="field choice-group" aria-describedby="setting-network-hint">
+            <legend>Agent network</legend>
+            <p class="hint" id="setting-network-hint">
+              What an agent's sandbox may reach while it works on this repository (tasks and reviews; workflows keep the runner's network).
+            </p>
+            {NETWORK_CHOICES.map((choice) => (
+              <label class="choice">
+                <input type="radio" name="agent_network" value={choice.mode} id={`setting-network-${choice.mode}`} checked={values.agentNetwork === choice.mode} />
+                <span>
+                  <strong>{choice.label}</strong>
+                  <span class="hint">{choice.hint}</span>
+                </span>
+              </label>
+            ))}
+          </fieldset>
+          <div class="field">
+            <label for="setting-network-hosts">Allowed hosts</label>
+            <input type="text" class="input mono" name="agent_network_hosts" id="setting-network-hosts" value={values.agentNetworkHosts} maxlength={8192} placeholder="registry.npmjs.org, *.pythonhosted.org" autocomplete="off" aria-invalid={fieldInvalid(error, 'agent_network_hosts') ? 'true' : undefined} />
+            <p class="hint">Host names or <code>*.</code> suffixes, separated by commas or spaces; used with <strong>Allow-list</strong>.</p>
           </div>
           <div class="field">
             <label for="setting-review-instructions">Review instructions</label>
