@@ -30,14 +30,22 @@ export class ApiClient {
     } catch {
       /* not JSON */
     }
-    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${(json as { message?: string } | null)?.message ?? text.slice(0, 200)}`);
+    if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${(json as { message?: string } | null)?.message ?? text.slice(0, 200)}${this.authHint(res.status)}`);
     return json as T;
+  }
+
+  /** After a 401: how to pass a token (none given) or that the one given was refused. */
+  authHint(status: number): string {
+    if (status !== 401) return '';
+    return this.token
+      ? '\n  The token was refused (expired, revoked or mistyped): pass a valid one with --token <token> or GITOKU_TOKEN.'
+      : '\n  Pass a personal access token with --token <token> or set GITOKU_TOKEN (create one under Settings → Access tokens, or with `gitoku admin token create --username NAME`).';
   }
 
   /** Reads a Server-Sent Events stream, calling onEvent for each event until the stream ends. */
   async sse(path: string, onEvent: (event: string, data: string) => void | 'stop'): Promise<void> {
     const res = await fetch(`${this.serverUrl}/api/v1${path}`, { headers: this.headers({ Accept: 'text/event-stream' }) });
-    if (!res.ok || !res.body) throw new CliError(`GET ${path}: ${res.status}`);
+    if (!res.ok || !res.body) throw new CliError(`GET ${path}: ${res.status}${this.authHint(res.status)}`);
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {

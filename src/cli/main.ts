@@ -14,6 +14,8 @@ import { CliError } from './errors.ts';
 export function buildProgram(): Command {
   const program = new Command();
   program.name('gitoku').description('A git forge where AI coding agents are first-class citizens').version('0.1.0').showHelpAfterError().exitOverride();
+  // Options belong to the command they follow (`gitoku run fork … --json` is fork's --json, not run's).
+  program.enablePositionalOptions();
   registerServeCommand(program);
   registerAdminCommands(program);
   registerRepoCommands(program);

@@ -30,13 +30,21 @@ export function registerServeCommand(program: Command): void {
       const config = loadConfig(process.env, { port, host: opts.host, dataDir: opts.dataDir });
       const explicitBaseUrl = !!process.env.GITOKU_BASE_URL;
       const app = await createAppContext(config);
+      const { startHttpServer } = await import('../web/server.ts');
+      const { startEmbeddedRunner } = await import('../runner/embedded.ts');
+      // Listen before any first-run work: a port in use ends the command here, with nothing started.
+      const server = await startHttpServer(app, config.host, config.port).catch(async (err: unknown) => {
+        await app.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') throw new CliError(`port ${config.port} is already in use on ${config.host} (is another gitoku running?): stop it, or choose another port with --port or GITOKU_PORT`);
+        if (code === 'EACCES') throw new CliError(`not allowed to listen on port ${config.port} on ${config.host}: choose a port above 1023 with --port or GITOKU_PORT`);
+        if (code === 'EADDRNOTAVAIL') throw new CliError(`cannot listen on ${config.host}: no such local address (set --host or GITOKU_HOST)`);
+        throw err;
+      });
+      if (!explicitBaseUrl) app.config.baseUrl = server.url;
       const admin = await ensureFirstAdmin(app);
       const adminUser = admin && config.demo ? await findUserByName(app.db, admin.username) : undefined;
       const demoCreated = adminUser ? await ensureDemo(app, adminUser) : false;
-      const { startHttpServer } = await import('../web/server.ts');
-      const { startEmbeddedRunner } = await import('../runner/embedded.ts');
-      const server = await startHttpServer(app, config.host, config.port);
-      if (!explicitBaseUrl) app.config.baseUrl = server.url;
       console.log(`gitoku ${app.dialect === 'sqlite' ? `on SQLite in ${config.dataDir}` : 'on PostgreSQL'} — listening on ${app.config.baseUrl}`);
       if (admin) {
         if (admin.password) console.log(`First run: created administrator "${admin.username}" with one-time password: ${admin.password}`);

@@ -13,6 +13,8 @@ export interface AgentSettings {
   claude: { bin: string | null; apiKey: string | null; oauthToken: string | null; baseUrl: string | null; models: string[] | null; settings: string | null };
   openai: { baseUrl: string | null; apiKey: string | null; models: string[] | null; maxSteps: number; tokenBudget: number };
   command: { argv: string[] | null; models: string[] | null; env: Record<string, string> };
+  /** The server's reviewer (GITOKU_REVIEW_DRIVER / _MODEL): reviews repositories that name none. Unset: automatic AI reviews stay off there. */
+  review?: { driver: DriverName | null; model: string | null };
 }
 
 /** Server configuration, read from the environment (and CLI overrides) and validated once at start-up. */
@@ -28,6 +30,8 @@ export interface Config {
   demo: boolean;
   /** How long a claimed job stays leased without a heartbeat before another runner may take it over. */
   jobLeaseMs: number;
+  /** How long a job waits for the runner holding its snapshot (jobs.preferred_runner_id) before any runner may claim it. */
+  runnerPreferenceMs: number;
   /** The embedded runner's sandbox: `auto` (bubblewrap, else no agent processes at all), `bubblewrap`, or `directory` (no isolation). */
   sandbox: 'auto' | 'bubblewrap' | 'directory';
   /**
@@ -97,12 +101,15 @@ const envSchema = z.object({
   GITOKU_JSON_BODY_LIMIT: z.coerce.number().int().positive().default(1024 * 1024),
   GITOKU_DEMO: boolean.default(true),
   GITOKU_JOB_LEASE_MS: z.coerce.number().int().min(1000, 'at least 1000').max(3_600_000).default(30_000),
+  GITOKU_RUNNER_PREFERENCE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
   GITOKU_SANDBOX: z.enum(['auto', 'bubblewrap', 'directory'], { message: 'expected auto, bubblewrap or directory' }).default('auto'),
   GITOKU_AUTH_FREE_FAILURES: z.coerce.number().int().min(1, 'at least 1').max(1000).default(5),
   GITOKU_AUTH_BACKOFF_MS: z.coerce.number().int().min(1, 'at least 1').max(3_600_000).default(1000),
   GITOKU_AUTH_BACKOFF_MAX_MS: z.coerce.number().int().min(1000, 'at least 1000').max(86_400_000).default(900_000),
   GITOKU_TRUST_PROXY: boolean.default(false),
   GITOKU_DEFAULT_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).default('script'),
+  GITOKU_REVIEW_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).optional(),
+  GITOKU_REVIEW_MODEL: z.string().max(255).optional(),
   GITOKU_CODEX_BIN: z.string().optional(),
   GITOKU_CODEX_API_KEY: z.string().optional(),
   GITOKU_CODEX_BASE_URL: httpUrl.optional(),
@@ -167,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     jsonBodyLimit: e.GITOKU_JSON_BODY_LIMIT,
     demo: e.GITOKU_DEMO,
     jobLeaseMs: e.GITOKU_JOB_LEASE_MS,
+    runnerPreferenceMs: e.GITOKU_RUNNER_PREFERENCE_MS,
     sandbox: e.GITOKU_SANDBOX,
     authLimits: { freeFailures: e.GITOKU_AUTH_FREE_FAILURES, backoffMs: e.GITOKU_AUTH_BACKOFF_MS, maxBackoffMs: Math.max(e.GITOKU_AUTH_BACKOFF_MAX_MS, e.GITOKU_AUTH_BACKOFF_MS) },
     trustProxy: e.GITOKU_TRUST_PROXY,
@@ -183,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       },
       openai: { baseUrl: e.GITOKU_OPENAI_BASE_URL ?? null, apiKey: e.GITOKU_OPENAI_API_KEY ?? null, models: e.GITOKU_OPENAI_MODELS ?? null, maxSteps: e.GITOKU_OPENAI_MAX_STEPS, tokenBudget: e.GITOKU_OPENAI_TOKEN_BUDGET },
       command: { argv: e.GITOKU_COMMAND_DRIVER ?? null, models: e.GITOKU_COMMAND_MODELS ?? null, env: e.GITOKU_COMMAND_ENV ?? {} },
+      review: { driver: e.GITOKU_REVIEW_DRIVER ?? null, model: e.GITOKU_REVIEW_MODEL ?? null },
     },
   };
 }

@@ -10,6 +10,10 @@ import * as capturePullRequests from './migrations/0007_capture_pull_requests.ts
 import * as capturePullRequestIndex from './migrations/0008_capture_pull_request_index.ts';
 import * as repositoryRefs from './migrations/0009_repository_refs.ts';
 import * as agentNetwork from './migrations/0010_agent_network.ts';
+import * as warmWorkspaces from './migrations/0011_warm_workspaces.ts';
+import * as runPullRequestLifecycle from './migrations/0012_run_pull_request_lifecycle.ts';
+import * as repositoryAgents from './migrations/0013_repository_agents.ts';
+import * as repositoryCounters from './migrations/0014_repository_counters.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -25,6 +29,10 @@ const migrations: Record<string, MigrationModule> = {
   '0008_capture_pull_request_index': capturePullRequestIndex,
   '0009_repository_refs': repositoryRefs,
   '0010_agent_network': agentNetwork,
+  '0011_warm_workspaces': warmWorkspaces,
+  '0012_run_pull_request_lifecycle': runPullRequestLifecycle,
+  '0013_repository_agents': repositoryAgents,
+  '0014_repository_counters': repositoryCounters,
 };
 
 class InCodeProvider implements MigrationProvider {

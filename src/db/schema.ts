@@ -57,11 +57,20 @@ export interface RepositoriesTable {
   agent_network: Generated<string>;
   /** Space-separated hosts for 'allow-list'. */
   agent_network_hosts: Generated<string>;
+  /** When a run's pull request is closed or merged, delete its branch: 'never' | 'no-commits' | 'always'. */
+  run_branch_cleanup: Generated<string>;
   /** 1 when repository_refs is a complete record of the repository's tracked refs (0: not yet baselined). */
   refs_baselined: Generated<number>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface RepositoryCountersTable {
+  repository_id: number;
+  /** Which sequence: 'run'. */
+  kind: string;
+  value: number;
 }
 
 export interface CollaboratorsTable {
@@ -143,6 +152,8 @@ export interface PullRequestsTable {
   merge_commit_sha: string | null;
   merge_method: string | null;
   closed_at: string | null;
+  /** Why gitoku closed it itself ('run-no-commits'); '' when a person closed it (or it is open). */
+  closed_reason: Generated<string>;
   created_at: string;
   updated_at: string;
 }
@@ -206,6 +217,8 @@ export interface JobsTable {
   result: string | null;
   cancel_requested: number;
   dedup_key: string | null;
+  /** Claimed only by this runner during the first seconds after it became claimable (it holds the snapshot the job boots from). */
+  preferred_runner_id: Generated<number | null>;
   created_at: string;
   updated_at: string;
   finished_at: string | null;
@@ -251,13 +264,23 @@ export interface PromptPullRequestJobsTable {
   commit_sha: string | null;
   pull_request_id: number | null;
   forked_from_job_id: number | null;
+  /** The step of the source run this fork started from (run_checkpoints.step). */
+  forked_from_step: Generated<number | null>;
+  /** 'warm' (booted from a snapshot) or 'cold', as the runner reported at completion. */
+  workspace_start: Generated<string | null>;
+  /** The best-of-N group this run is an attempt of. */
+  group_id: Generated<number | null>;
   job_id: number | null;
   status: RunStatus;
   error: string | null;
   result_summary: string | null;
   usage: string;
   rendered_prompt: string | null;
+  /** The agent context resolved at the source commit (JSON, services/agents.ts AgentRunContext); null for older runs. */
+  agent_definition: Generated<string | null>;
   session_id: string | null;
+  /** The model that answered, as the agent reported it (`model` keeps the alias the run was started with); null when unknown. */
+  resolved_model: Generated<string | null>;
   created_by_id: number | null;
   created_at: string;
   started_at: string | null;
@@ -282,6 +305,8 @@ export interface JobTokensTable {
   repository_id: number;
   user_id: number;
   allowed_ref: string;
+  /** Refs under this prefix may be pushed too (a run's checkpoint refs); null: none. */
+  allowed_ref_prefix: Generated<string | null>;
   expires_at: string;
   revoked_at: string | null;
   created_at: string;
@@ -363,6 +388,66 @@ export interface CommitAiContextsTable {
   created_at: string;
 }
 
+/** A checkpoint of a run: the code at a step (a commit on a hidden ref) and the snapshot a runner made of it. */
+export interface RunCheckpointsTable {
+  id: Generated<number>;
+  run_id: number;
+  step: number;
+  attempt: number;
+  trace_event_id: number | null;
+  commit_sha: string;
+  ref: string;
+  final: number;
+  snapshot_id: string | null;
+  snapshot_mode: string | null;
+  snapshot_bytes: number | string | null;
+  runner_id: number | null;
+  created_at: string;
+}
+
+/** A runner's snapshot inventory (replaced by the runner whenever it changes). */
+export interface RunnerSnapshotsTable {
+  runner_id: number;
+  snapshot_id: string;
+  mode: string;
+  bytes: number | string;
+  parent: string | null;
+  created_at: string;
+  last_used_at: string;
+}
+
+/** The snapshot of a repository's `[workspace]` set-up per cache key. */
+export interface WorkspaceCachesTable {
+  repository_id: number;
+  cache_key: string;
+  snapshot_id: string;
+  runner_id: number | null;
+  commit_sha: string;
+  created_at: string;
+}
+
+/** Best-of-N: sibling runs of one task. */
+export interface RunGroupsTable {
+  id: Generated<number>;
+  repository_id: number;
+  created_by_id: number | null;
+  prompt: string;
+  created_at: string;
+  kept_run_id: number | null;
+}
+
+/** Dedup record of agents started by routing or mentions: one per (repository, agent, event, subject). */
+export interface AgentTriggersTable {
+  id: Generated<number>;
+  repository_id: number;
+  agent_key: string;
+  event: string;
+  subject: string;
+  run_id: number | null;
+  outcome: Generated<string>;
+  created_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -383,6 +468,7 @@ export interface Database {
   runner_registration_tokens: RunnerRegistrationTokensTable;
   prompt_pull_request_jobs: PromptPullRequestJobsTable;
   run_events: RunEventsTable;
+  repository_counters: RepositoryCountersTable;
   job_tokens: JobTokensTable;
   commit_ai_contexts: CommitAiContextsTable;
   repository_behavior_settings: RepositoryBehaviorSettingsTable;
@@ -390,6 +476,11 @@ export interface Database {
   workflow_runs: WorkflowRunsTable;
   workflow_run_events: WorkflowRunEventsTable;
   run_dependencies: RunDependenciesTable;
+  run_checkpoints: RunCheckpointsTable;
+  runner_snapshots: RunnerSnapshotsTable;
+  workspace_caches: WorkspaceCachesTable;
+  run_groups: RunGroupsTable;
+  agent_triggers: AgentTriggersTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -411,3 +502,5 @@ export type BehaviorRun = Selectable<BehaviorRunsTable>;
 export type CommitAiContext = Selectable<CommitAiContextsTable>;
 export type GraphNode = Selectable<GraphNodesTable>;
 export type GraphEdge = Selectable<GraphEdgesTable>;
+export type RunCheckpoint = Selectable<RunCheckpointsTable>;
+export type RunGroup = Selectable<RunGroupsTable>;

@@ -1,9 +1,13 @@
 import { parse, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { globToRegExp, GlobError } from './glob.ts';
+import { validateWorkspaceSection, type WorkspaceSetup } from './workspaceManifest.ts';
+import { validateAgentSections, type GitokuAgent } from './agentManifest.ts';
+
+export type { GitokuAgent } from './agentManifest.ts';
 
 /**
- * `gitoku.toml`: `[workflow.<key>]` sections (and, later, `[agent.<key>]`), parsed with smol-toml and
+ * `gitoku.toml`: `[workflow.<key>]` and `[agent.<key>]` sections (domain/agentManifest.ts), parsed with smol-toml and
  * validated with zod. Every problem names the file, the line and the key; a bad manifest never blocks a push.
  */
 export const MANIFEST_PATH = 'gitoku.toml';
@@ -36,7 +40,7 @@ export interface ManifestProblem {
   message: string;
 }
 
-export type ManifestResult = { ok: true; workflows: GitokuWorkflow[]; agents: Record<string, unknown> } | { ok: false; problems: ManifestProblem[] };
+export type ManifestResult = { ok: true; workflows: GitokuWorkflow[]; agents: GitokuAgent[]; workspace?: WorkspaceSetup | null } | { ok: false; problems: ManifestProblem[] };
 
 const KEY = /^[A-Za-z0-9_-]{1,64}$/;
 const globList = z.array(z.string().min(1)).max(100);
@@ -57,6 +61,7 @@ const workflowSchema = z.strictObject({
 const manifestSchema = z.strictObject({
   workflow: z.record(z.string(), z.unknown()).optional(),
   agent: z.record(z.string(), z.unknown()).optional(),
+  workspace: z.unknown().optional(),
 });
 
 /** The 1-based line where a key path is defined (`[workflow.test]` header, then `key =` inside it). */
@@ -142,8 +147,12 @@ export function validateWorkflowManifest(data: unknown, source: string, file = M
       steps: w.steps.map((s, i) => ({ name: s.name ?? `step ${i + 1}`, run: s.run, env: s.env ?? {}, timeout: s.timeout ?? 600 })),
     });
   }
+  const agents = validateAgentSections(top.data.agent, (p) => lineOfKey(source, p), file);
+  problems.push(...agents.problems);
+  const workspace = validateWorkspaceSection(top.data.workspace, source, file);
+  problems.push(...workspace.problems);
   if (problems.length) return { ok: false, problems };
-  return { ok: true, workflows, agents: (top.data.agent as Record<string, unknown>) ?? {} };
+  return { ok: true, workflows, agents: agents.agents, workspace: workspace.workspace };
 }
 
 export function formatProblem(p: ManifestProblem): string {

@@ -47,8 +47,11 @@ export interface Viewer {
   isAdmin: boolean;
   /** Scopes of the token the request used; null when signed in with a password or session (all scopes). */
   tokenScopes: readonly TokenScope[] | null;
-  /** Set for an agent job's token: it may read and write (one ref of) this repository only. */
-  jobScope?: { repositoryId: number; allowedRef: string };
+  /**
+   * Set for an agent job's token: it may read and write this repository only, and push only
+   * `allowedRef` and (when set) refs named `allowedRefPrefix` + a step number (a run's checkpoint refs).
+   */
+  jobScope?: { repositoryId: number; allowedRef: string; allowedRefPrefix?: string | null };
 }
 
 /** Whether the credentials a viewer used carry `scope` (sessions and passwords carry every scope). */

@@ -16,8 +16,18 @@ export function slugify(text: string, max = 40): string {
 }
 
 export function compareBranchName(number: number, title: string): string {
-  return `gitoku/run-${number}-${slugify(title)}`;
+  return `${RUN_BRANCH_PREFIX}${number}-${slugify(title)}`;
 }
+
+/** Every run's compare branch starts with this: pickers group these branches apart. */
+export const RUN_BRANCH_PREFIX = 'gitoku/run-';
+
+/** A `gitoku/run-*` branch: an agent run's compare branch. */
+export const isRunBranch = (name: string): boolean => name.startsWith(RUN_BRANCH_PREFIX);
+
+/** When a run's branch is deleted after its pull request is closed or merged (repositories.run_branch_cleanup). */
+export const RUN_BRANCH_CLEANUP = ['never', 'no-commits', 'always'] as const;
+export type RunBranchCleanup = (typeof RUN_BRANCH_CLEANUP)[number];
 
 /** A title from the first meaningful line of a prompt. */
 export function titleFromPrompt(prompt: string): string {

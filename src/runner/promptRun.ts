@@ -6,20 +6,14 @@ import { TraceBuffer } from './traceBuffer.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, stageWorkTree, workspaceGit } from './workspaceGit.ts';
 import { runAgentPhase } from './agentPhase.ts';
+import { redactor } from './redact.ts';
 
 export type { JobOutcome } from './outcome.ts';
+/** Redaction of secrets in every form an agent prints them (see redact.ts). */
+export { redactor } from './redact.ts';
 
 const AGENT_IDENTITY = { name: 'gitoku agent', email: 'agent@gitoku.invalid' };
 const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
-
-/**
- * Replaces every occurrence of the secrets — the job token and the driver's credentials — (and their
- * base64 and JSON-escaped forms) in text sent to the server.
- */
-export function redactor(secrets: string[]): (text: string) => string {
-  const needles = [...new Set(secrets.filter((s) => s.length >= 8).flatMap((s) => [s, Buffer.from(s).toString('base64'), JSON.stringify(s).slice(1, -1)]))].sort((a, b) => b.length - a.length);
-  return (text) => needles.reduce((t, n) => t.split(n).join('[redacted]'), text);
-}
 
 /**
  * Runs one agent job: clone the source commit into a fresh workspace, run the driver, commit what the
@@ -62,7 +56,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
       await git(['push', '-q', `--force-with-lease=refs/heads/${payload.compare_branch}:${tip}`, payload.clone_url, `HEAD:refs/heads/${payload.compare_branch}`], { auth: true });
     }
     await trace.flush();
-    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId });
+    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null });
     return { status: 'succeeded' };
   } catch (err) {
     return await reportJobError(client, jobId, trace, err, signal, redact);

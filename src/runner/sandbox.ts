@@ -20,7 +20,23 @@ export interface Workspace {
   home: string;
   tmp: string;
   gitDir: string;
+  /**
+   * The same directories as agent processes see them. Under bubblewrap they are fixed
+   * (SANDBOX_VIEW), so paths an agent stores — session files, virtualenvs, build caches — stay valid
+   * when a fork boots from a snapshot in another workspace; without a mount namespace they are the
+   * host paths.
+   */
+  view: WorkspaceView;
 }
+
+export interface WorkspaceView {
+  dir: string;
+  home: string;
+  tmp: string;
+  gitDir: string;
+}
+
+export const SANDBOX_VIEW: WorkspaceView = { dir: '/workspace', home: '/home/agent', tmp: '/tmp', gitDir: '/gitoku/git' };
 
 export interface ExecOptions {
   env?: Record<string, string>;
@@ -76,10 +92,10 @@ export interface SandboxBackend {
 export function scrubbedEnvironment(ws: Workspace, extra: Record<string, string> = {}): Record<string, string> {
   return {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-    HOME: ws.home,
+    HOME: ws.view.home,
     LANG: 'C.UTF-8',
     TERM: 'dumb',
-    TMPDIR: ws.tmp,
+    TMPDIR: ws.view.tmp,
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
     ...extra,
@@ -163,11 +179,11 @@ export function spawnGroup(command: string, args: string[], cwd: string, env: Re
   });
 }
 
-async function newWorkspace(): Promise<Workspace> {
+async function newWorkspace(view?: WorkspaceView): Promise<Workspace> {
   const root = await mkdtemp(join(tmpdir(), 'gitoku-ws-'));
-  const ws = { id: root.split('/').pop()!, root, dir: join(root, 'work'), home: join(root, 'home'), tmp: join(root, 'tmp'), gitDir: join(root, 'git') };
-  await Promise.all([mkdir(ws.dir), mkdir(ws.home), mkdir(ws.tmp), mkdir(ws.gitDir)]);
-  return ws;
+  const paths = { dir: join(root, 'work'), home: join(root, 'home'), tmp: join(root, 'tmp'), gitDir: join(root, 'git') };
+  await Promise.all([mkdir(paths.dir), mkdir(paths.home), mkdir(paths.tmp), mkdir(paths.gitDir)]);
+  return { id: root.split('/').pop()!, root, ...paths, view: view ?? paths };
 }
 
 /**
@@ -177,7 +193,8 @@ async function newWorkspace(): Promise<Workspace> {
  * clearly, and the runner lives on.
  */
 async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limits: ResourceLimits): Promise<ExecResult> {
-  const cgroup = await createProcessCgroup(limits);
+  // The runner's own git (hardened, short-lived) skips the cgroup: moving a process into one costs ~20 ms.
+  const cgroup = opts.trusted ? null : await createProcessCgroup(limits);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   opts.signal?.addEventListener('abort', onAbort);
@@ -197,7 +214,9 @@ async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limi
     const result = await spawnGroup(command!, args, opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), { ...opts, signal: stop.signal });
     clearInterval(watcher);
     await checking;
-    await check(true);
+    // The disk is walked once more at the end of an agent's process (a filler may finish between
+    // checks); the runner's own git adds only the repository's files.
+    await check(!opts.trusted);
     if (hit) {
       const what = { disk: `the workspace quota (${formatBytes(limits.workspaceBytes)}, GITOKU_WORKSPACE_QUOTA)`, memory: `the memory limit (${formatBytes(limits.memoryBytes)}, GITOKU_SANDBOX_MEMORY)`, pids: `the process limit (${limits.pids}, GITOKU_SANDBOX_PIDS)` }[hit];
       throw new AgentFailure(`the sandbox ran into ${what}`);
@@ -268,18 +287,21 @@ export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap
   return {
     name: 'bubblewrap',
     isolated: true,
-    provision: newWorkspace,
+    provision: () => newWorkspace(SANDBOX_VIEW),
     exec: (ws, argv, opts) => {
-      const args = ['--die-with-parent', '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', ...(opts.network ? [] : ['--share-net']), '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
+      // Agent processes run as 65534 without capabilities; the runner's own git keeps the runner's uid
+      // (the switch costs ~20 ms per process, and its git is hardened: runner/workspaceGit.ts).
+      const args = ['--die-with-parent', '--unshare-all', ...(opts.trusted ? [] : ['--unshare-user', '--uid', '65534', '--gid', '65534']), ...(opts.network ? [] : ['--share-net']), '--new-session', '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib'];
       if (existsSync('/usr/lib64')) args.push('--symlink', 'usr/lib64', '/lib64');
       for (const path of ETC_ALLOWLIST) if (existsSync(path)) args.push('--ro-bind', path, path);
       args.push('--proc', '/proc', '--dev', '/dev', '--size', String(limits.tmpBytes), '--tmpfs', '/tmp');
       for (const path of opts.mounts ?? []) args.push('--ro-bind-try', path, path);
-      // Only the agent's three directories, not the workspace root: the runner's git directory beside
-      // them stays out of reach (its objects are shown read-only: the checkout borrows them).
-      for (const path of [ws.dir, ws.home, ws.tmp]) args.push('--bind', path, path);
-      if (opts.trusted) args.push('--bind', ws.gitDir, ws.gitDir);
-      else args.push('--ro-bind-try', join(ws.gitDir, 'objects'), join(ws.gitDir, 'objects'));
+      // Only the agent's checkout and home, at fixed paths, not the workspace root: the runner's git
+      // directory beside them stays out of reach (its objects are shown read-only: the checkout
+      // borrows them).
+      args.push('--bind', ws.dir, ws.view.dir, '--bind', ws.home, ws.view.home);
+      if (opts.trusted) args.push('--bind', ws.gitDir, ws.view.gitDir);
+      else args.push('--ro-bind-try', join(ws.gitDir, 'objects'), join(ws.view.gitDir, 'objects'));
       let command = argv;
       if (opts.network?.forwards.length) {
         args.push('--ro-bind', opts.network.socketDir, opts.network.socketDir, '--ro-bind', FORWARDER, FORWARDER);
@@ -287,7 +309,7 @@ export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap
         if (!node.startsWith('/usr/')) args.push('--ro-bind', dirname(node), dirname(node));
         command = [node, FORWARDER, JSON.stringify(opts.network.forwards), '--', ...argv];
       }
-      args.push('--chdir', opts.cwd ?? ws.dir, '--', ...command);
+      args.push('--chdir', opts.cwd ?? ws.view.dir, '--', ...command);
       return runLimited(ws, [bwrap, ...args], { ...opts, cwd: ws.dir }, limits);
     },
     destroy: (ws) => rm(ws.root, { recursive: true, force: true }),

@@ -51,9 +51,9 @@ export function workspaceGit(sandbox: SandboxBackend, ws: Workspace, token: stri
       GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_CONFIG_NOSYSTEM: '1',
       GIT_ATTR_NOSYSTEM: '1',
-      HOME: ws.gitDir,
-      XDG_CONFIG_HOME: ws.gitDir,
-      ...(opts.checkoutRepository ? {} : { GIT_DIR: ws.gitDir, GIT_WORK_TREE: ws.dir }),
+      HOME: ws.view.gitDir,
+      XDG_CONFIG_HOME: ws.view.gitDir,
+      ...(opts.checkoutRepository ? {} : { GIT_DIR: ws.view.gitDir, GIT_WORK_TREE: ws.view.dir }),
       ...opts.env,
     };
     const argv = ['git', ...HARDENED, ...(opts.auth ? FD_CREDENTIAL_HELPER : []), ...args];
@@ -77,7 +77,7 @@ export async function checkoutCommit(git: WorkspaceGit, ws: Workspace, cloneUrl:
   await git(['init', '-q', `--initial-branch=${name}`], { checkoutRepository: true });
   await git(['config', 'user.name', 'gitoku agent'], { checkoutRepository: true });
   await git(['config', 'user.email', 'agent@gitoku.invalid'], { checkoutRepository: true });
-  await writeConfinedFile(ws.dir, '.git/objects/info/alternates', `${join(ws.gitDir, 'objects')}\n`, { allowGit: true });
+  await writeConfinedFile(ws.dir, '.git/objects/info/alternates', `${join(ws.view.gitDir, 'objects')}\n`, { allowGit: true });
   if (branch) await git(['update-ref', `refs/heads/${branch}`, sha], { checkoutRepository: true });
   else await git(['update-ref', '--no-deref', 'HEAD', sha], { checkoutRepository: true });
   await git(['reset', '-q', sha], { checkoutRepository: true });

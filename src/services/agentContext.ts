@@ -3,19 +3,27 @@ import type { AgentSettings } from '../config/index.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 import { extractScript } from '../domain/script.ts';
 import { untrustedBlock, untrustedNonce } from '../domain/untrusted.ts';
+import { parseAgentRunContext } from './agents.ts';
 
 /**
- * The only places that assemble what an agent sees (DESIGN §4.4). Memory and per-repository agent
- * instructions will be added here as new sections; the rendered text is stored on the run.
+ * The only places that assemble what an agent sees (DESIGN §4.4). The prompt composes, in order: the
+ * run's coordinates, the repository's instructions (AGENTS.md), the named agent's instructions (both as
+ * resolved at the run's source commit and recorded on the run, services/agents.ts), then the task.
+ * Memory will be added here as a new section; the rendered text is stored on the run.
  */
 export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner): string {
+  const context = parseAgentRunContext(run.agent_definition);
   const sections = [
     `You are working in a checkout of the repository ${repo.owner_name}/${repo.name} on branch ${run.compare_branch} (started from ${run.source_branch ?? run.source_commit.slice(0, 12)}).`,
     'Make the change the task asks for. Your uncommitted changes will be committed and pushed to the branch when you finish, and a draft pull request into ' +
       `${run.base_branch} shows them for review.`,
-    `## Task: ${run.title}`,
-    run.prompt,
   ];
+  if (context?.repository_instructions?.text.trim()) sections.push(`## Repository instructions (${context.repository_instructions.path})`, context.repository_instructions.text.trim());
+  if (context?.agent) {
+    const a = context.agent;
+    sections.push(`## You are the agent "${a.name}" (${a.key}, from ${a.source})${a.description ? `: ${a.description}` : ''}`, a.instructions.trim());
+  }
+  sections.push(`## Task: ${run.title}`, run.prompt);
   return sections.join('\n\n');
 }
 

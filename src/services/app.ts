@@ -30,16 +30,30 @@ const POST_RECEIVE_HOOK = `#!/bin/sh
 cat > "$GITOKU_PUSH_RESULT_FILE"
 `;
 
-/** pre-receive hook: a push made with a job token may update only the run's compare branch. */
+/**
+ * pre-receive hook: a push made with a job token may update only the run's compare branch and, when
+ * GITOKU_ALLOWED_REF_PREFIX is set, refs named exactly that prefix followed by a step number (the run's
+ * checkpoint refs) — a strict, literal prefix check.
+ */
 const PRE_RECEIVE_HOOK = `#!/bin/sh
-# Installed by gitoku: restricts pushes made with an agent job's token to one ref.
+# Installed by gitoku: restricts pushes made with an agent job's token to its refs.
 [ -n "$GITOKU_ALLOWED_REF" ] || exit 0
 status=0
 while read old new ref; do
-  if [ "$ref" != "$GITOKU_ALLOWED_REF" ]; then
-    echo "gitoku: this job token may only push $GITOKU_ALLOWED_REF (refused $ref)" >&2
-    status=1
+  [ "$ref" = "$GITOKU_ALLOWED_REF" ] && continue
+  if [ -n "$GITOKU_ALLOWED_REF_PREFIX" ]; then
+    case "$ref" in
+      "$GITOKU_ALLOWED_REF_PREFIX"*)
+        step="\${ref#"$GITOKU_ALLOWED_REF_PREFIX"}"
+        case "$step" in
+          ''|*[!0-9]*) ;;
+          *) continue ;;
+        esac
+        ;;
+    esac
   fi
+  echo "gitoku: this job token may only push $GITOKU_ALLOWED_REF\${GITOKU_ALLOWED_REF_PREFIX:+ and $GITOKU_ALLOWED_REF_PREFIX<step>} (refused $ref)" >&2
+  status=1
 done
 exit $status
 `;

@@ -204,7 +204,7 @@ async function jobIdentity(app: AppContext, presented: string): Promise<Identity
   if (!found) return null;
   return {
     user: found.user,
-    viewer: { userId: found.user.id, isAdmin: false, tokenScopes: ['repo'], jobScope: { repositoryId: found.repositoryId, allowedRef: found.allowedRef } },
+    viewer: { userId: found.user.id, isAdmin: false, tokenScopes: ['repo'], jobScope: { repositoryId: found.repositoryId, allowedRef: found.allowedRef, allowedRefPrefix: found.allowedRefPrefix } },
     method: 'job',
     jobId: found.jobId,
   };

@@ -94,6 +94,9 @@ export async function ensureDemo(app: AppContext, admin: User): Promise<boolean>
   const any = await app.db.selectFrom('repositories').select('id').limit(1).executeTakeFirst();
   if (any) return false;
   const repo = await createRepository(app, admin, { name: 'demo', description: 'A demo project created on first start' });
+  // The demo keeps the scripted reviewer explicitly (offline, labelled "scripted"): new repositories have
+  // no reviewing agent unless the server names one.
+  await app.db.updateTable('repositories').set({ review_driver: 'script' }).where('id', '=', repo.id).execute();
   const gitDir = repositoryGitDir(app, repo);
   const ada = { name: 'Ada Lovelace', email: 'ada@example.com' };
   const first = await commitFilesOnto(gitDir, null, [

@@ -10,11 +10,13 @@ export interface JobTokenIdentity {
   user: User;
   repositoryId: number;
   allowedRef: string;
+  /** Refs under this prefix (followed by a step number) may be pushed too; null: none. */
+  allowedRefPrefix: string | null;
   jobId: number;
 }
 
-/** A token for one job: fetch its repository and push only `allowedRef`, until the job ends. */
-export async function createJobToken(db: DbOrTx, input: { jobId: number; repositoryId: number; userId: number; allowedRef: string; ttlMs: number }): Promise<string> {
+/** A token for one job: fetch its repository and push only `allowedRef` (and refs under `allowedRefPrefix`), until the job ends. */
+export async function createJobToken(db: DbOrTx, input: { jobId: number; repositoryId: number; userId: number; allowedRef: string; allowedRefPrefix?: string | null; ttlMs: number }): Promise<string> {
   const token = JOB_TOKEN_PREFIX + randomToken(40);
   await db
     .insertInto('job_tokens')
@@ -24,6 +26,7 @@ export async function createJobToken(db: DbOrTx, input: { jobId: number; reposit
       repository_id: input.repositoryId,
       user_id: input.userId,
       allowed_ref: input.allowedRef,
+      allowed_ref_prefix: input.allowedRefPrefix ?? null,
       expires_at: new Date(Date.now() + input.ttlMs).toISOString(),
       revoked_at: null,
       created_at: now(),
@@ -40,12 +43,12 @@ export async function authenticateJobToken(app: AppContext, presented: string): 
     .innerJoin('jobs', 'jobs.id', 'job_tokens.job_id')
     .innerJoin('users', 'users.id', 'job_tokens.user_id')
     .selectAll('users')
-    .select(['job_tokens.repository_id', 'job_tokens.allowed_ref', 'job_tokens.job_id', 'job_tokens.expires_at', 'job_tokens.revoked_at', 'jobs.status as job_status'])
+    .select(['job_tokens.repository_id', 'job_tokens.allowed_ref', 'job_tokens.allowed_ref_prefix', 'job_tokens.job_id', 'job_tokens.expires_at', 'job_tokens.revoked_at', 'jobs.status as job_status'])
     .where('job_tokens.token_hash', '=', sha256Hex(presented))
     .executeTakeFirst();
   if (!row || row.revoked_at || row.expires_at <= now() || row.job_status !== 'running') return null;
-  const { repository_id, allowed_ref, job_id, expires_at: _e, revoked_at: _r, job_status: _s, ...user } = row;
-  return { user, repositoryId: repository_id, allowedRef: allowed_ref, jobId: job_id };
+  const { repository_id, allowed_ref, allowed_ref_prefix, job_id, expires_at: _e, revoked_at: _r, job_status: _s, ...user } = row;
+  return { user, repositoryId: repository_id, allowedRef: allowed_ref, allowedRefPrefix: allowed_ref_prefix, jobId: job_id };
 }
 
 export async function revokeJobTokens(db: DbOrTx, jobId: number): Promise<void> {

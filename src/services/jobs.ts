@@ -19,6 +19,8 @@ export interface EnqueueInput {
   runAfter?: Date;
   /** At most one job exists per dedup key (a unique index): behaviors use it to stay idempotent. */
   dedupKey?: string;
+  /** Only this runner may claim the job during the preference window (it holds the job's snapshot). */
+  preferredRunnerId?: number | null;
 }
 
 export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> {
@@ -39,6 +41,7 @@ export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> 
       result: null,
       cancel_requested: 0,
       dedup_key: input.dedupKey ?? null,
+      preferred_runner_id: input.preferredRunnerId ?? null,
       created_at: at,
       updated_at: at,
       finished_at: null,
@@ -53,10 +56,17 @@ export async function wakeClaimers(app: AppContext): Promise<void> {
   else app.signals.emit('jobs');
 }
 
-export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number): Promise<Job | null> {
+/**
+ * `preference`: which runner is claiming, and how long a job with a `preferred_runner_id` (the runner
+ * holding the snapshot it boots from) waits for that runner after it became claimable (`run_after`)
+ * before any runner may take it. Still one atomic statement.
+ */
+export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number, preference?: { runnerId: number; windowMs: number }): Promise<Job | null> {
   const at = now();
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
   const lock = app.dialect === 'postgres' ? sql`for update skip locked` : sql``;
+  const { runnerId, windowMs } = preference ?? { runnerId: -1, windowMs: app.config.runnerPreferenceMs };
+  const preferred = sql`and (preferred_runner_id is null or preferred_runner_id = ${runnerId} or run_after <= ${new Date(Date.now() - windowMs).toISOString()})`;
   const result = await sql<Job>`
     update jobs set status = 'running', lease_owner = ${owner}, lease_expires_at = ${leaseUntil},
       attempts = attempts + 1, updated_at = ${at}
@@ -64,6 +74,7 @@ export async function claimJob(app: AppContext, owner: string, kinds: readonly s
       select id from jobs
       where kind in (${sql.join(kinds.map((k) => sql`${k}`))})
         and cancel_requested = 0
+        ${preferred}
         and ((status = 'queued' and run_after <= ${at})
           or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
       order by id

@@ -397,7 +397,7 @@ const MAX_RUN_COMMITS = 500;
  * split into one capture per agent turn that wrote files (the trace's thinking/message/file_edit
  * events), with the run's driver, model, prompt and session.
  */
-export async function prepareRunProvenance(app: AppContext, gitDir: string, run: Run, commitSha: string, sessionId: string | null): Promise<RunProvenance> {
+export async function prepareRunProvenance(app: AppContext, gitDir: string, run: Run, commitSha: string, sessionId: string | null, resolvedModel: string | null = null): Promise<RunProvenance> {
   if (commitSha === run.source_commit) return { commits: [] };
   const list = (await git(['rev-list', '--reverse', `--max-count=${MAX_RUN_COMMITS}`, '--end-of-options', commitSha, `^${run.source_commit}`], { gitDir })).split('\n').filter(Boolean);
   const lastAttempt = await app.db.selectFrom('run_events').select((eb) => eb.fn.max<number>('attempt').as('a')).where('run_id', '=', run.id).executeTakeFirst();
@@ -415,10 +415,11 @@ export async function prepareRunProvenance(app: AppContext, gitDir: string, run:
     const commit = await readCommitObject(gitDir, sha);
     const { files, spans } = await commitLineSpans(gitDir, sha, commit?.parents[0] ?? null);
     if (files.length === 0) continue;
-    const base = { sourceFamily: run.driver, model: run.model, prompt: run.prompt, sessionId: sessionId ?? run.session_id, confidence: 1, evidenceKind: 'agent_run', runId: run.id, pullRequestId: run.pull_request_id };
+    // The model that answered when the agent reported it (`sonnet` → claude-sonnet-…); the alias the run asked for stays in details.
+    const base = { sourceFamily: run.driver, model: resolvedModel || run.model, prompt: run.prompt, sessionId: sessionId ?? run.session_id, confidence: 1, evidenceKind: 'agent_run', runId: run.id, pullRequestId: run.pull_request_id };
     const captures: CaptureInput[] = [];
     if (turns.length === 0) {
-      captures.push({ ...base, thinking: '', files, spans, details: { turn: null } });
+      captures.push({ ...base, thinking: '', files, spans, details: { turn: null, model_alias: run.model } });
     } else {
       for (const [index, owned] of assignFilesToTurns(turns, files)) {
         const turn = turns[index]!;
@@ -429,7 +430,7 @@ export async function prepareRunProvenance(app: AppContext, gitDir: string, run:
           thinking: turn.thinking.join('\n\n'),
           files: owned,
           spans: mine,
-          details: { turn: index + 1, turns: turns.length, messages: turn.messages.map((m) => cleanText(m, 4000)).slice(0, 20), edits: turn.edits.slice(0, 200) },
+          details: { model_alias: run.model, turn: index + 1, turns: turns.length, messages: turn.messages.map((m) => cleanText(m, 4000)).slice(0, 20), edits: turn.edits.slice(0, 200) },
         });
       }
     }

@@ -17,6 +17,7 @@ export const MAX_COMMENT = 65536;
 
 export interface CommentWithAuthor extends PullRequestComment {
   author_name: string | null;
+  author_is_admin: number | null;
   /** For line comments: the line no longer reads the same at the pull request's head. */
   outdated: boolean;
 }
@@ -27,7 +28,7 @@ function checkBody(body: string, required = true): void {
 }
 
 function withAuthors(db: DbOrTx) {
-  return db.selectFrom('pull_request_comments').leftJoin('users', 'users.id', 'pull_request_comments.author_id').selectAll('pull_request_comments').select('users.username as author_name');
+  return db.selectFrom('pull_request_comments').leftJoin('users', 'users.id', 'pull_request_comments.author_id').selectAll('pull_request_comments').select(['users.username as author_name', 'users.is_admin as author_is_admin']);
 }
 
 async function fileLines(access: RepositoryAccess, commitSha: string, path: string): Promise<string[] | null> {
@@ -73,7 +74,7 @@ export async function createConversationComment(app: AppContext, access: Reposit
     return row;
   });
   wakeDispatcher(app);
-  return { ...comment, author_name: actor.username, outdated: false };
+  return { ...comment, author_name: actor.username, author_is_admin: actor.is_admin, outdated: false };
 }
 
 export interface LineCommentInput {
@@ -158,11 +159,12 @@ export async function createLineComment(app: AppContext, access: RepositoryAcces
   };
   const row = db ? await write(db) : await app.db.transaction().execute(write);
   if (!db) wakeDispatcher(app);
-  return { ...row, author_name: actor.username, outdated: false };
+  return { ...row, author_name: actor.username, author_is_admin: actor.is_admin, outdated: false };
 }
 
 export interface ReviewWithAuthor extends PullRequestReview {
   author_name: string | null;
+  author_is_admin: number | null;
 }
 
 export async function listReviews(app: AppContext, pr: PullRequest): Promise<ReviewWithAuthor[]> {
@@ -170,7 +172,7 @@ export async function listReviews(app: AppContext, pr: PullRequest): Promise<Rev
     .selectFrom('pull_request_reviews')
     .leftJoin('users', 'users.id', 'pull_request_reviews.author_id')
     .selectAll('pull_request_reviews')
-    .select('users.username as author_name')
+    .select(['users.username as author_name', 'users.is_admin as author_is_admin'])
     .where('pull_request_id', '=', pr.id)
     .orderBy('pull_request_reviews.id')
     .execute();
@@ -219,7 +221,7 @@ export async function createReview(app: AppContext, access: RepositoryAccess, ac
     return row;
   });
   wakeDispatcher(app);
-  return { ...review, author_name: actor.username };
+  return { ...review, author_name: actor.username, author_is_admin: actor.is_admin };
 }
 
 export async function getReview(app: AppContext, pr: PullRequest, id: number): Promise<ReviewWithAuthor> {

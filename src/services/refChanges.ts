@@ -134,7 +134,9 @@ export async function recordedRefs(db: DbOrTx, repositoryId: number, refs?: read
 }
 
 /**
- * Locks the repository's row for the rest of the transaction — PostgreSQL: FOR UPDATE; SQLite: a write
+ * Locks the repository's row for the rest of the transaction — PostgreSQL: FOR NO KEY UPDATE (not FOR
+ * UPDATE, which waits on the key-share locks that inserts referencing the repository take: two run
+ * launches inserting rows and then recording their branch deadlocked on it); SQLite: a write
  * first, which takes the database's write lock — so recordings and reconciles of one repository, from
  * any process, compare and set its recorded refs one at a time. Undefined when the repository is gone.
  */
@@ -143,7 +145,7 @@ async function lockRepository(app: AppContext, tx: DbOrTx, repositoryId: number)
     await tx.updateTable('repositories').set({ refs_baselined: sql`refs_baselined` }).where('id', '=', repositoryId).execute();
     return tx.selectFrom('repositories').select(['default_branch', 'refs_baselined']).where('id', '=', repositoryId).executeTakeFirst();
   }
-  return tx.selectFrom('repositories').select(['default_branch', 'refs_baselined']).where('id', '=', repositoryId).forUpdate().executeTakeFirst();
+  return tx.selectFrom('repositories').select(['default_branch', 'refs_baselined']).where('id', '=', repositoryId).forNoKeyUpdate().executeTakeFirst();
 }
 
 async function writeRecordedRefs(tx: DbOrTx, repositoryId: number, writes: ReadonlyMap<string, string>): Promise<void> {

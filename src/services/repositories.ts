@@ -13,6 +13,7 @@ import { findUserByName, isUniqueViolation } from './users.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { repositoryGitDir } from './storage.ts';
 import { findDriver } from './drivers.ts';
+import { RUN_BRANCH_CLEANUP } from '../domain/runs.ts';
 import { NETWORK_MODES, parseAllowedHosts, type NetworkMode, type NetworkPolicy } from '../domain/network.ts';
 
 /** The network policy of a repository's agent sandboxes, as the runner gets it in a job. */
@@ -25,6 +26,8 @@ export { repositoryGitDir };
 
 export interface RepositoryWithOwner extends Repository {
   owner_name: string;
+  /** The owner's site_admin flag (1/0), so the API says the same of a user wherever it appears. */
+  owner_is_admin: number;
 }
 
 export interface RepositoryAccess {
@@ -34,7 +37,7 @@ export interface RepositoryAccess {
 }
 
 function selectRepositories(db: DbOrTx) {
-  return db.selectFrom('repositories').innerJoin('users', 'users.id', 'repositories.owner_id').selectAll('repositories').select('users.username as owner_name');
+  return db.selectFrom('repositories').innerJoin('users', 'users.id', 'repositories.owner_id').selectAll('repositories').select(['users.username as owner_name', 'users.is_admin as owner_is_admin']);
 }
 
 export async function findRepository(db: DbOrTx, ownerName: string, repoName: string): Promise<RepositoryWithOwner | undefined> {
@@ -111,6 +114,8 @@ export async function createRepository(app: AppContext, owner: User, input: Crea
         is_empty: 1,
         storage_path: storagePath,
         ai_reviews_enabled: 1,
+        // No reviewing agent of its own: the server's, if it has one (automatic AI reviews are off otherwise).
+        review_driver: '',
         pushed_at: null,
         created_at: at,
         updated_at: at,
@@ -129,7 +134,7 @@ export async function createRepository(app: AppContext, owner: User, input: Crea
     await app.db.deleteFrom('repositories').where('id', '=', repo.id).execute();
     throw err;
   }
-  const withOwner: RepositoryWithOwner = { ...repo, owner_name: owner.username };
+  const withOwner: RepositoryWithOwner = { ...repo, owner_name: owner.username, owner_is_admin: owner.is_admin };
   if (input.autoInit) {
     const readme = `# ${input.name}\n${description ? `\n${description}\n` : ''}`;
     const sha = await commitFilesToEmptyBranch(gitDir, defaultBranch, [{ path: 'README.md', content: readme }], 'Initial commit', {
@@ -161,7 +166,7 @@ export async function listRepositoriesForUser(app: AppContext, user: User, opts:
       .$if(opts.publicOnly === true, (qb) => qb.where('repositories.is_private', '=', 0));
   const items = await base(app.db)
     .selectAll('repositories')
-    .select('users.username as owner_name')
+    .select(['users.username as owner_name', 'users.is_admin as owner_is_admin'])
     .orderBy('repositories.updated_at', 'desc')
     .orderBy('repositories.id', 'desc')
     .limit(opts.perPage)
@@ -195,6 +200,8 @@ export interface UpdateRepositoryInput {
   agentNetwork?: string;
   /** Hosts for the allow-list, comma- or space-separated. */
   agentNetworkHosts?: string;
+  /** When a run's pull request is closed or merged, delete its branch: 'never' | 'no-commits' | 'always'. */
+  runBranchCleanup?: string;
 }
 
 export async function updateRepository(app: AppContext, access: RepositoryAccess, input: UpdateRepositoryInput): Promise<RepositoryWithOwner> {
@@ -207,11 +214,16 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
   if (input.isPrivate !== undefined) changes.is_private = input.isPrivate ? 1 : 0;
   if (input.aiReviewsEnabled !== undefined) changes.ai_reviews_enabled = input.aiReviewsEnabled ? 1 : 0;
   if (input.conflictResolutionEnabled !== undefined) changes.conflict_resolution_enabled = input.conflictResolutionEnabled ? 1 : 0;
-  if (input.reviewDriver !== undefined) {
+  if (input.reviewDriver === '') changes.review_driver = ''; // the server's reviewer, if any
+  else if (input.reviewDriver !== undefined) {
     const driver = findDriver(input.reviewDriver, app.config.agents);
     if (!driver) throw invalid(`unknown driver "${input.reviewDriver}"`, 'review_driver');
     if (!driver.available && input.reviewDriver !== access.repo.review_driver) throw invalid(`driver "${input.reviewDriver}" is not available: ${driver.reason}`, 'review_driver');
     changes.review_driver = input.reviewDriver;
+  }
+  if (input.runBranchCleanup !== undefined) {
+    if (!(RUN_BRANCH_CLEANUP as readonly string[]).includes(input.runBranchCleanup)) throw invalid(`run_branch_cleanup must be one of ${RUN_BRANCH_CLEANUP.join(', ')}`, 'run_branch_cleanup');
+    changes.run_branch_cleanup = input.runBranchCleanup;
   }
   if (input.reviewModel !== undefined) changes.review_model = input.reviewModel.slice(0, 255);
   if (input.defaultDriver !== undefined) {

@@ -37,12 +37,12 @@ export interface ReviewJobPayload {
   attempt: number;
 }
 
-/** Queues an AI review of a pull request at a head commit — at most one per (pull request, commit). */
-export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, pr: PullRequest, headSha: string): Promise<Job | null> {
+/** Queues an AI review of a pull request at a head commit by `agent` — at most one per (pull request, commit). */
+export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, pr: PullRequest, headSha: string, agent: { driver: string; model: string }): Promise<Job | null> {
   const dedup = `review:${pr.id}:${headSha}`;
   const existing = await app.db.selectFrom('jobs').select('id').where('dedup_key', '=', dedup).executeTakeFirst();
   if (existing) return null;
-  const job = await enqueueJob(app.db, { kind: REVIEW_JOB_KIND, repositoryId: repo.id, payload: { pull_request_id: pr.id, head_sha: headSha }, maxAttempts: 2, dedupKey: dedup }).catch((err: { code?: string }) => {
+  const job = await enqueueJob(app.db, { kind: REVIEW_JOB_KIND, repositoryId: repo.id, payload: { pull_request_id: pr.id, head_sha: headSha, driver: agent.driver, model: agent.model }, maxAttempts: 2, dedupKey: dedup }).catch((err: { code?: string }) => {
     if (err.code === '23505' || err.code?.startsWith('SQLITE_CONSTRAINT')) return null;
     throw err;
   });
@@ -50,11 +50,22 @@ export async function enqueueReview(app: AppContext, repo: RepositoryWithOwner, 
   return job;
 }
 
-/** The agent that reviews for a repository: its review driver when available here, else the scripted reviewer. */
-function reviewAgent(app: AppContext, repo: RepositoryWithOwner): { driver: string; model: string } {
-  const info = findDriver(repo.review_driver, app.config.agents);
-  if (!info?.available) return { driver: 'script', model: 'script' };
-  return { driver: info.name, model: repo.review_model || info.defaultModel };
+export type Reviewer = { driver: string; model: string; source: 'repository' | 'server' } | { driver: null; reason: string };
+
+/**
+ * The agent that reviews a repository's pull requests automatically: the repository's reviewing agent,
+ * else the server's (GITOKU_REVIEW_DRIVER) — or none, and then automatic AI review is off. Nothing falls
+ * back to the scripted reviewer: it reviews only where a repository (tests, the demo) or the server names it.
+ */
+export function reviewAgent(app: AppContext, repo: RepositoryWithOwner): Reviewer {
+  if (repo.ai_reviews_enabled !== 1) return { driver: null, reason: 'AI reviews are disabled for this repository' };
+  const server = app.config.agents.review;
+  const name = repo.review_driver || server?.driver || '';
+  if (!name) return { driver: null, reason: "no reviewing agent is set: choose one in the repository's automation settings (or the server's GITOKU_REVIEW_DRIVER)" };
+  const info = findDriver(name, app.config.agents);
+  if (!info?.available) return { driver: null, reason: `the reviewing agent "${name}" is not available on this server${info?.reason ? `: ${info.reason}` : ''}` };
+  const model = (repo.review_driver ? repo.review_model : repo.review_model || server?.model) || info.defaultModel;
+  return { driver: info.name, model, source: repo.review_driver ? 'repository' : 'server' };
 }
 
 /** The identity AI reviews are posted as. */
@@ -91,10 +102,12 @@ export function advisoryEvent(requested: 'COMMENT' | 'APPROVE' | 'REQUEST_CHANGE
 export const AI_CANNOT_APPROVE = '> ℹ️ The reviewer asked to approve. AI reviews cannot approve: this review is posted as a comment and does not count as an approval.';
 
 async function load(app: AppContext, job: Job) {
-  const { pull_request_id, head_sha } = JSON.parse(job.payload) as { pull_request_id: number; head_sha: string };
+  const { pull_request_id, head_sha, driver, model } = JSON.parse(job.payload) as { pull_request_id: number; head_sha: string; driver?: string; model?: string };
   const pr = await app.db.selectFrom('pull_requests').selectAll().where('id', '=', pull_request_id).executeTakeFirst();
   const repo = pr ? await findRepositoryById(app.db, pr.repository_id) : undefined;
-  return pr && repo ? { pr, repo, headSha: head_sha } : null;
+  // The agent chosen when the review was queued (older jobs: the repository's reviewer now).
+  const agent = driver ? { driver, model: model ?? '' } : repo ? reviewAgent(app, repo) : null;
+  return pr && repo && agent?.driver ? { pr, repo, headSha: head_sha, agent: { driver: agent.driver, model: agent.model } } : null;
 }
 
 registerJobKind(REVIEW_JOB_KIND, {
@@ -102,12 +115,12 @@ registerJobKind(REVIEW_JOB_KIND, {
     const loaded = await load(app, job);
     if (!loaded || loaded.pr.state !== 'open') return null;
     const { pr, repo, headSha } = loaded;
+    const { driver, model } = loaded.agent;
     const bot = await reviewBot(app);
     const access = await authorizeRepository(app, repo.owner_name, repo.name, { userId: repo.owner_id, isAdmin: true, tokenScopes: null }, 'read');
     const baseSha = pr.merge_base_sha ?? pr.base_sha;
     const diff = await diffCommits(access.gitDir, baseSha, headSha, { maxPatchBytes: 1024 * 1024 });
     const files = diff.files.map((f) => ({ path: f.path, added: f.patch ? parsePatchLines(f.patch).filter((l) => l.kind === 'add').map((l) => ({ line: l.newLine!, text: l.text })) : [] }));
-    const { driver, model } = reviewAgent(app, repo);
     const token = await createJobToken(app.db, { jobId: job.id, repositoryId: repo.id, userId: bot.id, allowedRef: '-', ttlMs: 3 * 3600_000 });
     const credentials = driverEnvironment(driver, app.config.agents);
     const payload: ReviewJobPayload = {
@@ -135,14 +148,13 @@ registerJobKind(REVIEW_JOB_KIND, {
     const parsed = resultSchema.safeParse(result);
     const loaded = await load(app, job);
     if (!parsed.success || !loaded) return false;
-    const { pr, repo, headSha } = loaded;
+    const { pr, repo, headSha, agent } = loaded;
     const bot = await reviewBot(app);
     const access = await authorizeRepository(app, repo.owner_name, repo.name, { userId: repo.owner_id, isAdmin: true, tokenScopes: null }, 'read');
     // Idempotent: one bot review per (pull request, commit), even if a completion is retried.
     const already = (await listReviews(app, pr)).some((r) => r.author_id === bot.id && r.commit_sha === headSha);
     if (!already && pr.state === 'open') {
       const review = parsed.data.review;
-      const agent = reviewAgent(app, repo);
       const body = `🤖 **AI review** (${agent.driver === 'script' ? 'scripted' : `${agent.driver}${agent.model ? ` · ${agent.model}` : ''}`})\n\n${review.summary || 'No summary.'}`;
       // Comments anchored to lines outside the diff are folded into the summary rather than dropped.
       const valid: typeof review.comments = [];

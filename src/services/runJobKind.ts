@@ -9,6 +9,9 @@ const resultSchema = z.object({
   files: z.array(z.string()).max(100_000),
   usage: z.record(z.string(), z.unknown()).optional(),
   session_id: z.string().nullish(),
+  /** The model that answered (the alias resolved), when the agent reported it. */
+  model: z.string().max(255).nullish(),
+  workspace: z.enum(['warm', 'cold']).optional(),
 });
 
 const runIdOf = (payload: string) => (JSON.parse(payload) as { run_id: number }).run_id;

@@ -10,7 +10,8 @@ import './jobKindRegistry.ts';
 export const RUNNER_TOKEN_PREFIX = 'gtr_';
 export const REGISTRATION_TOKEN_PREFIX = 'gtreg_';
 /** A runner that has not been seen for this long is shown offline. */
-export const RUNNER_ONLINE_MS = 60_000;
+export { RUNNER_ONLINE_MS } from '../domain/runnerPresence.ts';
+import { RUNNER_ONLINE_MS } from '../domain/runnerPresence.ts';
 
 export async function createRegistrationToken(app: AppContext, createdById: number | null, ttlMs: number | null = null): Promise<string> {
   const token = REGISTRATION_TOKEN_PREFIX + randomToken(40);
@@ -136,7 +137,7 @@ export interface ClaimedJob {
 /** One claim attempt for a runner: a job with its runner payload (for runs: prompt, token …), or null. */
 export async function claimForRunner(app: AppContext, runner: Runner): Promise<ClaimedJob | null> {
   for (;;) {
-    const job = await claimJob(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs);
+    const job = await claimJob(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs });
     if (!job) return null;
     const payload = await jobKindHandler(job.kind)!.prepare(app, job);
     if (payload) return { job, payload };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { invalid, notFound, ServiceError, forbidden } from './errors.ts';
@@ -9,6 +10,7 @@ import { isUniqueViolation, findUserById } from './users.ts';
 import { enqueueJob, failJobAttempt, finishJob, requestJobCancel, wakeClaimers } from './jobs.ts';
 import { createJobToken, revokeJobTokens } from './jobTokens.ts';
 import { agentEnvironment, agentSecretNames, renderAgentPrompt } from './agentContext.ts';
+import { applyAgentToRequest, promptForDriverCheck, resolveAgentRunContext, type AgentRunContext } from './agents.ts';
 import { checkPromptForDriver, defaultDriver, findDriver } from './drivers.ts';
 import { repositoryGitDir } from './storage.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -24,6 +26,8 @@ import { addEdge, ensureNode } from './graph.ts';
 import { wakeDispatcher } from '../events/wake.ts';
 import { prepareRunProvenance, writeRunProvenance } from './provenance.ts';
 import { exportProvenanceNotes } from './provenanceNotes.ts';
+import { runBranchIsEmpty, runOutcomeBody, settleRunPullRequest } from './runPullRequests.ts';
+import { checkpointRefPrefix, warmPayloadForRun, type WarmPayload } from './checkpoints.ts';
 
 export const RUN_JOB_KIND = 'prompt_run';
 export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000;
@@ -44,6 +48,14 @@ export interface RunRequest {
   timeoutMs?: number;
   /** Numbers of runs of the same repository that must succeed first; the run waits as `blocked`. */
   dependsOn?: number[];
+  /** AGENTS.md and the named agent resolved at the source (services/agents.ts); resolved at launch when absent. */
+  agentContext?: AgentRunContext | null;
+  /** A fork from a step: the source run's checkpoint step (issue 13). */
+  forkedFromStep?: number | null;
+  /** The best-of-N group this run is an attempt of. */
+  groupId?: number | null;
+  /** The runner holding the snapshot the run boots from: it gets the first claim. */
+  preferredRunnerId?: number | null;
 }
 
 /** A run ready to validate: every field filled in. */
@@ -61,6 +73,10 @@ export interface RunDraft {
   forkedFromJobId: number | null;
   timeoutMs: number;
   dependsOn: number[];
+  agentContext: AgentRunContext | null;
+  forkedFromStep: number | null;
+  groupId: number | null;
+  preferredRunnerId: number | null;
 }
 
 /** A validated draft: the source resolved to a commit. */
@@ -92,6 +108,10 @@ export function buildPromptPullRequestJob(app: AppContext, access: RepositoryAcc
     forkedFromJobId: request.forkedFromJobId ?? null,
     timeoutMs: request.timeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
     dependsOn: [...new Set(request.dependsOn ?? [])],
+    agentContext: request.agentContext ?? null,
+    forkedFromStep: request.forkedFromStep ?? null,
+    groupId: request.groupId ?? null,
+    preferredRunnerId: request.preferredRunnerId ?? null,
   };
 }
 
@@ -105,7 +125,8 @@ export async function draftPromptPullRequestJob(app: AppContext, access: Reposit
   if (!driver) throw invalid(`unknown driver "${draft.driver}"`, 'driver');
   if (!driver.available) throw invalid(`driver "${draft.driver}" is not available: ${driver.reason}`, 'driver');
   if (draft.model && !driver.models.includes(draft.model)) throw invalid(`unknown model "${draft.model}" for driver ${driver.name} (known: ${driver.models.join(', ')})`, 'model');
-  const promptProblem = checkPromptForDriver(driver.name, draft.prompt);
+  // An agent's instructions count too; a draft naming an agent not resolved yet (a fork) is checked by the driver when it runs.
+  const promptProblem = draft.agentKey && !draft.agentContext ? null : checkPromptForDriver(driver.name, promptForDriverCheck(draft.agentContext, draft.prompt));
   if (promptProblem) throw invalid(promptProblem, 'prompt');
   if (!Number.isFinite(draft.timeoutMs) || draft.timeoutMs < 1000 || draft.timeoutMs > 6 * 3600_000) throw invalid('timeout must be between 1 second and 6 hours', 'timeout');
   if (!isValidBranchName(draft.baseBranch) || !(await resolveCommit(access.gitDir, `refs/heads/${draft.baseBranch}`))) throw invalid(`base branch "${draft.baseBranch}" does not exist`, 'base_branch');
@@ -134,14 +155,33 @@ function initialPullRequestBody(run: { number: number; driver: string; model: st
 }
 
 /**
+ * The repository's next run number: one atomic increment (seeded from the runs that exist), so runs
+ * launched at the same moment never compute the same number.
+ */
+async function nextRunNumber(app: AppContext, repositoryId: number): Promise<number> {
+  const row = await app.db
+    .insertInto('repository_counters')
+    .values({
+      repository_id: repositoryId,
+      kind: 'run',
+      value: sql<number>`(select coalesce(max(number), 0) + 1 from prompt_pull_request_jobs where repository_id = ${repositoryId})`,
+    })
+    .onConflict((oc) => oc.columns(['repository_id', 'kind']).doUpdateSet({ value: sql<number>`repository_counters.value + 1` }))
+    .returning('value')
+    .executeTakeFirstOrThrow();
+  return Number(row.value);
+}
+
+/**
  * Step 3: cut the compare branch from the source commit (through the ref-change ingress), open a
  * draft pull request compare → base, create the run row and enqueue its job — the database writes in
  * one transaction; if it fails, the branch is removed again.
  */
 export async function launchPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, run: ValidatedRun): Promise<Run> {
+  // Every run gets AGENTS.md (and its agent's definition) as they are at its source commit, recorded on the run.
+  const agentContext = run.agentContext ?? (await resolveAgentRunContext(app, access.gitDir, run.sourceCommit, run.agentKey, run.sourceCommit.slice(0, 12)));
   for (let attempt = 0; attempt < 8; attempt++) {
-    const max = await app.db.selectFrom('prompt_pull_request_jobs').select((eb) => eb.fn.max<number>('number').as('n')).where('repository_id', '=', access.repo.id).executeTakeFirst();
-    const number = Number(max?.n ?? 0) + 1 + attempt;
+    const number = await nextRunNumber(app, access.repo.id);
     const compareBranch = compareBranchName(number, run.title);
     const ref = `refs/heads/${compareBranch}`;
     if (!(await compareAndSwapRef(access.gitDir, ref, run.sourceCommit, ZERO_SHA))) continue; // taken: try the next number
@@ -175,12 +215,15 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
             commit_sha: null,
             pull_request_id: pr.id,
             forked_from_job_id: run.forkedFromJobId,
+            forked_from_step: run.forkedFromStep,
+            group_id: run.groupId,
             job_id: null,
             status: 'queued',
             error: null,
             result_summary: null,
             usage: '{}',
             rendered_prompt: null,
+            agent_definition: JSON.stringify(agentContext),
             session_id: null,
             created_by_id: actor.id,
             created_at: at,
@@ -197,7 +240,7 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
           await appendEvents(tx, [{ type: 'run.blocked', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, waiting_for: blocked.map((d) => d.number) } }], at);
           return { ...row, status: 'blocked' as const };
         }
-        const job = await enqueueRunJob(tx, row, run.timeoutMs);
+        const job = await enqueueRunJob(tx, row, run.timeoutMs, run.preferredRunnerId);
         await appendEvents(tx, [{ type: 'run.queued', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, pull_request_id: pr.id, forked_from_job_id: run.forkedFromJobId, actor_id: actor.id } }], at);
         return { ...row, job_id: job.id };
       });
@@ -226,8 +269,8 @@ async function dependencyRuns(app: AppContext, access: RepositoryAccess, numbers
 }
 
 /** Queues the job that executes a run. */
-async function enqueueRunJob(tx: DbOrTx, run: Run, timeoutMs: number) {
-  const job = await enqueueJob(tx, { kind: RUN_JOB_KIND, repositoryId: run.repository_id, payload: { run_id: run.id, timeout_ms: timeoutMs }, maxAttempts: 3 });
+async function enqueueRunJob(tx: DbOrTx, run: Run, timeoutMs: number, preferredRunnerId: number | null = null) {
+  const job = await enqueueJob(tx, { kind: RUN_JOB_KIND, repositoryId: run.repository_id, payload: { run_id: run.id, timeout_ms: timeoutMs }, maxAttempts: 3, preferredRunnerId });
   await tx.updateTable('prompt_pull_request_jobs').set({ job_id: job.id, status: 'queued' }).where('id', '=', run.id).execute();
   return job;
 }
@@ -291,7 +334,8 @@ export async function settleDependents(app: AppContext, finished: Run): Promise<
 }
 
 export async function startRun(app: AppContext, access: RepositoryAccess, actor: User, request: RunRequest): Promise<Run> {
-  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)));
+  const withAgent = await applyAgentToRequest(app, access, request);
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, withAgent)));
 }
 
 /**
@@ -394,6 +438,16 @@ export interface RunJobPayload {
   timeout_ms: number;
   attempt: number;
   commit_trailers: string[];
+  /** Hidden ref prefix under which the runner pushes each checkpoint's commit: `refs/gitoku/runs/<number>/steps/` (the step number is appended). The job token may push refs under it (besides the compare branch). */
+  checkpoint_ref_prefix: WarmPayload['checkpoint_ref_prefix'];
+  /** Boot from this snapshot when this runner holds it (a fork from a step); else cold. */
+  from_snapshot: WarmPayload['from_snapshot'];
+  /** The repository's `[workspace]` set-up at the source commit (gitoku.toml), or null. */
+  setup: WarmPayload['setup'];
+  /** When a fork keeps the driver of the run it forks: the agent resumes its own session. */
+  resume_session: WarmPayload['resume_session'];
+  /** Step the run was forked from (informational, for the trace). */
+  forked_from_step: WarmPayload['forked_from_step'];
 }
 
 /**
@@ -412,10 +466,12 @@ export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPa
   const token = await app.db.transaction().execute(async (tx) => {
     await tx.updateTable('prompt_pull_request_jobs').set({ status: 'running', rendered_prompt: rendered, started_at: run.started_at ?? at, updated_at: at }).where('id', '=', run.id).execute();
     if (run.status !== 'running') await appendEvents(tx, [{ type: 'run.started', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, attempt: job.attempts } }], at);
-    return createJobToken(tx, { jobId: job.id, repositoryId: repo.id, userId: run.created_by_id ?? repo.owner_id, allowedRef: `refs/heads/${run.compare_branch}`, ttlMs: timeoutMs + 10 * 60_000 });
+    return createJobToken(tx, { jobId: job.id, repositoryId: repo.id, userId: run.created_by_id ?? repo.owner_id, allowedRef: `refs/heads/${run.compare_branch}`, allowedRefPrefix: checkpointRefPrefix(run.number), ttlMs: timeoutMs + 10 * 60_000 });
   });
   app.signals.emit(`run:${run.id}`);
+  const warm = await warmPayloadForRun(app, run, repositoryGitDir(app, repo));
   return {
+    ...warm,
     run_id: run.id,
     number: run.number,
     repository: `${repo.owner_name}/${repo.name}`,
@@ -443,15 +499,10 @@ export interface RunResult {
   files: string[];
   usage?: Record<string, unknown>;
   session_id?: string | null;
-}
-
-function successBody(run: Run, repo: RepositoryWithOwner, result: RunResult): string {
-  const lines = [`🤖 Agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) finished (${run.driver}${run.model ? ` · ${run.model}` : ''}).`];
-  if (!result.changed) lines.push('**No changes**: the agent finished without modifying the repository.');
-  if (result.summary) lines.push(`### What the agent did\n\n${result.summary}`);
-  if (result.files.length) lines.push(`### Files changed\n\n${result.files.slice(0, 100).map((f) => `- \`${f}\``).join('\n')}${result.files.length > 100 ? `\n- … and ${result.files.length - 100} more` : ''}`);
-  lines.push('<details><summary>Prompt</summary>\n\n```text\n' + run.prompt.slice(0, 4000).replace(/```/g, '`​``') + '\n```\n</details>');
-  return lines.join('\n\n');
+  /** The model that answered (the alias resolved), when the agent reported it. */
+  model?: string | null;
+  /** 'warm' when the runner booted from a snapshot, else 'cold'. */
+  workspace?: 'warm' | 'cold';
 }
 
 /**
@@ -466,21 +517,21 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
   const repo = (await findRepositoryById(app.db, run.repository_id))!;
   if (!isSha(result.commit_sha) || !(await resolveCommit(repositoryGitDir(app, repo), result.commit_sha))) return false;
   // Provenance (spans, captures per agent turn) is computed before the transaction and written inside it.
-  const provenance = await prepareRunProvenance(app, repositoryGitDir(app, repo), run, result.commit_sha, result.session_id ?? null).catch((err: Error) => {
+  const provenance = await prepareRunProvenance(app, repositoryGitDir(app, repo), run, result.commit_sha, result.session_id ?? null, result.model ?? null).catch((err: Error) => {
     console.error(`gitoku: could not compute AI provenance of run ${run.id}: ${err.message}`);
     return null;
   });
+  // A run that left no commits of its own closes its pull request (issue 16).
+  const empty = await runBranchIsEmpty(repositoryGitDir(app, repo), run, result.commit_sha);
   const at = now();
   const done = await app.db.transaction().execute(async (tx) => {
     if (!(await finishJob(tx, job.id, owner, 'succeeded', { result }))) return false;
     await tx
       .updateTable('prompt_pull_request_jobs')
-      .set({ status: 'succeeded', commit_sha: result.commit_sha, result_summary: result.changed ? result.summary : `No changes. ${result.summary}`.trim(), usage: JSON.stringify(result.usage ?? {}), session_id: result.session_id ?? null, error: null, finished_at: at, updated_at: at })
+      .set({ status: 'succeeded', commit_sha: result.commit_sha, result_summary: result.changed ? result.summary : `No changes. ${result.summary}`.trim(), usage: JSON.stringify(result.usage ?? {}), session_id: result.session_id ?? null, resolved_model: result.model || null, workspace_start: result.workspace ?? null, error: null, finished_at: at, updated_at: at })
       .where('id', '=', run.id)
       .execute();
-    if (run.pull_request_id) {
-      await tx.updateTable('pull_requests').set({ head_sha: result.commit_sha, body: successBody(run, repo, result), mergeable: null, updated_at: at }).where('id', '=', run.pull_request_id).where('state', '=', 'open').execute();
-    }
+    await settleRunPullRequest(tx, run, runOutcomeBody(run, repo, { status: 'succeeded', changed: result.changed, summary: result.summary, files: result.files }, empty), { headSha: result.commit_sha, close: empty }, at);
     await revokeJobTokens(tx, job.id);
     await writeRunProvenance(tx, run, result.commit_sha, provenance);
     await appendEvents(tx, [{ type: 'run.succeeded', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, commit_sha: result.commit_sha, changed: result.changed, pull_request_id: run.pull_request_id, forked_from_job_id: run.forked_from_job_id } }], at);
@@ -524,6 +575,9 @@ export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'ca
   const at = now();
   const repo = (await findRepositoryById(app.db, run.repository_id))!;
   const author = run.created_by_id ? await findUserById(app.db, run.created_by_id) : undefined;
+  const gitDir = repositoryGitDir(app, repo);
+  // A run that left no commits of its own closes its pull request (issue 16).
+  const empty = await runBranchIsEmpty(gitDir, run, await resolveCommit(gitDir, `refs/heads/${run.compare_branch}`));
   await app.db.transaction().execute(async (tx) => {
     const res = await tx
       .updateTable('prompt_pull_request_jobs')
@@ -535,11 +589,12 @@ export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'ca
     if (run.job_id) await revokeJobTokens(tx, run.job_id);
     if (run.pull_request_id) {
       const pr = await tx.selectFrom('pull_requests').selectAll().where('id', '=', run.pull_request_id).executeTakeFirst();
+      const settled = await settleRunPullRequest(tx, run, runOutcomeBody(run, repo, { status, error: outcome.error }, empty), { close: empty }, at);
       if (pr) {
         const verb = status === 'failed' ? 'failed' : 'was cancelled';
         await tx
           .insertInto('pull_request_comments')
-          .values({ pull_request_id: pr.id, author_id: author?.id ?? null, review_id: null, in_reply_to_id: null, body: `🤖 Agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) ${verb}:\n\n\`\`\`text\n${outcome.error.slice(0, 4000)}\n\`\`\`\n\nThe branch was left as it was.`, path: null, line: null, side: null, commit_sha: null, line_content: null, diff_hunk: null, created_at: at, updated_at: at })
+          .values({ pull_request_id: pr.id, author_id: author?.id ?? null, review_id: null, in_reply_to_id: null, body: `🤖 Agent run [#${run.number}](/${repo.owner_name}/${repo.name}/runs/${run.number}) ${verb}:\n\n\`\`\`text\n${outcome.error.slice(0, 4000)}\n\`\`\`\n\n${settled?.closed ? 'It left no commits, so this pull request was closed.' : 'The branch was left as it was.'}`, path: null, line: null, side: null, commit_sha: null, line_content: null, diff_hunk: null, created_at: at, updated_at: at })
           .execute();
         await appendEvents(tx, [pullRequestEvent('pull_request.comment_created', pr, author?.id ?? null)], at);
       }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import type { GraphNeighbourhood, GraphNodeView } from './provenanceGraph.ts';
 import type { RunStatus } from '../db/schema.ts';
-import { blobUrl, commitUrl, GRAPH_DEFAULT_DEPTH, graphUrl, pullUrl, repoUrl, type RepoRef } from '../web/views/urls.ts';
+import { blobUrl, commitUrl, GRAPH_DEFAULT_DEPTH, graphUrl, pullUrl, repoUrl, treeUrl, type RepoRef } from '../web/views/urls.ts';
 
 /**
  * Read model of the knowledge-graph page (/:owner/:repo/graph): raw graph nodes become view nodes with
@@ -75,8 +75,16 @@ export interface GraphViewNode {
   /** This page centred on the node. */
   graphHref: string;
   data: Record<string, unknown>;
+  /** What the side panel lists: people-facing fields (no internal ids), links where the thing has a page. */
+  facts: GraphFact[];
   /** The node the page is about (highlighted). */
   root: boolean;
+}
+
+export interface GraphFact {
+  label: string;
+  value: string;
+  href: string | null;
 }
 
 export interface GraphViewEdge {
@@ -116,6 +124,39 @@ function lineSpan(start: number, end: number): string {
   return start === end ? `L${start}` : `L${start}–L${end}`;
 }
 
+/**
+ * The side panel's fields of a node, from its data: only what a person reads (titles, models, commits,
+ * branches, files, lines), with links; database ids (`*_id`), node ids and internal keys stay out.
+ */
+export function nodeFacts(repo: RepoRef, kind: string, d: Record<string, unknown>): GraphFact[] {
+  const facts: GraphFact[] = [];
+  const add = (label: string, value: string | null, href: string | null = null) => {
+    if (value) facts.push({ label, value, href });
+  };
+  const number = int(d.number);
+  if (kind === 'run' && number !== null) add('Run', `#${number}`, `${repoUrl(repo)}/runs/${number}`);
+  if (kind === 'pull_request' && number !== null) add('Pull request', `#${number}`, pullUrl(repo, number));
+  add('Title', str(d.title));
+  add('Agent', str(d.source_family) ?? str(d.driver));
+  add('Model', str(d.exact_model_name) ?? str(d.model));
+  add('Status', str(d.status));
+  const evidence = str(d.evidence_kind);
+  add('Evidence', evidence ? words(evidence) : null);
+  if (typeof d.capture_confidence === 'number' && Number.isFinite(d.capture_confidence)) add('Confidence', `${Math.round(d.capture_confidence * 100)}%`);
+  const path = str(d.path);
+  const commit = sha(d.commit_sha) ?? sha(d.sha);
+  add('File', path, path ? (commit ? blobUrl(repo, commit, path) : graphUrl(repo, { path })) : null);
+  const start = int(d.start_line);
+  const end = int(d.end_line);
+  if (start !== null && end !== null) add('Lines', lineSpan(start, end), path && commit ? `${blobUrl(repo, commit, path)}#${start === end ? `L${start}` : `L${start}-L${end}`}` : null);
+  add('Commit', commit ? short(commit) : null, commit ? commitUrl(repo, commit) : null);
+  const branch = str(d.compare_branch);
+  add('Branch', branch, branch ? treeUrl(repo, branch) : null);
+  const index = nonNegative(d.capture_index);
+  if (index !== null && commit) add('Capture', `${index} of ${short(commit)}`, `${commitUrl(repo, commit)}#ai-capture-${index}`);
+  return facts;
+}
+
 function familyModel(data: Record<string, unknown>): string | null {
   const family = str(data.source_family);
   const model = str(data.exact_model_name);
@@ -128,7 +169,7 @@ type RawNode = Pick<GraphNodeView, 'id' | 'kind' | 'key' | 'data'>;
 /** Label, caption, detail line and link of one graph node. */
 export function viewGraphNode(repo: RepoRef, node: RawNode, opts: { depth?: number; root?: boolean } = {}): GraphViewNode {
   const d = node.data ?? {};
-  const base = { id: node.id, kind: node.kind, kindLabel: kindLabel(node.kind), key: node.key, data: d, root: opts.root ?? false, graphHref: graphUrl(repo, { node: node.id, depth: opts.depth }) };
+  const base = { id: node.id, kind: node.kind, kindLabel: kindLabel(node.kind), key: node.key, data: d, facts: nodeFacts(repo, node.kind, d), root: opts.root ?? false, graphHref: graphUrl(repo, { node: node.id, depth: opts.depth }) };
   const fallback = { label: node.key || `${kindLabel(node.kind)} ${node.id}`, short: clip(node.key || kindLabel(node.kind), 28), detail: '', href: null, hrefLabel: '' };
   switch (node.kind) {
     case 'run': {
@@ -198,6 +239,11 @@ export function viewGraphNode(repo: RepoRef, node: RawNode, opts: { depth?: numb
       return number !== null ? { ...base, label: `#${number}`, short: `PR #${number}`, detail: 'Pull request', href: pullUrl(repo, number), hrefLabel: 'Open pull request' } : { ...base, ...fallback };
     }
     case 'agent': {
+      // A repository agent (issue 15): its runs point here with produced_by.
+      if (typeof d.agent_key === 'string') {
+        const name = typeof d.name === 'string' && d.name !== d.agent_key ? `${d.name} (@${d.agent_key})` : `@${d.agent_key}`;
+        return { ...base, label: name, short: clip(name, 28), detail: `Repository agent${typeof d.source === 'string' ? ` · ${d.source}` : ''}`, href: `${repoUrl(repo)}/agents`, hrefLabel: 'Open agents' };
+      }
       const who = familyModel(d) ?? node.key;
       return { ...base, label: who, short: clip(who, 28), detail: 'Agent outside gitoku', href: null, hrefLabel: '' };
     }
@@ -220,6 +266,7 @@ export function fileRootNode(repo: RepoRef, path: string, ref: string, ranges: n
     hrefLabel: 'Open file',
     graphHref: graphUrl(repo, { path }),
     data: { path },
+    facts: [{ label: 'File', value: path, href: blobUrl(repo, ref, path) }],
     root: true,
   };
 }

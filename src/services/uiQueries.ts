@@ -11,7 +11,7 @@ export async function listPublicRepositories(app: AppContext, limit = 30): Promi
     .selectFrom('repositories')
     .innerJoin('users', 'users.id', 'repositories.owner_id')
     .selectAll('repositories')
-    .select('users.username as owner_name')
+    .select(['users.username as owner_name', 'users.is_admin as owner_is_admin'])
     .where('repositories.is_private', '=', 0)
     .orderBy('repositories.updated_at', 'desc')
     .orderBy('repositories.id', 'desc')

@@ -15,6 +15,8 @@ export interface RunPullRequest {
   number: number;
   state: 'open' | 'closed' | 'merged';
   draft: boolean;
+  /** Why gitoku closed it ('run-no-commits'), '' otherwise. */
+  closedReason: string;
 }
 
 /** What a list row or a run page shows next to the run itself. */
@@ -35,7 +37,7 @@ export async function loadRunLinks(app: AppContext, runs: Run[]): Promise<RunLin
   const userIds = [...new Set(runs.map((r) => r.created_by_id).filter((id): id is number => id !== null))];
   const runIds = runs.map((r) => r.id);
   const [prs, parents, users, deps] = await Promise.all([
-    prIds.length ? app.db.selectFrom('pull_requests').select(['id', 'number', 'state', 'draft']).where('id', 'in', prIds).execute() : [],
+    prIds.length ? app.db.selectFrom('pull_requests').select(['id', 'number', 'state', 'draft', 'closed_reason']).where('id', 'in', prIds).execute() : [],
     parentIds.length ? app.db.selectFrom('prompt_pull_request_jobs').select(['id', 'number']).where('id', 'in', parentIds).execute() : [],
     userIds.length ? app.db.selectFrom('users').select(['id', 'username']).where('id', 'in', userIds).execute() : [],
     runIds.length
@@ -51,7 +53,7 @@ export async function loadRunLinks(app: AppContext, runs: Run[]): Promise<RunLin
   const dependsOn = new Map<number, { number: number; status: RunStatus }[]>();
   for (const d of deps) dependsOn.set(d.run_id, [...(dependsOn.get(d.run_id) ?? []), { number: d.number, status: d.status }]);
   return {
-    pulls: new Map(prs.map((p) => [p.id, { number: p.number, state: p.state as RunPullRequest['state'], draft: p.draft === 1 }])),
+    pulls: new Map(prs.map((p) => [p.id, { number: p.number, state: p.state as RunPullRequest['state'], draft: p.draft === 1, closedReason: p.closed_reason }])),
     numbers: new Map(parents.map((p) => [p.id, p.number])),
     users: new Map(users.map((u) => [u.id, u.username])),
     dependsOn,

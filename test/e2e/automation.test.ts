@@ -110,6 +110,8 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     const owner = (await findUserByName(server.app.db, 'alice'))!;
     const repo = await createRepository(server.app, owner, { name: 'auto', description: 'Automation demo' });
     repoId = repo.id;
+    // Automatic AI review is off until a repository names a reviewing agent (issue 16): this one uses the scripted reviewer.
+    await server.app.db.updateTable('repositories').set({ review_driver: 'script' }).where('id', '=', repo.id).execute();
     await setCollaborator(server.app, repo, 'bob', 'read');
     await createRepository(server.app, owner, { name: 'secret', isPrivate: true, autoInit: true });
     runner = await startInProcessRunner(server);
@@ -290,7 +292,7 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     await waitFor(async () => {
       const events = await api(server, 'GET', '/repos/alice/auto/events?type=pull_request.opened', { token: alice.token });
       const e = events.json.find((x: { subject: string }) => x.subject === `pull/${pr.json.number}`);
-      return e && e.dispatched_at && e.behaviors.length >= 3;
+      return e && e.dispatched_at && e.behaviors.length >= 4;
     });
 
     const page = await newPage();
@@ -305,10 +307,10 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     expect(await page.getAttribute(`${item} .ev-subject`, 'href')).toBe(`/alice/auto/pull/${pr.json.number}`);
     expect(await text(page, `${item} .ev-state`)).toBe('dispatched');
     const behaviors = await page.$$eval(`${item} .ev-behavior`, (els) => els.map((e) => e.getAttribute('data-behavior')).sort());
-    expect(behaviors).toEqual(['pull-request-conflicts', 'pull-request-review', 'pull-request-workflows']);
+    expect(behaviors).toEqual(['agent-routing', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows']);
     const review = `${item} [data-behavior="pull-request-review"]`;
     expect(await page.getAttribute(`${review} .run-status`, 'data-status')).toBe('succeeded');
-    expect(await text(page, `${review} .ev-outcome`)).toMatch(/^queued a review of [0-9a-f]{12}$/);
+    expect(await text(page, `${review} .ev-outcome`)).toMatch(/^queued a review of [0-9a-f]{12} by script$/);
     expect(await text(page, `${review} .ev-link-plain[data-kind="job"]`)).toMatch(/^review job \d+$/); // a job is a plain label
     expect(await page.getAttribute(`${review} a.ev-link[data-kind="pull_request"]`, 'href')).toBe(`/alice/auto/pull/${pr.json.number}`);
     const workflows = `${item} [data-behavior="pull-request-workflows"]`;
@@ -385,7 +387,7 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     const page = await newPage();
     await signIn(page, alice);
     await page.goto(`${repoUrl()}/automation`);
-    expect(await page.$$eval('#setting-review-driver option', (els) => els.map((e) => (e as HTMLOptionElement).value))).toEqual(['script']);
+    expect(await page.$$eval('#setting-review-driver option', (els) => els.map((e) => (e as HTMLOptionElement).value))).toEqual(['', 'script']);
     expect(await page.isChecked('#setting-ai-reviews')).toBe(true);
     expect(await page.isChecked('#setting-conflict-resolution')).toBe(false);
     await page.uncheck('#setting-ai-reviews');

@@ -275,7 +275,7 @@ describe.skipIf(!!skipReason)(`browsing and pull requests${skipReason ? ` (skipp
 
     // A crafted merge of the draft is refused with a message, not an error page.
     const csrf = await page.inputValue('#comment-form input[name=_csrf]');
-    const forced = await page.context().request.post(`${repo()}/pull/1/merge`, { form: { _csrf: csrf, merge_method: 'merge' }, maxRedirects: 0 });
+    const forced = await page.context().request.post(`${repo()}/pull/1/merge`, { form: { _csrf: csrf, merge_method: 'merge', confirmed: '1' }, maxRedirects: 0 });
     expect(forced.status()).toBe(303);
     await page.reload();
     expect(await text(page, '.flash')).toContain('draft');
@@ -364,7 +364,10 @@ describe.skipIf(!!skipReason)(`browsing and pull requests${skipReason ? ` (skipp
     const mainBefore = before.find((l) => l.endsWith('\trefs/heads/main'))!.split('\t')[0];
     await page.selectOption('#merge-method', 'squash');
     await page.check('input[name=delete_branch]');
-    await Promise.all([page.waitForURL(`${repo()}/pull/1`), page.click('.merge-form button[type=submit]')]);
+    // Merging asks first (a page of its own: it works without JavaScript).
+    await Promise.all([page.waitForURL(`${repo()}/pull/1/merge`), page.click('.merge-form button[type=submit]')]);
+    expect(await text(page, '#confirm')).toContain('Merge pull request #1?');
+    await Promise.all([page.waitForURL(`${repo()}/pull/1`), page.click('#confirm-submit')]);
     expect(await text(page, '.flash')).toMatch(/Pull request #1 merged \(squash\) as [0-9a-f]{7}; branch feature\/login deleted/);
     expect(await text(page, '.pull-meta .state-badge')).toBe('Merged');
     expect(await text(page, '#merge-box')).toContain('successfully merged');
@@ -381,7 +384,8 @@ describe.skipIf(!!skipReason)(`browsing and pull requests${skipReason ? ` (skipp
     expect(await page.locator('.pull-row .state-icon-merged').count()).toBe(1);
     await screenshot(page, 'pr-07-list-closed');
     await page.goto(`${repo()}/pull/1/commits`);
-    expect(await page.$$eval('.commit-title-link', (els) => els.map((e) => e.textContent))).toEqual(['Trim the name too', 'Add a login page']);
+    // Oldest first, as GitHub lists a pull request's commits (issue 16).
+    expect(await page.$$eval('.commit-title-link', (els) => els.map((e) => e.textContent))).toEqual(['Add a login page', 'Trim the name too']);
     await screenshot(page, 'pr-08-commits');
 
     // Nothing user-supplied ran anywhere, and the raw markup never reached the HTML.
@@ -626,7 +630,7 @@ describe(`page access and hostile input`, () => {
       ['/pull/1/review', { event: 'BOGUS' }, 303],
       ['/pull/1/review', { event: 'APPROVE' }, 303],
       ['/pull/1/merge', { merge_method: 'octopus' }, 303],
-      ['/pull/1/merge', { merge_method: 'merge', sha: '0'.repeat(40) }, 303],
+      ['/pull/1/merge', { merge_method: 'merge', sha: '0'.repeat(40), confirmed: '1' }, 303],
       ['/pull/1/state', { state: 'bogus' }, 303],
       ['/pull/1/edit', { title: '' }, 303],
       ['/pull/999/comment', { body: 'x' }, 404],

@@ -180,7 +180,9 @@ describe.skipIf(!!skipReason)(`web UI foundation${skipReason ? ` (skipped: ${ski
     expect(itemText).toMatch(/Expires\s*\w{3} \d+, \d{4}/);
     await screenshot(page, '09-tokens');
 
-    await Promise.all([page.waitForURL(`${server.url}/-/settings/tokens`), item.locator('button:has-text("Revoke")').click()]);
+    // Revoking asks first.
+    await Promise.all([page.waitForURL(/\/revoke$/), item.locator('button:has-text("Revoke")').click()]);
+    await Promise.all([page.waitForURL(`${server.url}/-/settings/tokens`), page.click('#confirm-submit')]);
     expect(await text(page, '.flash')).toContain('Token revoked');
     expect(await page.locator('.token-item', { hasText: 'laptop' }).count()).toBe(0);
     const after = await fetch(`${server.url}/api/v1/user`, { headers: { Authorization: `Bearer ${token}` } });
@@ -224,7 +226,8 @@ describe.skipIf(!!skipReason)(`web UI foundation${skipReason ? ` (skipped: ${ski
     expect(await text(page, '.flash')).toContain('bob now has admin access');
     expect((await bobPage.goto(`${server.url}/alice/hello-world/settings`))!.status()).toBe(200);
 
-    await Promise.all([page.waitForURL(/\/settings(#collaborators)?$/), page.locator('.person', { hasText: 'bob' }).locator('button:has-text("Remove")').click()]);
+    await Promise.all([page.waitForURL(/\/remove$/), page.locator('.person', { hasText: 'bob' }).locator('button:has-text("Remove")').click()]);
+    await Promise.all([page.waitForURL(/\/settings(#collaborators)?$/), page.click('#confirm-submit')]);
     expect(await text(page, '.flash')).toContain('Removed bob');
     expect(await page.locator('.person', { hasText: 'bob' }).count()).toBe(0);
 

@@ -143,7 +143,9 @@ describe.skipIf(!!skipReason)(`the knowledge-graph page${skipReason ? ` (skipped
     expect(await text(page, '#graph-panel .gk-kind-badge')).toBe('File range');
     expect(await page.getAttribute('#graph-panel .gk-open', 'href')).toBe(`/alice/prov/blob/${run.commit_sha}/src/app.txt#L4-L5`);
     const fields = await page.$$eval('#graph-panel .gk-fields dt', (dts) => dts.map((dt) => [dt.textContent, dt.nextElementSibling?.textContent]));
-    expect(fields).toEqual(expect.arrayContaining([['path', 'src/app.txt'], ['start_line', '4'], ['end_line', '5'], ['commit_sha', run.commit_sha]]));
+    // People-facing fields only, with links: no node ids, keys or database ids (issue 16).
+    expect(fields).toEqual([['File', 'src/app.txt'], ['Lines', 'L4–L5'], ['Commit', run.commit_sha.slice(0, 7)]]);
+    expect(await page.getAttribute('#graph-panel .gk-fields a:text-is("L4–L5")', 'href')).toBe(`/alice/prov/blob/${run.commit_sha}/src/app.txt#L4-L5`);
     // Its edges are highlighted and labelled.
     expect(await page.locator('#graph-svg .gk-edge.is-active').count()).toBeGreaterThan(0);
     expect(await text(page, '#graph-panel .gk-panel-edges')).toContain('derived_from');

@@ -173,7 +173,9 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     await page.waitForSelector('#run-status[data-run-status="running"]', { timeout: 20_000 });
     await page.waitForSelector('#run-trace .trace-item[data-kind="message"]', { timeout: 20_000 });
     await screenshot(page, 'runs-09-running');
-    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${n}`), page.click('#run-cancel')]);
+    // Cancelling asks first.
+    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${n}/cancel`), page.click('#run-cancel')]);
+    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${n}`), page.click('#confirm-submit')]);
     expect(await text(page, '.flash')).toMatch(/Cancell(ing|ed) task/);
     await page.waitForSelector('#run-status[data-run-status="cancelled"]', { timeout: 30_000 });
     expect(await text(page, '.run-callout-cancelled')).toContain('cancelled');
@@ -186,7 +188,8 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     expect(retried).toBeGreaterThan(n);
     expect(await text(page, '.flash')).toContain(`a retry of #${n}`);
     expect(await page.$eval('#prompt pre', (e) => e.textContent)).toContain('sleep 60');
-    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${retried}`), page.click('#run-cancel')]);
+    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${retried}/cancel`), page.click('#run-cancel')]);
+    await Promise.all([page.waitForURL(`${repoUrl()}/runs/${retried}`), page.click('#confirm-submit')]);
     await page.waitForSelector('#run-status[data-run-status="cancelled"]', { timeout: 30_000 });
   }, 90_000);
 
@@ -200,7 +203,9 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     expect(await page.getAttribute('#run-trace .trace-command details', 'open')).not.toBeNull();
     expect(await text(page, '#run-trace .trace-error')).toContain('exit code 3');
     expect(await page.$eval('#run-trace .trace-error .trace-error-text', (e) => getComputedStyle(e).color)).toBe('rgb(201, 37, 45)');
-    expect(await text(page, '#run-trace .trace-log .log-stderr')).toContain('1 failing');
+    // The command's output once, in its row (issue 16: not also in an Output block before it).
+    expect(await text(page, '#run-trace .trace-command .trace-pre')).toContain('1 failing');
+    expect(await page.locator('#run-trace .trace-pre:has-text("1 failing"), #run-trace .trace-terminal:has-text("1 failing")').count()).toBe(1);
     await screenshot(page, 'runs-10b-failed');
   }, 60_000);
 

@@ -57,6 +57,8 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
     server = await startTestServer(dialect);
     owner = await createTestUser(server);
     await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'auto' } });
+    // Automatic AI review is off until a repository names a reviewing agent (issue 16): these tests use the scripted one.
+    await api(server, 'PATCH', `/repos/${owner.username}/auto`, { token: owner.token, body: { review_driver: 'script' } });
     work = await tempDir();
     await initWorkRepo(work.path, { 'README.md': '# auto\n', 'gitoku.toml': MANIFEST, 'src/app.txt': 'one\ntwo\nthree\nfour\n' });
     remote = authUrl(server.url, `${owner.username}/auto.git`, owner.username, owner.token);
@@ -138,7 +140,7 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
 
     const events = await api(server, 'GET', path('/events?type=pull_request.opened'));
     const mine = events.json.find((e: { subject: string }) => e.subject === `pull/${pr.json.number}`);
-    expect(mine.behaviors.map((b: { key: string }) => b.key).sort()).toEqual(['pull-request-conflicts', 'pull-request-review', 'pull-request-workflows']);
+    expect(mine.behaviors.map((b: { key: string }) => b.key).sort()).toEqual(['agent-routing', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows']);
     expect(mine.behaviors.every((b: { status: string }) => b.status === 'succeeded')).toBe(true);
   });
 
@@ -222,6 +224,19 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
     expect(flagged[0]!.body).toContain(`#${b.json.pull_request.number}`);
     expect(flagged[1]!.body).toContain(`#${a.json.pull_request.number}`);
     expect(flagged[0]!.body).toContain('src/app.txt');
+  });
+
+  it('names a new file both runs add as a new file, not "lines 0–0" (issue 16, point 20)', async () => {
+    const a = await api(server, 'POST', path('/runs'), { token: owner.token, body: { prompt: script('write NOTES.md\nnotes by A\nend') } });
+    const b = await api(server, 'POST', path('/runs'), { token: owner.token, body: { prompt: script('write NOTES.md\nnotes by B\nmore\nend') } });
+    const prA = a.json.pull_request.number;
+    const prB = b.json.pull_request.number;
+    const comment = await waitFor(async () => {
+      const list = (await api(server, 'GET', path(`/issues/${prA}/comments`))).json as { body: string }[];
+      return list.find((c) => c.body.includes('Overlapping AI edits') && c.body.includes(`#${prB} `)) ?? null;
+    });
+    expect(comment.body).toContain('`NOTES.md` (a new file)');
+    expect(comment.body).not.toMatch(/lines 0–0/);
   });
 
   it('dispatches a workflow by hand', async () => {

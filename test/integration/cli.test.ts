@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,7 +38,7 @@ describe('gitoku CLI: bad arguments and configuration', () => {
       [['repo', 'create', 'no-slash'], env, 'gitoku: expected OWNER/NAME, got "no-slash"'],
       [['admin', 'user', 'create', '--username', 'frank', '--password', 'frank-password'], { ...env, GITOKU_PORT: 'abc' }, /GITOKU_PORT="abc": expected a port number/],
       [['serve'], { ...env, GITOKU_PORT: 'abc' }, /GITOKU_PORT="abc": expected a port number/],
-      [['repo', 'create', 'bob/x'], { ...env, GITOKU_DATABASE_URL: 'mysql://localhost/gitoku' }, /GITOKU_DATABASE_URL="mysql:\/\/localhost\/gitoku": expected a postgres:\/\/ URL/],
+      [['admin', 'token', 'create', '--username', 'bob'], { ...env, GITOKU_DATABASE_URL: 'mysql://localhost/gitoku' }, /GITOKU_DATABASE_URL="mysql:\/\/localhost\/gitoku": expected a postgres:\/\/ URL/],
     ];
     const runs = await Promise.all(cases.map(([args, e]) => runCli(args, e)));
     runs.forEach((run, i) => expectCleanFailure(run, cases[i]![2]));
@@ -99,10 +100,11 @@ describe.each(testDialects())('gitoku CLI (%s)', (dialect) => {
     expect(rows.map((r) => r.token_hash)).not.toContain(parsed.token);
   });
 
-  it('repo create OWNER/NAME [--private]', async () => {
+  it('repo create OWNER/NAME [--private]: through the server, printing the clone URL from its answer', async () => {
+    // The CLI's own environment names no server address: the URL printed is the one the server answered.
     const [pub, priv] = await Promise.all([
-      runCli(['repo', 'create', 'bob/tools'], server.env),
-      runCli(['repo', 'create', 'bob/secrets', '--private', '--description', 'Hidden things', '--json'], server.env),
+      runCli(['repo', 'create', 'bob/tools', '--server', server.url, '--token', bobToken], {}),
+      runCli(['repo', 'create', 'bob/secrets', '--private', '--description', 'Hidden things', '--json'], { GITOKU_URL: server.url, GITOKU_TOKEN: bobToken }),
     ]);
     expect(pub.code, pub.stderr).toBe(0);
     expect(pub.stdout).toBe(`Created public repository bob/tools\n  clone: ${server.url}/bob/tools.git\n`);
@@ -113,13 +115,31 @@ describe.each(testDialects())('gitoku CLI (%s)', (dialect) => {
     expect((await api(server, 'GET', '/repos/bob/secrets')).status).toBe(404);
     const secrets = await api(server, 'GET', '/repos/bob/secrets', { token: bobToken });
     expect(secrets.json).toMatchObject({ private: true, description: 'Hidden things' });
+
+    // For another owner: a site administrator's token (Gitea's POST /admin/users/{username}/repos); anyone else's is refused.
+    const carolToken = (await runCli(['admin', 'token', 'create', '--username', 'carol', '--scopes', 'repo,admin'], server.env)).stdout.trim();
+    const forBob = await runCli(['repo', 'create', 'bob/by-admin', '--server', server.url, '--token', carolToken], {});
+    expect(forBob.code, forBob.stderr).toBe(0);
+    expect(forBob.stdout).toBe(`Created public repository bob/by-admin\n  clone: ${server.url}/bob/by-admin.git\n`);
+    expect((await api(server, 'GET', '/repos/bob/by-admin')).json).toMatchObject({ owner: { login: 'bob' } });
+    expectCleanFailure(await runCli(['repo', 'create', 'carol/by-bob', '--server', server.url, '--token', bobToken], {}), /gitoku: POST \/admin\/users\/carol\/repos: 403/);
+  });
+
+  it('API commands without a token say how to pass one (--token / GITOKU_TOKEN); a refused token says so', async () => {
+    const none = await runCli(['repo', 'create', 'bob/tokenless', '--server', server.url], {});
+    expectCleanFailure(none, 'gitoku: GET /user: 401 Requires authentication');
+    expect(none.stderr).toContain('--token <token>');
+    expect(none.stderr).toContain('GITOKU_TOKEN');
+    const bad = await runCli(['repo', 'create', 'bob/tokenless', '--server', server.url, '--token', 'gtk_not_a_real_token'], {});
+    expectCleanFailure(bad, /gitoku: GET \/user: 401 .*\n {2}The token was refused/);
+    expect((await api(server, 'GET', '/repos/bob/tokenless', { token: bobToken })).status).toBe(404);
   });
 
   it('fails clearly on unknown users, duplicates and invalid names', { timeout: 90_000 }, async () => {
     const cases: [string[], string | RegExp][] = [
       [['admin', 'token', 'create', '--username', 'nobody'], 'gitoku: user "nobody" not found'],
       [['admin', 'user', 'create', '--username', 'BOB', '--password', 'another-password'], 'gitoku: username "BOB" is already taken'],
-      [['repo', 'create', 'bob/a..b'], /gitoku: repository name may not contain "\.\."/],
+      [['repo', 'create', 'bob/a..b', '--server', server.url, '--token', bobToken], /gitoku: POST \/user\/repos: 422 .*repository name may not contain "\.\."/],
     ];
     const runs = await Promise.all(cases.map(([args]) => runCli(args, server.env)));
     runs.forEach((run, i) => expectCleanFailure(run, cases[i]![1]));
@@ -180,6 +200,38 @@ describe.each(testDialects())('gitoku serve (%s)', (dialect) => {
     child.kill('SIGTERM');
     await exited;
   }
+
+  it('a port in use: exits 1 at once with a clear message, having created nothing', async () => {
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
+    const port = (holder.address() as AddressInfo).port;
+    const busyDir = await mkdtemp(join(tmpdir(), 'gitoku-busy-'));
+    try {
+      // The demo on (the default of `npm start`): before, it was created and then kept the process alive.
+      const child = spawn(process.execPath, [BIN, 'serve'], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, GITOKU_DATA_DIR: busyDir, GITOKU_PORT: String(port), GITOKU_HOST: '127.0.0.1', ...(database.url ? { GITOKU_DATABASE_URL: database.url } : {}) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((r) => {
+        const timer = setTimeout(() => r(null), 20_000);
+        child.once('exit', (c) => {
+          clearTimeout(timer);
+          r(c);
+        });
+      });
+      expect(code, out).toBe(1);
+      expect(out).toContain(`gitoku: port ${port} is already in use on 127.0.0.1`);
+      expect(out).toContain('--port or GITOKU_PORT');
+      expect(out).not.toContain('First run');
+    } finally {
+      holder.close();
+      await rm(busyDir, { recursive: true, force: true });
+    }
+  });
 
   it('starts on GITOKU_PORT, answers /healthz, prints a one-time admin password on first run only', async () => {
     const port = await freePort();

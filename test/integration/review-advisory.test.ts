@@ -49,6 +49,8 @@ describe.each(testDialects())('AI reviews are advice, never approvals, on %s', (
     owner = await createTestUser(server);
     attacker = await createTestUser(server);
     await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'guarded' } });
+    // Automatic AI review is off until a repository names a reviewing agent (issue 16): the scripted one here.
+    await api(server, 'PATCH', repoPath(''), { token: owner.token, body: { review_driver: 'script' } });
     const collab = await api(server, 'PUT', repoPath(`/collaborators/${attacker.username}`), { token: owner.token, body: { permission: 'push' } });
     expect(collab.status).toBeLessThan(300);
     work = await tempDir();

@@ -109,8 +109,9 @@ describe.each(testDialects())('agent runs on %s', (dialect) => {
     const failed = runs.json[0];
     expect(failed.error).toContain('the tests are red');
     expect(failed.commit_sha).toBeNull();
-    const branch = await gitOk(work.path, ['ls-remote', remote, `refs/heads/${failed.compare_branch}`]);
-    expect(branch.split('\t')[0]).toBe(failed.source_commit);
+    // It left no commits: its pull request is closed and (the default clean-up) its empty branch deleted.
+    expect((await api(server, 'GET', path(`/pulls/${failed.pull_request.number}`))).json.state).toBe('closed');
+    await waitFor(async () => (await gitOk(work.path, ['ls-remote', remote, `refs/heads/${failed.compare_branch}`])).trim() === '');
     const comments = await api(server, 'GET', path(`/issues/${failed.pull_request.number}/comments`));
     expect(comments.json.at(-1).body).toContain('the tests are red');
   });

@@ -34,6 +34,8 @@ interface Fixture {
   workflowRun: number;
   nodeId: number;
   behavior: string;
+  /** A best-of-N run group. */
+  group: number;
   /** Strings that only this repository's data contains: none may appear in a response to a caller without access. */
   markers: string[];
 }
@@ -82,10 +84,11 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     await ok('POST', `${base}/statuses/${headSha}`, { state: 'success', context: `${marker}-ci` });
     const run = (await ok('POST', `${base}/runs`, { prompt: scriptPrompt(`say ${marker}`, `${marker} prompt`) })).json.number as number;
     await ok('POST', `${base}/workflows/test/dispatches`, { ref: 'main' });
+    const group = (await ok('POST', `${base}/runs`, { prompt: scriptPrompt(`say ${marker}`, `${marker} group`), attempts: 2 })).json.id as number;
     const workflowRun = (await ok('GET', `${base}/actions/runs`)).json.workflow_runs[0].run_number as number;
     const nodeId = await upsertNode(server.app.db, repoId, 'task', `${marker}-task`, { title: `${marker} task` });
     const behaviors = (await ok('GET', `${base}/behaviors`)).json as { key: string }[];
-    return { name, headSha, pr, reviewId, run, workflowRun, nodeId, behavior: behaviors[0]!.key, markers: [name, marker, collaborator.username] };
+    return { name, headSha, pr, reviewId, run, workflowRun, nodeId, behavior: behaviors[0]!.key, group, markers: [name, marker, collaborator.username] };
   }
 
   /** The concrete URL of a route spec for a fixture repository; fails on a path parameter it does not know. */
@@ -96,7 +99,7 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
       repo: f.name,
       username: p.startsWith('/users/') ? owner.username : collaborator.username,
       number: p.includes('/runs/{number}') ? String(p.includes('/actions/') ? f.workflowRun : f.run) : String(f.pr),
-      id: p.includes('/graph/') ? String(f.nodeId) : String(f.reviewId),
+      id: p.includes('/graph/') ? String(f.nodeId) : p.includes('/run-groups/') ? String(f.group) : String(f.reviewId),
       key: p.includes('/behaviors/') ? f.behavior : 'test',
       sha: f.headSha,
       'sha+': 'main',

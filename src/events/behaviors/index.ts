@@ -5,11 +5,13 @@ import { pullRequestReview } from './review.ts';
 import { pullRequestConflicts } from './conflicts.ts';
 import { taskDependencies } from './dependencies.ts';
 import { overlappingAiEdits } from './overlap.ts';
+import { agentLineage, agentMentions, agentRouting } from './agents.ts';
+import { runBranchCleanup } from './runBranches.ts';
 
 /** The built-in behaviors, registered in one place. New reactions are new entries here. */
 export function builtInBehaviors(): BehaviorRegistry {
   const registry = new BehaviorRegistry();
-  for (const behavior of [pullRequestSync, branchWorkflows, pullRequestWorkflows, pullRequestReview, pullRequestConflicts, taskDependencies, overlappingAiEdits]) {
+  for (const behavior of [pullRequestSync, branchWorkflows, pullRequestWorkflows, pullRequestReview, pullRequestConflicts, taskDependencies, overlappingAiEdits, runBranchCleanup, agentRouting, agentMentions, agentLineage]) {
     registry.register(behavior);
   }
   return registry;

@@ -5,39 +5,66 @@ import { reviewBot } from '../../services/reviews.ts';
 import { runGit } from '../../git/exec.ts';
 import { systemAccess } from './context.ts';
 
-type Ranges = Map<string, [number, number][]>;
+/** A hunk's pre-image lines [start, end]; `created`: the file is new (it has no pre-image lines at all). */
+type Range = { start: number; end: number; created: boolean };
+type Ranges = Map<string, Range[]>;
+export interface Overlap {
+  path: string;
+  start: number;
+  end: number;
+  /** Both sides add the file: there are no lines to name. */
+  created: boolean;
+}
 
-/** Pre-image line ranges each file's hunks touch (`git diff --unified=0`): where two runs' edits can collide. */
-async function touchedRanges(gitDir: string, from: string, to: string): Promise<Ranges> {
-  const r = await runGit(['diff', '--unified=0', '--no-color', '--no-renames', '--end-of-options', from, to], { gitDir });
+/**
+ * Pre-image line ranges each file's hunks touch (`git diff --unified=0`): where two runs' edits can
+ * collide. A pure insertion (`-N,0`) touches the line it follows (line 1 at the top); a new file has none.
+ */
+export function parseTouchedRanges(diff: string): Ranges {
   const ranges: Ranges = new Map();
   let file: string | null = null;
-  for (const line of r.stdout.toString('utf8').split('\n')) {
-    if (line.startsWith('--- ')) file = line === '--- /dev/null' ? null : line.slice(6);
-    else if (line.startsWith('+++ ') && file === null) file = line.slice(6);
+  let created = false;
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('--- ')) {
+      created = line === '--- /dev/null';
+      file = created ? null : line.slice(6);
+    } else if (line.startsWith('+++ ') && file === null) file = line.slice(6);
     else if (line.startsWith('@@') && file) {
       const m = /^@@ -(\d+)(?:,(\d+))?/.exec(line);
       if (!m) continue;
-      const start = Number(m[1]);
+      const start = Math.max(1, Number(m[1]));
       const count = m[2] === undefined ? 1 : Number(m[2]);
       const list = ranges.get(file) ?? [];
-      list.push([start, start + Math.max(count, 1) - 1]);
+      list.push({ start, end: start + Math.max(count, 1) - 1, created });
       ranges.set(file, list);
     }
   }
   return ranges;
 }
 
-function overlaps(a: Ranges, b: Ranges): { path: string; start: number; end: number }[] {
-  const out: { path: string; start: number; end: number }[] = [];
+async function touchedRanges(gitDir: string, from: string, to: string): Promise<Ranges> {
+  const r = await runGit(['diff', '--unified=0', '--no-color', '--no-renames', '--end-of-options', from, to], { gitDir });
+  return parseTouchedRanges(r.stdout.toString('utf8'));
+}
+
+export function overlaps(a: Ranges, b: Ranges): Overlap[] {
+  const out: Overlap[] = [];
   for (const [path, ra] of a) {
-    for (const [s1, e1] of ra) {
-      for (const [s2, e2] of b.get(path) ?? []) {
-        if (s1 <= e2 && s2 <= e1) out.push({ path, start: Math.max(s1, s2), end: Math.min(e1, e2) });
+    for (const r1 of ra) {
+      for (const r2 of b.get(path) ?? []) {
+        if (r1.created && r2.created) out.push({ path, start: 0, end: 0, created: true });
+        else if (r1.created || r2.created) out.push({ path, ...(r1.created ? r2 : r1), created: false }); // new on one side: the other side's lines
+        else if (r1.start <= r2.end && r2.start <= r1.end) out.push({ path, start: Math.max(r1.start, r2.start), end: Math.min(r1.end, r2.end), created: false });
       }
     }
   }
   return out;
+}
+
+/** "`NOTES.md` (a new file)", "`src/a.ts` line 4", "`src/a.ts` lines 4–9". */
+export function describeOverlap(h: Overlap): string {
+  if (h.created) return `\`${h.path}\` (a new file)`;
+  return h.start === h.end ? `\`${h.path}\` line ${h.start}` : `\`${h.path}\` lines ${h.start}–${h.end}`;
 }
 
 /**
@@ -77,7 +104,7 @@ export const overlappingAiEdits: Behavior = {
       const marker = `<!-- gitoku:overlap:${pair} -->`;
       const seen = await app.db.selectFrom('pull_request_comments').select('id').where('pull_request_id', 'in', [run.pull_request_id, other.pull_request_id!]).where('body', 'like', `%${marker}%`).executeTakeFirst();
       if (seen) continue;
-      const where = hits.slice(0, 10).map((h) => `\`${h.path}\` lines ${h.start}–${h.end}`).join(', ');
+      const where = hits.slice(0, 10).map(describeOverlap).join(', ');
       await createConversationComment(app, access, bot, myPr.number, `⚠️ **Overlapping AI edits**: agent run #${other.number} in #${other.pr_number} also changes ${where}. Review them together before merging either.\n${marker}`);
       await createConversationComment(app, access, bot, other.pr_number, `⚠️ **Overlapping AI edits**: agent run #${run.number} in #${myPr.number} also changes ${where}. Review them together before merging either.\n${marker}`);
       flagged.push(other.pr_number);

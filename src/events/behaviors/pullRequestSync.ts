@@ -1,11 +1,17 @@
 import type { Behavior } from '../registry.ts';
 import { refreshPullRequest } from '../../services/pulls.ts';
+import { reopenRunPullRequests } from '../../services/runPullRequests.ts';
+import { ZERO_SHA } from '../../domain/refs.ts';
 import { branchOfRef, systemAccess } from './context.ts';
 
-/** A branch moved: open pull requests whose compare or base branch it is are brought up to date (emitting .synchronized / .base_moved). */
+/**
+ * A branch moved: open pull requests whose compare or base branch it is are brought up to date (emitting
+ * .synchronized / .base_moved), and a run's pull request closed because the run left no commits reopens
+ * when the branch now holds commits (a retry or a later run pushed there).
+ */
 export const pullRequestSync: Behavior = {
   key: 'pull-request-sync',
-  description: 'When a branch moves, refresh the open pull requests it heads or bases (head, mergeability) and emit pull_request.synchronized / .base_moved',
+  description: 'When a branch moves, refresh the open pull requests it heads or bases (head, mergeability) and emit pull_request.synchronized / .base_moved; reopen a run pull request closed for lack of commits once its branch has some',
   on: ['ref.updated'],
   optional: false,
   when: (event, ctx) => !!ctx.repo && branchOfRef(event.payload.ref) !== null,
@@ -20,6 +26,9 @@ export const pullRequestSync: Behavior = {
       .execute();
     const access = systemAccess(app, repo!);
     for (const pr of prs) await refreshPullRequest(app, access, pr);
-    return { outcome: prs.length ? `refreshed ${prs.map((p) => `#${p.number}`).join(', ')}` : 'no open pull request uses this branch', links: prs.map((p) => ({ kind: 'pull_request' as const, id: p.number, label: `#${p.number}` })) };
+    const after = String(event.payload.after);
+    const reopened = after !== ZERO_SHA ? await reopenRunPullRequests(app, access, branch, after) : [];
+    const parts = [prs.length ? `refreshed ${prs.map((p) => `#${p.number}`).join(', ')}` : 'no open pull request uses this branch', ...(reopened.length ? [`reopened ${reopened.map((p) => `#${p.number}`).join(', ')}`] : [])];
+    return { outcome: parts.join('; '), links: [...prs, ...reopened].map((p) => ({ kind: 'pull_request' as const, id: p.number, label: `#${p.number}` })) };
   },
 };

@@ -23,8 +23,8 @@ export const claudeDriver: AgentDriver = {
   name: 'claude',
   async run(ctx: DriverContext): Promise<DriverResult> {
     const program = resolveProgram({ configured: ctx.env.GITOKU_DRIVER_BIN, runnerVariable: 'GITOKU_CLAUDE_BIN', fallback: 'claude', label: 'Claude Code CLI', setting: 'GITOKU_CLAUDE_BIN', workspaceRoot: ctx.workspace.root });
-    const configDir = join(ctx.workspace.home, '.claude');
-    await mkdir(configDir, { recursive: true });
+    await mkdir(join(ctx.workspace.home, '.claude'), { recursive: true });
+    const configDir = join(ctx.workspace.view.home, '.claude');
     const argv = [...program.argv, '-p', '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'];
     if (ctx.env.GITOKU_DRIVER_CONFIG) {
       await writeConfinedFile(ctx.workspace.home, '.claude/gitoku-settings.json', ctx.env.GITOKU_DRIVER_CONFIG, { mode: 0o600 });
@@ -33,6 +33,7 @@ export const claudeDriver: AgentDriver = {
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);
 
     let sessionId: string | null = null;
+    let resolvedModel: string | null = null;
     let summary = '';
     let finished: Json | null = null;
     const malformed: string[] = [];
@@ -69,7 +70,7 @@ export const claudeDriver: AgentDriver = {
       } else if (EDIT_TOOLS[call.name] && !isError) {
         const path = str(call.input[EDIT_TOOLS[call.name]!]);
         const content = call.name === 'Write' ? str(call.input.content) : null;
-        ctx.emit({ kind: 'file_edit', data: { path: workspacePath(ctx.workspace.dir, path), action: 'write', ...(content !== null ? { bytes: Buffer.byteLength(content) } : {}) } });
+        ctx.emit({ kind: 'file_edit', data: { path: workspacePath(ctx.workspace.view.dir, path), action: 'write', ...(content !== null ? { bytes: Buffer.byteLength(content) } : {}) } });
       } else {
         ctx.emit({ kind: 'tool_call', data: { tool: call.name, input: call.input, output: tail(isError ? `error: ${text}` : text, 16_384) } });
       }
@@ -81,7 +82,11 @@ export const claudeDriver: AgentDriver = {
       if (typeof ev.session_id === 'string' && ev.session_id) sessionId = ev.session_id;
       switch (ev.type) {
         case 'system':
-          if (ev.subtype === 'init') ctx.emit({ kind: 'status', data: { message: `Claude Code session ${str(ev.session_id) || '?'}${str(ev.model) ? ` · ${str(ev.model)}` : ''}` } });
+          if (ev.subtype === 'init') {
+            // The model Claude Code resolved the alias to (`sonnet` → claude-sonnet-…): provenance records it.
+            if (str(ev.model)) resolvedModel = str(ev.model);
+            ctx.emit({ kind: 'status', data: { message: `Claude Code session ${str(ev.session_id) || '?'}${str(ev.model) ? ` · ${str(ev.model)}` : ''}` } });
+          }
           else if (ev.subtype === 'api_retry')
             ctx.emit({ kind: 'status', data: { message: `Model API error (${ev.error_status ?? str(ev.error) ?? 'unknown'}); retry ${num(ev.attempt)} of ${num(ev.max_retries)}` } });
           break;
@@ -140,6 +145,6 @@ export const claudeDriver: AgentDriver = {
       throw new AgentFailure(`claude failed: ${str(end.result) || errors || str(end.subtype) || 'unknown error'}`);
     }
     if (result.code !== 0) throw new AgentFailure(`claude exited with code ${result.code ?? result.signal}: ${tail(result.stderr.trim(), 1500) || 'no error output'}`);
-    return { summary: str(end.result) || summary || 'Claude Code finished without a final message.', usage, sessionId };
+    return { summary: str(end.result) || summary || 'Claude Code finished without a final message.', usage, sessionId, model: resolvedModel };
   },
 };

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
-import { writeConfinedFile } from '../workspaceFs.ts';
+import { listConfinedTree, readConfinedFile, writeConfinedFile } from '../workspaceFs.ts';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 import { checkExit, isObject, type Json, LineSplitter, num, parseEventLine, processEnvironment, resolveProgram, str, tail, workspacePath } from './process.ts';
 
@@ -39,10 +39,36 @@ export function codexConfig(env: Record<string, string>): string {
   return stringifyToml(merge(base, extra));
 }
 
-/** `/bin/bash -lc 'cmd'` → `cmd`, as the agent wrote it. */
-function unwrapShell(command: string): string {
-  const m = /^(?:\/(?:usr\/)?bin\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
-  return m ? m[1]!.replace(/'\\''/g, "'") : command;
+/** `/bin/bash -lc 'cmd'` or `/bin/bash -lc "cmd"` (as Codex 0.171 quotes it) → `cmd`, as the agent wrote it. */
+export function unwrapShell(command: string): string {
+  const single = /^(?:\/(?:usr\/)?bin\/)?(?:ba|z)?sh -l?c '((?:[^']|'\\'')*)'$/s.exec(command);
+  if (single) return single[1]!.replace(/'\\''/g, "'");
+  // Inside double quotes a backslash escapes only $ ` " \ and a newline.
+  const double = /^(?:\/(?:usr\/)?bin\/)?(?:ba|z)?sh -l?c "((?:[^"\\]|\\[\s\S])*)"$/.exec(command);
+  return double ? double[1]!.replace(/\\([$`"\\\n])/g, (_, c: string) => (c === '\n' ? '' : c)) : command;
+}
+
+/**
+ * The model Codex used (its alias such as `default` resolved), from the session's rollout file in its
+ * CODEX_HOME: the `turn_context` entries name it. Read without following a link out of the home.
+ */
+async function codexSessionModel(home: string, sessionId: string | null): Promise<string | null> {
+  try {
+    const { entries } = await listConfinedTree(home, '.codex/sessions', 2000);
+    const rollouts = entries.filter((e) => /\/rollout-[^/]*\.jsonl$/.test(e));
+    const mine = (sessionId && rollouts.find((e) => e.endsWith(`-${sessionId}.jsonl`))) || rollouts.at(-1);
+    if (!mine) return null;
+    const text = (await readConfinedFile(home, mine, { maxBytes: 64 * 1024 * 1024 }))?.toString('utf8') ?? '';
+    let model: string | null = null;
+    for (const line of text.split('\n')) {
+      if (!line.includes('"turn_context"')) continue;
+      const entry = JSON.parse(line) as { type?: string; payload?: { model?: unknown } };
+      if (entry.type === 'turn_context' && typeof entry.payload?.model === 'string' && entry.payload.model) model = entry.payload.model;
+    }
+    return model;
+  } catch {
+    return null; // provenance then keeps the alias
+  }
 }
 
 function todoText(item: Json): string {
@@ -54,10 +80,10 @@ export const codexDriver: AgentDriver = {
   name: 'codex',
   async run(ctx: DriverContext): Promise<DriverResult> {
     const program = resolveProgram({ configured: ctx.env.GITOKU_DRIVER_BIN, runnerVariable: 'GITOKU_CODEX_BIN', fallback: 'codex', label: 'Codex CLI', setting: 'GITOKU_CODEX_BIN', workspaceRoot: ctx.workspace.root });
-    const home = join(ctx.workspace.home, '.codex');
+    const home = join(ctx.workspace.view.home, '.codex');
     await writeConfinedFile(ctx.workspace.home, '.codex/config.toml', codexConfig(ctx.env), { mode: 0o600 });
 
-    const argv = [...program.argv, 'exec', '--json', '--color', 'never', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '--cd', ctx.workspace.dir];
+    const argv = [...program.argv, 'exec', '--json', '--color', 'never', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '--cd', ctx.workspace.view.dir];
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);
     argv.push('-'); // the prompt comes on stdin (it may be larger than one argument may be)
 
@@ -96,7 +122,7 @@ export const codexDriver: AgentDriver = {
             if (it.status === 'failed') ctx.emit({ kind: 'status', data: { message: 'Codex could not apply a patch' } });
             else
               for (const change of Array.isArray(it.changes) ? (it.changes as Json[]) : []) {
-                ctx.emit({ kind: 'file_edit', data: { path: workspacePath(ctx.workspace.dir, str(change.path)), action: change.kind === 'delete' ? 'delete' : 'write' } });
+                ctx.emit({ kind: 'file_edit', data: { path: workspacePath(ctx.workspace.view.dir, str(change.path)), action: change.kind === 'delete' ? 'delete' : 'write' } });
               }
           }
           break;
@@ -190,6 +216,7 @@ export const codexDriver: AgentDriver = {
 
     const total = usage.input_tokens + usage.output_tokens;
     ctx.emit({ kind: 'usage', data: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens, total_tokens: total } });
-    return { summary: summary || 'Codex finished without a final message.', usage: { ...usage, total_tokens: total }, sessionId };
+    const model = await codexSessionModel(ctx.workspace.home, sessionId);
+    return { summary: summary || 'Codex finished without a final message.', usage: { ...usage, total_tokens: total }, sessionId, model };
   },
 };

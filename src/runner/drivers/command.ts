@@ -34,16 +34,16 @@ export const commandDriver: AgentDriver = {
     if (!Array.isArray(template) || template.length === 0 || !template.every((a) => typeof a === 'string')) {
       throw new AgentFailure('the command driver is not configured on the server (GITOKU_COMMAND_DRIVER)');
     }
-    const promptFile = join(ctx.workspace.home, 'gitoku-prompt.md');
+    const promptFile = join(ctx.workspace.view.home, 'gitoku-prompt.md');
     await writeConfinedFile(ctx.workspace.home, 'gitoku-prompt.md', ctx.prompt);
     const model = ctx.model === 'default' ? '' : ctx.model;
-    const [program, ...args] = expandArgv(template as string[], { prompt_file: promptFile, workspace: ctx.workspace.dir, model });
+    const [program, ...args] = expandArgv(template as string[], { prompt_file: promptFile, workspace: ctx.workspace.view.dir, model });
     const resolved = resolveProgram({ fallback: program!, label: 'agent program', setting: 'GITOKU_COMMAND_DRIVER', workspaceRoot: ctx.workspace.root });
 
     const stdout = new LineSplitter((text) => ctx.emit({ kind: 'log', data: { stream: 'stdout', text: `${text}\n` } }));
     const stderr = new LineSplitter((text) => ctx.emit({ kind: 'log', data: { stream: 'stderr', text: `${text}\n` } }));
     const result = await ctx.sandbox.exec(ctx.workspace, [...resolved.argv, ...args], {
-      env: processEnvironment(ctx.env, { GITOKU_PROMPT_FILE: promptFile, GITOKU_WORKSPACE: ctx.workspace.dir }),
+      env: processEnvironment(ctx.env, { GITOKU_PROMPT_FILE: promptFile, GITOKU_WORKSPACE: ctx.workspace.view.dir }),
       timeoutMs: ctx.timeoutMs,
       signal: ctx.signal,
       mounts: resolved.mounts,

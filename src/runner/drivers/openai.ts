@@ -52,17 +52,17 @@ export const TOOLS: ChatCompletionFunctionTool[] = [
 
 function systemPrompt(ctx: DriverContext): string {
   return [
-    `You are an autonomous coding agent working in a git checkout (the repository root is ${ctx.workspace.dir}).`,
+    `You are an autonomous coding agent working in a git checkout (the repository root is ${ctx.workspace.view.dir}).`,
     'Use the tools to look at the code, change files and run commands (tests, builds) in the checkout; paths are relative to the repository root.',
     'Make the change the task asks for and check it where you can. When you are done, reply with a short summary of what you changed, without calling a tool.',
     'Do not commit: your changes are committed and pushed for review when you finish.',
   ].join('\n');
 }
 
-/** A path the agent named, checked: relative to the checkout, no `..` out of it, not in `.git`. */
-function relativePath(root: string, path: unknown, opts: { allowRoot?: boolean } = {}): string {
+/** A path the agent named (relative, or absolute as its sandbox shows the checkout), checked: no `..` out of it, not in `.git`. */
+function relativePath(viewRoot: string, path: unknown, opts: { allowRoot?: boolean } = {}): string {
   try {
-    return confinedComponents(root, path, opts).join('/') || '.';
+    return confinedComponents(viewRoot, path, opts).join('/') || '.';
   } catch (err) {
     throw new ToolError((err as Error).message);
   }
@@ -97,6 +97,7 @@ export const openaiDriver: AgentDriver = {
     const client = new OpenAI({ apiKey: ctx.env.GITOKU_DRIVER_API_KEY || 'none', baseURL, maxRetries: 2 });
     const endpoint = baseURL ?? 'the OpenAI API';
     const root = ctx.workspace.dir;
+    const viewRoot = ctx.workspace.view.dir;
     const deadline = Date.now() + ctx.timeoutMs;
     const env = processEnvironment(ctx.env);
     const usage: Usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0, estimated: 0, steps: 0 };
@@ -114,7 +115,7 @@ export const openaiDriver: AgentDriver = {
 
     const tools: Record<string, (a: ToolArgs) => Promise<string>> = {
       list_files: async (a) => {
-        const rel = relativePath(root, a.path ?? '.', { allowRoot: true });
+        const rel = relativePath(viewRoot, a.path ?? '.', { allowRoot: true });
         const text = await listFiles(root, rel).catch((err: Error) => {
           throw new ToolError(err instanceof WorkspaceMissingError ? `${String(a.path)}: no such directory` : err.message);
         });
@@ -122,7 +123,7 @@ export const openaiDriver: AgentDriver = {
         return text;
       },
       read_file: async (a) => {
-        const rel = relativePath(root, a.path);
+        const rel = relativePath(viewRoot, a.path);
         const content = await readConfinedFile(root, rel);
         if (!content) throw new ToolError(`${rel}: no such file`);
         let text = content.toString('utf8');
@@ -137,14 +138,14 @@ export const openaiDriver: AgentDriver = {
         return cut ? `${text.slice(0, MAX_READ)}\n… (cut at ${MAX_READ} characters; read a line range for more)` : text;
       },
       write_file: async (a) => {
-        const rel = relativePath(root, a.path);
+        const rel = relativePath(viewRoot, a.path);
         if (typeof a.content !== 'string') throw new ToolError('content must be a string');
         await writeConfinedFile(root, rel, a.content);
         ctx.emit({ kind: 'file_edit', data: { path: rel, action: 'write', bytes: Buffer.byteLength(a.content) } });
         return `wrote ${rel} (${Buffer.byteLength(a.content)} bytes)`;
       },
       replace_in_file: async (a) => {
-        const rel = relativePath(root, a.path);
+        const rel = relativePath(viewRoot, a.path);
         if (typeof a.old_text !== 'string' || a.old_text === '' || typeof a.new_text !== 'string') throw new ToolError('old_text (not empty) and new_text must be strings');
         const existing = await readConfinedFile(root, rel);
         if (!existing) throw new ToolError(`${rel}: no such file`);
@@ -158,14 +159,14 @@ export const openaiDriver: AgentDriver = {
         return `replaced ${a.replace_all === true ? n : 1} occurrence${n === 1 || a.replace_all !== true ? '' : 's'} in ${rel}`;
       },
       delete_file: async (a) => {
-        const rel = relativePath(root, a.path);
+        const rel = relativePath(viewRoot, a.path);
         if (!(await deleteConfinedFile(root, rel))) throw new ToolError(`${rel}: no such file`);
         ctx.emit({ kind: 'file_edit', data: { path: rel, action: 'delete' } });
         return `deleted ${rel}`;
       },
       search_text: async (a) => {
         if (typeof a.pattern !== 'string' || !a.pattern) throw new ToolError('pattern must be a non-empty string');
-        const rel = relativePath(root, a.path ?? '.', { allowRoot: true });
+        const rel = relativePath(viewRoot, a.path ?? '.', { allowRoot: true });
         const r = await exec(['grep', '-rnI', '--exclude-dir=.git', a.regex === true ? '-E' : '-F', '-e', a.pattern, '--', rel], 60_000);
         const text = r.code === 1 ? 'no matches' : r.code === 0 ? tail(r.stdout, MAX_TOOL_OUTPUT) : `grep failed: ${tail(r.stderr, 2000)}`;
         ctx.emit({ kind: 'tool_call', data: { tool: 'search_text', input: a, output: tail(text, 4096) } });
@@ -214,9 +215,11 @@ export const openaiDriver: AgentDriver = {
       const calls: { id: string; name: string; arguments: string }[] = [];
       let reported = false;
       try {
+        // The run's deadline bounds the request, the client's retries of it and the stream: a per-request
+        // timeout alone restarts with every retry (a hanging endpoint took three times the run's timeout).
         const stream = await client.chat.completions.create(
           { model: ctx.model, messages, tools: TOOLS, tool_choice: 'auto', stream: true, stream_options: { include_usage: true } },
-          { signal: ctx.signal, timeout: remaining(deadline) },
+          { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(remaining(deadline))]), timeout: remaining(deadline) },
         );
         for await (const chunk of stream) {
           if (chunk.usage) {
@@ -237,6 +240,7 @@ export const openaiDriver: AgentDriver = {
           }
         }
       } catch (err) {
+        if (!ctx.signal.aborted && Date.now() >= deadline - 50) throw new AgentFailure(`timed out after ${Math.round(ctx.timeoutMs / 1000)} s waiting for the model endpoint (${endpoint})`);
         throw describeError(err, ctx, endpoint);
       }
       usage.steps = step;

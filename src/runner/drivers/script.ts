@@ -75,8 +75,9 @@ export const scriptDriver: AgentDriver = {
             timeoutMs: left,
             signal: ctx.signal,
             maxOutputBytes: 256 * 1024,
-            onOutput: (stream, text) => ctx.emit({ kind: 'log', data: { stream, text } }),
           });
+          // The output is reported once, with its command (as every driver does): streaming it as log
+          // events as well printed it twice in the trace.
           ctx.emit({ kind: 'command', data: { command: step.command, exit_code: result.code, output: (result.stdout + result.stderr).slice(-16_384), timed_out: result.timedOut } });
           if (result.cancelled) throw new AgentFailure('cancelled');
           if (result.timedOut) throw new AgentFailure('timed out');

@@ -28,6 +28,8 @@ export interface DriverResult {
   summary: string;
   usage: Record<string, number>;
   sessionId: string | null;
+  /** The model that answered, as the agent reports it (an alias such as `sonnet` or `default` resolved); null when unknown. */
+  model?: string | null;
 }
 
 /** Raised by a driver when the agent failed (not retryable: the same prompt would fail again). */

@@ -106,7 +106,7 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
     advertise: false,
     gitProtocol: safeGitProtocol(c.req.header('git-protocol')),
     hooksDir: isPush ? app.hooksDir : undefined,
-    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile, ...(access.identity?.viewer.jobScope ? { GITOKU_ALLOWED_REF: access.identity.viewer.jobScope.allowedRef } : {}) } : undefined,
+    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile, ...jobRefEnv(access.identity) } : undefined,
   });
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   const stderr: Buffer[] = [];
@@ -135,4 +135,11 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
   }
   out.end();
   return RESPONSE_ALREADY_SENT;
+}
+
+/** What the pre-receive hook lets a job token push: its compare branch and, for runs, its checkpoint refs. */
+function jobRefEnv(identity: Identity | null): Record<string, string> {
+  const scope = identity?.viewer.jobScope;
+  if (!scope) return {};
+  return { GITOKU_ALLOWED_REF: scope.allowedRef, ...(scope.allowedRefPrefix ? { GITOKU_ALLOWED_REF_PREFIX: scope.allowedRefPrefix } : {}) };
 }

@@ -8,6 +8,10 @@ import { getJob, heartbeatJob, releaseJob } from '../../services/jobs.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { parseJsonBody } from '../../domain/json.ts';
+import { MAX_INVENTORY, recordCheckpoint, replaceRunnerSnapshots } from '../../services/checkpoints.ts';
+import { getRunById, RUN_JOB_KIND } from '../../services/runs.ts';
+import { findRepositoryById } from '../../services/repositories.ts';
+import { repositoryGitDir } from '../../services/storage.ts';
 
 /**
  * The runner protocol (JSON over HTTP), used by remote `gitoku runner` processes and by the runner
@@ -21,6 +25,22 @@ const completeBody = z.object({ result: z.record(z.string(), z.unknown()) });
 const failBody = z.object({ error: z.string().max(100_000), retryable: z.boolean().default(false) });
 const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancelled') });
 const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
+const snapshotId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'snapshot ids are 1-128 letters, digits, ".", "-" or "_"');
+const checkpointBody = z.object({
+  attempt: z.number().int().min(1),
+  step: z.number().int().min(0).max(100_000),
+  trace_event_id: z.number().int().min(0).nullable().default(null),
+  commit_sha: z.string().regex(/^[0-9a-f]{40}$/, 'commit_sha must be a 40-character hex sha'),
+  final: z.boolean().default(false),
+  snapshot: z.object({ id: snapshotId, mode: z.enum(['overlay', 'copy']), bytes: z.number().int().min(0) }).nullable().default(null),
+  setup_cache_key: z.string().regex(/^[0-9a-f]{64}$/, 'setup_cache_key must be a sha256 hex digest').optional(),
+});
+const isoTime = z.string().datetime({ offset: true });
+const snapshotsBody = z.object({
+  snapshots: z
+    .array(z.object({ id: snapshotId, mode: z.enum(['overlay', 'copy']), bytes: z.number().int().min(0), parent: snapshotId.nullable().default(null), created_at: isoTime, last_used_at: isoTime }))
+    .max(MAX_INVENTORY),
+});
 
 async function parse<T>(c: Context<RunnerEnv>, schema: z.ZodType<T>): Promise<T> {
   let text: string;
@@ -101,7 +121,7 @@ export function runnerRoutes(): Hono<RunnerEnv> {
         await releaseJob(app.db, claimed.job.id, leaseOwner(c.get('runner')));
         return c.body(null, 204);
       }
-      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, payload: claimed.payload } });
+      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: c.get('runner').id, payload: claimed.payload } });
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
@@ -123,6 +143,26 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     const job = await ownedJob(c);
     await jobKindHandler(job.kind)?.appendEvents(c.get('app'), job, body.attempt, body.events);
     return c.json({ stored: body.events.length });
+  });
+
+  // A checkpoint of a run (issue 13): the runner pushed its commit to the step's hidden ref first.
+  r.post('/jobs/:id/checkpoints', async (c) => {
+    const body = await parse(c, checkpointBody);
+    const job = await ownedJob(c);
+    const app = c.get('app');
+    if (job.kind !== RUN_JOB_KIND) throw new ServiceError(422, 'Only agent runs take checkpoints');
+    const run = await getRunById(app.db, (JSON.parse(job.payload) as { run_id: number }).run_id);
+    const repo = run ? await findRepositoryById(app.db, run.repository_id) : undefined;
+    if (!run || !repo) throw new ServiceError(409, 'The run of this job is gone');
+    const { ref } = await recordCheckpoint(app, job, c.get('runner'), repositoryGitDir(app, repo), run, body);
+    return c.json({ ref }, 201);
+  });
+
+  // The runner's snapshot inventory, replaced whole (at start and after every snapshot made or evicted).
+  r.put('/snapshots', async (c) => {
+    const body = await parse(c, snapshotsBody);
+    await replaceRunnerSnapshots(c.get('app'), c.get('runner').id, body.snapshots.map((s) => ({ ...s, parent: s.parent ?? null })));
+    return c.body(null, 204);
   });
 
   r.post('/jobs/:id/complete', async (c) => {

@@ -197,3 +197,13 @@
     if (textarea) textarea.focus();
   });
 })();
+
+// A <select data-autosubmit> submits its (GET) form when changed, once every required field is chosen:
+// the new pull request's branch choosers open the compare view (the "Compare" button does without script).
+(function () {
+  document.addEventListener('change', function (event) {
+    var select = event.target;
+    if (!select || select.tagName !== 'SELECT' || !select.hasAttribute('data-autosubmit') || !select.form) return;
+    if (select.form.checkValidity()) select.form.submit();
+  });
+})();

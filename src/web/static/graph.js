@@ -28,15 +28,6 @@
   function kindClass(kind) {
     return /^[a-z_]{1,32}$/.test(kind) ? kind.replace(/_/g, '-') : 'other';
   }
-  function str(v) {
-    if (v === undefined || v === null) return '\u2014';
-    if (typeof v === 'string') return v;
-    try {
-      return JSON.stringify(v);
-    } catch {
-      return String(v);
-    }
-  }
   /** Only our own links (built by the server) become hrefs. */
   function safeHref(href) {
     return typeof href === 'string' && href.charAt(0) === '/' && href.charAt(1) !== '/' ? href : null;
@@ -492,18 +483,23 @@
     }
     body.appendChild(actions);
 
-    var dl = el('dl', 'gk-fields');
-    function field(name, value, mono) {
-      dl.appendChild(el('dt', null, name));
-      dl.appendChild(el('dd', mono ? 'mono' : null, value));
+    // People-facing fields only (the server's `facts`: no internal ids), links where the thing has a page.
+    var facts = Array.isArray(n.facts) ? n.facts : [];
+    if (facts.length) {
+      var dl = el('dl', 'gk-fields');
+      facts.forEach(function (f) {
+        dl.appendChild(el('dt', null, f.label));
+        var dd = el('dd');
+        var href = safeHref(f.href);
+        if (href) {
+          var a = el('a', null, f.value);
+          a.setAttribute('href', href);
+          dd.appendChild(a);
+        } else dd.textContent = String(f.value);
+        dl.appendChild(dd);
+      });
+      body.appendChild(dl);
     }
-    field('Key', n.key, true);
-    if (n.id > 0) field('Node', String(n.id), true);
-    var data = n.data && typeof n.data === 'object' ? n.data : {};
-    Object.keys(data).forEach(function (k) {
-      field(k, str(data[k]), true);
-    });
-    body.appendChild(dl);
 
     if (n.edges.length) {
       var wrap = el('div', 'gk-panel-edges');

@@ -130,11 +130,11 @@ export const AiCaptureDetails: FC<{ repo: RepoRef; capture: CaptureView; showCom
 );
 
 /** The badge that opens the capture's popover (click, no script). Several captures: one section each. */
-export const AiPopover: FC<{ repo: RepoRef; captures: CaptureView[]; lines?: string }> = ({ repo, captures, lines }) => {
+export const AiPopover: FC<{ repo: RepoRef; captures: CaptureView[]; lines?: string; up?: boolean }> = ({ repo, captures, lines, up }) => {
   const first = captures[0];
   if (!first) return null;
   return (
-    <details class="ai-pop">
+    <details class={up ? 'ai-pop ai-pop-up' : 'ai-pop'}>
       <summary class="ai-pop-summary" aria-label={`AI-written${lines ? ` (${lines})` : ''}: ${aiLabel(first)}`}>
         <AiBadge capture={first} extra={captures.length - 1} />
       </summary>
@@ -173,13 +173,6 @@ export function distinctCaptures(marks: Map<number, AiLineMark>): CaptureView[] 
   for (const m of marks.values()) for (const c of m.captures) if (!seen.has(c.id)) seen.set(c.id, c);
   return [...seen.values()];
 }
-
-/** The blame view's AI gutter cell for one line. */
-export const AiGutterCell: FC<{ repo: RepoRef; mark: AiLineMark | undefined }> = ({ repo, mark }) => {
-  if (!mark) return <td class="ai-gutter"></td>;
-  const hue = aiHue(mark.captures[0]!);
-  return <td class={`ai-gutter ai-on ${hue}${mark.start ? ' ai-start' : ''}`}>{mark.start ? <AiPopover repo={repo} captures={mark.captures} lines={mark.label} /> : null}</td>;
-};
 
 /** A code table (escaped highlighted lines) whose AI-written rows carry `ai-line` and the capture's colour. */
 export const AiCodeTable: FC<{ lines: string[]; marks: Map<number, AiLineMark> }> = ({ lines, marks }) => {

@@ -9,6 +9,7 @@ import { Icon, type IconName } from './icons.tsx';
 import { formatBytes, shortDate } from './format.ts';
 import { escapeHtml, highlightLines, languageFor } from './highlight.ts';
 import { blobUrl, commitUrl, commitsUrl, treeUrl, type RepoRef } from './urls.ts';
+import { isRunBranch } from '../../domain/runs.ts';
 
 /** Building blocks of the code pages: ref switcher, breadcrumbs, file lists, code and diff tables. */
 
@@ -20,7 +21,7 @@ const RefItems: FC<{ names: string[]; selected: string | null; href: (ref: strin
   <ul class="dropdown-list">
     {names.map((name) => (
       <li>
-        <a class={name === selected ? 'dropdown-item selected' : 'dropdown-item'} href={href(name)} data-filter-text={name}>
+        <a class={name === selected ? 'dropdown-item selected' : 'dropdown-item'} href={href(name)} data-filter-text={name} title={name}>
           <Icon name="check" class="dropdown-check" />
           <span class="mono">{name}</span>
         </a>
@@ -32,6 +33,8 @@ const RefItems: FC<{ names: string[]; selected: string | null; href: (ref: strin
 export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit'; refs: RefLists; href: (ref: string) => string; label?: string; id?: string }> = ({ current, kind, refs, href, label, id }) => {
   const icon: IconName = kind === 'tag' ? 'tag' : kind === 'commit' ? 'commit' : 'branch';
   const shown = kind === 'commit' && isSha(current) ? shortSha(current) : current;
+  const branches = refs.branches.map((b) => b.name).filter((name) => !isRunBranch(name));
+  const runBranches = refs.branches.map((b) => b.name).filter(isRunBranch);
   return (
     <details class="dropdown ref-switcher" id={id}>
       <summary class="btn btn-sm ref-button" title={`${label ?? 'Switch branches or tags'}: ${current}`}>
@@ -47,7 +50,16 @@ export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit
         </div>
         <div class="dropdown-scroll">
           <div class="dropdown-section">Branches</div>
-          <RefItems names={refs.branches.map((b) => b.name)} selected={kind === 'branch' ? current : null} href={href} />
+          <RefItems names={branches} selected={kind === 'branch' ? current : null} href={href} />
+          {runBranches.length > 0 && (
+            // Agent runs' branches pile up: grouped apart, folded unless the current ref is one of them.
+            <details class="dropdown-group run-branches" open={kind === 'branch' && isRunBranch(current)}>
+              <summary class="dropdown-section">
+                Show run branches <span class="counter">{runBranches.length}</span>
+              </summary>
+              <RefItems names={runBranches} selected={kind === 'branch' ? current : null} href={href} />
+            </details>
+          )}
           {refs.tags.length > 0 && (
             <>
               <div class="dropdown-section">Tags</div>

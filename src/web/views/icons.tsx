@@ -52,6 +52,7 @@ const PATHS = {
   server: 'M2.5 2.75h11v4h-11zM2.5 9.25h11v4h-11zM5 4.75v.01M5 11.25v.01M8 4.75h3M8 11.25h3',
   // automation: events and behaviors
   bolt: 'M9 1.75L3.25 9h4.25L7 14.25 12.75 7H8.5z',
+  robot: 'M3.25 5.5h9.5v7.5h-9.5zM8 5.5V3M8 3a.75.75 0 1 0 0-.01M6 8.5h.01M10 8.5h.01M6.25 11h3.5M1.75 8v2.5M14.25 8v2.5',
   // the knowledge graph: three linked nodes
   graph: 'M4 2.1a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM12.2 4.1a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM6 10.3a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM5.85 4.45l4.5 1.1M4.5 5.85l1 4.45M10.75 7.35l-3.3 3.4',
 } as const;

@@ -8,9 +8,11 @@ import { registerRepoRoutes } from './repos.ts';
 import { registerCodeRoutes } from './code.ts';
 import { registerPullRoutes } from './pulls.ts';
 import { registerRunRoutes } from './runs.ts';
+import { registerRunGroupRoutes } from './runGroups.ts';
 import { registerProvenanceRoutes } from './provenance.ts';
 import { registerGraphRoutes } from './graph.ts';
 import { registerAutomationRoutes } from './automation.ts';
+import { registerAgentRoutes } from './agents.ts';
 
 /** Declares every JSON API route on a registry (the route table: tests iterate its specs). */
 export function registerApiRoutes(registry: ApiRegistry): ApiRegistry {
@@ -18,7 +20,9 @@ export function registerApiRoutes(registry: ApiRegistry): ApiRegistry {
   registerRepoRoutes(registry);
   registerPullRoutes(registry);
   registerRunRoutes(registry);
+  registerRunGroupRoutes(registry);
   registerAutomationRoutes(registry);
+  registerAgentRoutes(registry);
   registerProvenanceRoutes(registry); // before code routes: commits/{ref+}/ai-contexts
   registerGraphRoutes(registry);
   registerCodeRoutes(registry);

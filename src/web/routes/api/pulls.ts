@@ -38,7 +38,7 @@ async function userRef(app: AppContext, id: number | null) {
 }
 
 function branchRef(app: AppContext, repo: RepositoryWithOwner, branch: string, sha: string) {
-  return { label: `${repo.owner_name}:${branch}`, ref: branch, sha, user: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: 0 }), repo: { id: repo.id, name: repo.name, full_name: `${repo.owner_name}/${repo.name}` } };
+  return { label: `${repo.owner_name}:${branch}`, ref: branch, sha, user: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: repo.owner_is_admin }), repo: { id: repo.id, name: repo.name, full_name: `${repo.owner_name}/${repo.name}` } };
 }
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
@@ -93,7 +93,7 @@ function commentJson(app: AppContext, access: RepositoryAccess, pr: PullRequest,
   const repo = access.repo;
   const api = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
   const html = `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}#comment-${c.id}`;
-  const user = c.author_id !== null && c.author_name ? simpleUserJson(app, { id: c.author_id, username: c.author_name, is_admin: 0 }) : null;
+  const user = c.author_id !== null && c.author_name ? simpleUserJson(app, { id: c.author_id, username: c.author_name, is_admin: c.author_is_admin ?? 0 }) : null;
   const common = { id: c.id, body: c.body, user, created_at: iso(c.created_at), updated_at: iso(c.updated_at), html_url: html };
   if (c.path === null) return { ...common, url: `${api}/issues/comments/${c.id}`, issue_url: `${api}/issues/${pr.number}` };
   return {
@@ -117,7 +117,7 @@ function reviewJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, 
   const repo = access.repo;
   return {
     id: r.id,
-    user: r.author_id !== null && r.author_name ? simpleUserJson(app, { id: r.author_id, username: r.author_name, is_admin: 0 }) : null,
+    user: r.author_id !== null && r.author_name ? simpleUserJson(app, { id: r.author_id, username: r.author_name, is_admin: r.author_is_admin ?? 0 }) : null,
     body: r.body,
     state: r.state,
     commit_id: r.commit_sha,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_BRANCH_CLEANUP } from '../../../domain/runs.ts';
 import type { Context } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { ApiRegistry } from './registry.ts';
@@ -33,6 +34,7 @@ const updateRepoBody = z.object({
   default_model: z.string().max(255).optional(),
   agent_network: z.enum(['none', 'model-only', 'allow-list', 'open']).optional(),
   agent_network_hosts: z.union([z.string().max(8192), z.array(z.string().max(253)).max(100)]).optional(),
+  run_branch_cleanup: z.enum(RUN_BRANCH_CLEANUP).optional(),
 });
 
 const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
@@ -67,6 +69,7 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       defaultModel: body.default_model,
       agentNetwork: body.agent_network,
       agentNetworkHosts: Array.isArray(body.agent_network_hosts) ? body.agent_network_hosts.join(' ') : body.agent_network_hosts,
+      runBranchCleanup: body.run_branch_cleanup,
     });
     return c.json(repositoryJson(c.get('app'), repo, access.role));
   });

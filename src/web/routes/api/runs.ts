@@ -10,11 +10,27 @@ import { requireIdentity } from './guards.ts';
 import type { AppContext } from '../../../services/app.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
 import type { Run } from '../../../db/schema.ts';
-import { cancelRun, forkPromptPullRequestJob, getRun, getRunById, listRunEvents, listRuns, startRun } from '../../../services/runs.ts';
+import { cancelRun, getRun, getRunById, listRunEvents, listRuns, startRun, type RunRequest } from '../../../services/runs.ts';
 import { listDrivers } from '../../../services/drivers.ts';
+import { parseAgentRunContext } from '../../../services/agents.ts';
 import { createRegistrationToken, listRunners } from '../../../services/runners.ts';
+import { forkRunFromStep } from '../../../services/forks.ts';
+import { createRunGroup, MAX_ATTEMPTS } from '../../../services/runGroups.ts';
+import { runGroupJson } from './runGroups.ts';
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
+
+/** The agent definition the run used (without the instruction texts, which are in rendered_prompt). */
+function agentJson(run: Run) {
+  const ctx = parseAgentRunContext(run.agent_definition);
+  const a = ctx?.agent;
+  return {
+    key: run.agent_key,
+    definition: a ? { name: a.name, source: a.source, format: a.format, blob_sha: a.blob_sha, commit_sha: a.file_commit_sha, instructions_path: a.instructions_path, instructions_blob_sha: a.instructions_blob_sha, instructions_commit_sha: a.instructions_commit_sha, driver_note: a.driver_note } : null,
+    repository_instructions: ctx?.repository_instructions ? { path: ctx.repository_instructions.path, blob_sha: ctx.repository_instructions.blob_sha } : null,
+    resolved_at: ctx?.commit_sha ?? null,
+  };
+}
 
 async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
   const repo = access.repo;
@@ -32,6 +48,8 @@ async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
     agent_key: run.agent_key,
     driver: run.driver,
     model: run.model,
+    /** The model that answered (the alias in `model` resolved), when the agent reported it. */
+    resolved_model: run.resolved_model ?? null,
     base_branch: run.base_branch,
     source_branch: run.source_branch,
     source_commit: run.source_commit,
@@ -42,7 +60,12 @@ async function runJson(app: AppContext, access: RepositoryAccess, run: Run) {
     usage: JSON.parse(run.usage) as Record<string, unknown>,
     session_id: run.session_id,
     rendered_prompt: run.rendered_prompt,
-    forked_from: forkedFrom ? { id: forkedFrom.id, number: forkedFrom.number } : null,
+    agent: agentJson(run),
+    forked_from: forkedFrom ? { id: forkedFrom.id, number: forkedFrom.number, step: run.forked_from_step } : null,
+    forked_from_step: run.forked_from_step,
+    workspace_start: run.workspace_start,
+    group_id: run.group_id,
+    group_url: run.group_id !== null ? `${api}/run-groups/${run.group_id}` : null,
     depends_on: (
       await app.db.selectFrom('run_dependencies').innerJoin('prompt_pull_request_jobs', 'prompt_pull_request_jobs.id', 'run_dependencies.depends_on_run_id').select(['prompt_pull_request_jobs.number', 'prompt_pull_request_jobs.status']).where('run_dependencies.run_id', '=', run.id).execute()
     ).map((d) => ({ number: d.number, status: d.status })),
@@ -67,8 +90,17 @@ const startBody = z.object({
   model: z.string().optional(),
   timeout_seconds: z.number().int().positive().optional(),
   depends_on: z.array(z.number().int().positive()).max(50).optional(),
+  /** Best-of-N: run the task this many ways (1–8), or once per variant; the response is the run group. */
+  attempts: z.number().int().min(1, `attempts must be between 1 and ${MAX_ATTEMPTS}`).max(MAX_ATTEMPTS, `attempts must be between 1 and ${MAX_ATTEMPTS}`).optional(),
+  variants: z
+    .array(z.object({ driver: z.string().optional(), model: z.string().optional(), prompt: z.string().optional() }))
+    .min(1, `variants must list 1 to ${MAX_ATTEMPTS} variants`)
+    .max(MAX_ATTEMPTS, `variants must list 1 to ${MAX_ATTEMPTS} variants`)
+    .optional(),
+  /** A repository agent (gitoku.toml `[agent.<key>]`, .github/agents, .claude/agents) resolved at the source. */
+  agent: z.string().max(64).optional(),
 });
-const forkBody = z.object({ prompt: z.string().optional(), title: z.string().max(256).optional(), driver: z.string().optional(), model: z.string().optional(), timeout_seconds: z.number().int().positive().optional() });
+const forkBody = z.object({ step: z.number().int().min(0).optional(), prompt: z.string().optional(), title: z.string().max(256).optional(), driver: z.string().optional(), model: z.string().optional(), timeout_seconds: z.number().int().positive().optional() });
 const listQuery = paginationQuery.extend({ status: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled', 'blocked']).optional() });
 const eventsQuery = z.object({ after: z.coerce.number().int().min(0).default(0) });
 
@@ -76,6 +108,8 @@ function runNumber(c: Context<WebEnv>): number {
   const n = Number(c.req.param('number'));
   return Number.isSafeInteger(n) && n > 0 && n <= 2_147_483_647 ? n : -1;
 }
+
+export { runJson };
 
 export function registerRunRoutes(api: ApiRegistry): void {
   api.add({ method: 'get', path: '/drivers', summary: 'Agent drivers this server offers (with availability)', tag: 'runs', access: 'public', responses: { 200: { description: 'Drivers' } } }, (c) => c.json(listDrivers(c.get('app').config.agents)));
@@ -94,7 +128,7 @@ export function registerRunRoutes(api: ApiRegistry): void {
       const app = c.get('app');
       const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
-      const run = await startRun(app, access, identity.user, {
+      const request: RunRequest = {
         prompt: body.prompt,
         title: body.title,
         description: body.description,
@@ -105,7 +139,13 @@ export function registerRunRoutes(api: ApiRegistry): void {
         model: body.model,
         timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined,
         dependsOn: body.depends_on,
-      });
+        agentKey: body.agent,
+      };
+      if (body.attempts !== undefined || body.variants !== undefined) {
+        const { group } = await createRunGroup(app, access, identity.user, request, { attempts: body.attempts, variants: body.variants });
+        return c.json(await runGroupJson(app, access, group), 201);
+      }
+      const run = await startRun(app, access, identity.user, request);
       return c.json(await runJson(app, access, run), 201);
     },
   );
@@ -145,13 +185,13 @@ export function registerRunRoutes(api: ApiRegistry): void {
   });
 
   api.add(
-    { method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/forks', summary: "Fork a run: continue from its result (compare branch at its commit), optionally with an edited prompt", tag: 'runs', access: 'repo', body: forkBody, responses: { 201: { description: 'The new run' } } },
+    { method: 'post', path: '/repos/{owner}/{repo}/runs/{number}/forks', summary: 'Fork a run from a step (default: its last checkpoint; without checkpoints, its result), optionally with an edited prompt, another driver or model', tag: 'runs', access: 'repo', body: forkBody, responses: { 201: { description: 'The new run' }, 404: { description: 'No such run (or no access)', schema: errorSchema }, 422: { description: 'Unknown step or invalid request', schema: errorSchema } } },
     async (c, { body }) => {
       const app = c.get('app');
       const identity = requireIdentity(c);
       const access = await repoFromPath(c, 'write');
       const source = await getRun(app, access.repo.id, runNumber(c));
-      const run = await forkPromptPullRequestJob(app, access, identity.user, source, { prompt: body.prompt, title: body.title, driver: body.driver, model: body.model, timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined });
+      const run = await forkRunFromStep(app, access, identity.user, source, { step: body.step, prompt: body.prompt, title: body.title, driver: body.driver, model: body.model, timeoutMs: body.timeout_seconds ? body.timeout_seconds * 1000 : undefined });
       return c.json(await runJson(app, access, run), 201);
     },
   );

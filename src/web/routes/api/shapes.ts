@@ -4,6 +4,7 @@ import type { User } from '../../../db/schema.ts';
 import { repositoryNetworkPolicy, type RepositoryWithOwner } from '../../../services/repositories.ts';
 import { type RepoRole, roleToGithubPermissions } from '../../../domain/permissions.ts';
 import type { CommitSummary } from '../../../git/refs.ts';
+import { avatarPath } from '../../views/avatarSvg.ts';
 
 /** JSON shapes of the API, following GitHub's REST API field names. */
 
@@ -62,7 +63,7 @@ export function simpleUserJson(app: AppContext, user: Pick<User, 'id' | 'usernam
     id: user.id,
     type: 'User' as const,
     site_admin: user.is_admin === 1,
-    avatar_url: `${base}/${encodeURIComponent(user.username)}.png`,
+    avatar_url: `${base}${avatarPath(user.username)}`,
     html_url: `${base}/${encodeURIComponent(user.username)}`,
     url: `${base}/api/v1/users/${encodeURIComponent(user.username)}`,
   };
@@ -85,7 +86,7 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     id: repo.id,
     name: repo.name,
     full_name: fullName,
-    owner: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: 0 }),
+    owner: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: repo.owner_is_admin }),
     private: repo.is_private === 1,
     visibility: repo.is_private === 1 ? ('private' as const) : ('public' as const),
     description: repo.description || null,
@@ -101,7 +102,7 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     pushed_at: iso(repo.pushed_at),
     ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
     ...(role === 'admin'
-      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null, agent_network: repositoryNetworkPolicy(repo) }
+      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null, agent_network: repositoryNetworkPolicy(repo), run_branch_cleanup: repo.run_branch_cleanup }
       : {}),
   };
 }

@@ -94,6 +94,30 @@ export function registerUserRoutes(api: ApiRegistry): void {
   );
 
   api.add(
+    {
+      method: 'post',
+      path: '/admin/users/{username}/repos',
+      summary: 'Create a repository for a user (site administrators; as Gitea)',
+      tag: 'admin',
+      access: 'admin',
+      body: createRepoBody,
+      responses: { 201: { description: 'Created', schema: repositorySchema }, 404: { description: 'No such user', schema: errorSchema }, 422: { description: 'Invalid name or already exists', schema: errorSchema } },
+    },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const owner = await getUserByName(app, c.req.param('username')!);
+      const repo = await createRepository(app, owner, {
+        name: body.name,
+        description: body.description ?? '',
+        isPrivate: body.private ?? false,
+        autoInit: body.auto_init ?? false,
+        defaultBranch: body.default_branch,
+      });
+      return c.json(repositoryJson(app, repo, 'admin'), 201);
+    },
+  );
+
+  api.add(
     { method: 'post', path: '/admin/users', summary: 'Create a user (site administrators)', tag: 'admin', access: 'admin', body: createUserBody, responses: { 201: { description: 'Created', schema: userSchema } } },
     async (c, { body }) => {
       const app = c.get('app');

@@ -44,7 +44,7 @@ const runPagePath = (access: RepositoryAccess, n: number) => `${repoPath(access)
 
 function settingsOf(access: RepositoryAccess): AutomationSettingsValues {
   const r = access.repo;
-  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions, defaultDriver: r.default_driver, defaultModel: r.default_model, agentNetwork: r.agent_network, agentNetworkHosts: r.agent_network_hosts };
+  return { aiReviews: r.ai_reviews_enabled === 1, conflictResolution: r.conflict_resolution_enabled === 1, reviewDriver: r.review_driver, reviewModel: r.review_model, reviewInstructions: r.review_instructions, defaultDriver: r.default_driver, defaultModel: r.default_model, agentNetwork: r.agent_network, agentNetworkHosts: r.agent_network_hosts, runBranchCleanup: r.run_branch_cleanup };
 }
 
 async function renderAutomation(c: Context<WebEnv>, access: RepositoryAccess, settings?: { values: AutomationSettingsValues; error: FormError }, status: 200 | 422 = 200) {
@@ -75,7 +75,7 @@ async function renderAutomation(c: Context<WebEnv>, access: RepositoryAccess, se
       runsTotal={runs.total}
       behaviors={behaviors}
       drivers={listDrivers(c.get('app').config.agents)}
-      settings={settings?.values ?? settingsOf(access)}
+      settings={{ ...(settings?.values ?? settingsOf(access)), serverReviewer: app.config.agents.review?.driver ?? null }}
       settingsError={settings?.error ?? null}
       now={Date.now()}
     />,
@@ -173,11 +173,12 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
       defaultModel: form.get('default_model').trim(),
       agentNetwork: form.get('agent_network').trim() || access.repo.agent_network,
       agentNetworkHosts: form.get('agent_network_hosts').trim(),
+      runBranchCleanup: form.get('run_branch_cleanup').trim() || access.repo.run_branch_cleanup,
     };
     try {
       // Only drivers this server can run are offered; keeping the current one is always allowed.
       const driver = listDrivers(c.get('app').config.agents).find((d) => d.name === values.reviewDriver);
-      if (!driver || (!driver.available && values.reviewDriver !== access.repo.review_driver)) throw new ServiceError(422, driver ? `${driver.label} is not available on this server${driver.reason ? `: ${driver.reason}` : ''}` : `unknown agent "${values.reviewDriver}"`, 'review_driver');
+      if (values.reviewDriver !== '' && (!driver || (!driver.available && values.reviewDriver !== access.repo.review_driver))) throw new ServiceError(422, driver ? `${driver.label} is not available on this server${driver.reason ? `: ${driver.reason}` : ''}` : `unknown agent "${values.reviewDriver}"`, 'review_driver');
       await updateRepository(c.get('app'), access, {
         aiReviewsEnabled: values.aiReviews,
         conflictResolutionEnabled: values.conflictResolution,
@@ -188,6 +189,7 @@ export function registerAutomationRoutes(ui: Hono<WebEnv>): void {
         defaultModel: values.defaultModel,
         agentNetwork: values.agentNetwork,
         agentNetworkHosts: values.agentNetworkHosts,
+        runBranchCleanup: values.runBranchCleanup,
       });
       setFlash(c, 'success', 'Automation settings saved.');
       return c.redirect(`${repoPath(access)}/automation#settings`, 303);

@@ -1,8 +1,8 @@
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
 import { checkPathOr404, discardRawFile, FILE_LIMITS, openRawFile, resolveRefOr404, tooLargeMessage } from '../../../services/code.ts';
-import { notFound } from '../../../services/errors.ts';
+import { notFound, ServiceError } from '../../../services/errors.ts';
 import { combineStatuses, listCommitStatuses } from '../../../services/statuses.ts';
 import {
   briefFromSummary,
@@ -21,9 +21,11 @@ import { isBinary, entryAtPath, readBlobAtPath, resolveCommit } from '../../../g
 import { countCommits, listCommits } from '../../../git/log.ts';
 import { mergeBase } from '../../../git/merge.ts';
 import { LruCache } from '../../../git/lru.ts';
+import { catFilePool } from '../../../git/catFile.ts';
 import { renderMarkdown } from '../../markdown.ts';
 import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
+import { RepoNotFoundPage } from '../../views/pages/repoNotFound.tsx';
 import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
 import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
 import { blobUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
@@ -104,7 +106,34 @@ export async function renderRepoHome(c: Context<WebEnv>, access: RepositoryAcces
   return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={{ ref, refs, tree, readmeHtml, latestStatus: statuses.get(sha) ?? null }} />);
 }
 
+/** The pages under a ref whose 404s keep the repository frame (header, tabs) and link to the branch root. */
+const REF_PAGES = ['tree', 'blob', 'blame', 'commits', 'commit', 'raw'] as const;
+
+/**
+ * After a page under /:owner/:repo/<kind>/… answered 404 (an unknown ref or path), shows the repository's
+ * own 404 instead of the generic one — only to viewers who can see the repository: for anyone else the
+ * access check fails again here and the generic 404 stands (a private repository stays invisible).
+ */
+const repoFrame404: MiddlewareHandler<WebEnv> = async (c, next) => {
+  await next();
+  const err = c.error;
+  if (!(err instanceof ServiceError) || err.status !== 404 || c.req.method !== 'GET') return;
+  const access = await repoAccess(c).catch(() => null);
+  if (!access) return;
+  const parts = c.req.path.split('/').slice(4);
+  let asked: string;
+  try {
+    asked = parts.map(decodeURIComponent).join('/').replace(/\/+$/, '');
+  } catch {
+    return;
+  }
+  const split = asked && !asked.includes('\0') ? await resolveRefAndPath(access, asked).catch(() => null) : null;
+  c.res = undefined;
+  c.res = await render(c, <RepoNotFoundPage ctx={pageContext(c)} view={await repoView(c, access)} missing={{ ref: split?.ref ?? null, asked }} />, 404);
+};
+
 export function registerCodeRoutes(ui: Hono<WebEnv>): void {
+  for (const kind of REF_PAGES) ui.use(`/:owner/:repo/${kind}/*`, repoFrame404);
   ui.get('/:owner/:repo/tree', async (c) => {
     const access = await repoAccess(c);
     return c.redirect(treeUrl(access.repo, access.repo.default_branch), 302);
@@ -205,20 +234,21 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
     if (!entry) throw notFound();
     if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
-    const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, FILE_LIMITS.blame);
-    if (!blob) throw notFound();
-    if (blob.truncated) {
-      setFlash(c, 'info', tooLargeMessage('blame', blob.size, FILE_LIMITS.blame));
+    const info = entry.type === 'blob' ? await catFilePool.info(access.gitDir, entry.sha) : null;
+    if (!info) throw notFound();
+    if (info.size > FILE_LIMITS.blame) {
+      setFlash(c, 'info', tooLargeMessage('blame', info.size, FILE_LIMITS.blame));
       return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
     }
+    // One git blame (the AI blame: commits, line groups and captures) serves the commit column and the
+    // AI gutter; the text (one cat-file read), the refs and the header load beside it.
+    const [blob, refs, aiBlame, view] = await Promise.all([readBlobAtPath(access.gitDir, loc.sha, loc.path, FILE_LIMITS.blame), listRepoRefs(access), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path), repoView(c, access)]);
+    if (!blob || !aiBlame) throw notFound();
     if (isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
-    // One blame serves both the commit column and the AI gutter.
-    const [refs, aiBlame] = await Promise.all([listRepoRefs(access), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path)]);
-    if (!aiBlame) throw notFound();
     const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
     const groups = blameGroups(aiBlame.ranges, html);
     const lineCount = aiBlame.ranges.length ? aiBlame.ranges[aiBlame.ranges.length - 1]!.end_line : 0;
-    return render(c, <BlamePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
+    return render(c, <BlamePage ctx={pageContext(c)} view={view} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
   });
 
   ui.get('/:owner/:repo/commits', async (c) => {

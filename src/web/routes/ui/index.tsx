@@ -8,6 +8,7 @@ import { ErrorPage } from '../../views/pages/error.tsx';
 import { sentence } from '../../views/format.ts';
 import { pageContext, render } from './render.tsx';
 import { serveStatic } from './static.ts';
+import { serveAvatar } from './avatars.ts';
 import { registerAuthRoutes } from './auth.tsx';
 import { registerTokenRoutes } from './tokens.tsx';
 import { registerRepoRoutes } from './repos.tsx';
@@ -17,6 +18,7 @@ import { registerCodeRoutes } from './code.tsx';
 import { registerPullRoutes } from './pulls.tsx';
 import { registerAutomationRoutes } from './automation.tsx';
 import { registerGraphRoutes } from './graph.tsx';
+import { registerAgentPages } from './agents.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -53,6 +55,7 @@ export function uiRoutes(): Hono<WebEnv> {
 
   // Static assets first: they need no identity, CSRF cookie or flash.
   ui.get('/-/static/:file', serveStatic);
+  ui.get('/-/avatars/:file', serveAvatar);
 
   ui.use(
     '*',
@@ -87,6 +90,7 @@ export function uiRoutes(): Hono<WebEnv> {
   registerRunPages(ui);
   registerAutomationRoutes(ui);
   registerGraphRoutes(ui);
+  registerAgentPages(ui);
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);

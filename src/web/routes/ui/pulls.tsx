@@ -4,6 +4,7 @@ import type { RepositoryAccess } from '../../../services/repositories.ts';
 import type { PullRequest } from '../../../db/schema.ts';
 import { ServiceError, notFound } from '../../../services/errors.ts';
 import { createPullRequest, getPullRequest, listPullRequests, mergePullRequest, updatePullRequest } from '../../../services/pulls.ts';
+import { pullRequestBranchDeleted, restorePullRequestBranch } from '../../../services/runPullRequests.ts';
 import { createConversationComment, createLineComment, createReview, listLineComments, type ReviewEvent } from '../../../services/pullComments.ts';
 import { countPullComments, countPullsByState, enrichPullList, loadConversation, loadPullRequest, pullCommits, pullDiff, userIdByName, usernamesById } from '../../../services/uiPulls.ts';
 import { cachedDiff, listRepoRefs } from '../../../services/uiBrowse.ts';
@@ -16,10 +17,12 @@ import type { FormError } from '../../views/context.ts';
 import { sentence } from '../../views/format.ts';
 import { NewPullPage, PullsListPage, type NewPullValues, type PullsFilter } from '../../views/pages/pulls.tsx';
 import { PullCommitsPage, PullConversationPage, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
-import { pullUrl } from '../../views/urls.ts';
+import { compareUrl, pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
+import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
-import { UI_DIFF_MAX_BYTES } from './code.tsx';
+import { loadCompare, UI_DIFF_MAX_BYTES } from './code.tsx';
+import { ComparePage } from '../../views/pages/history.tsx';
 import type { DiffResult } from '../../../git/diff.ts';
 import { loadCaptureViews, loadPullRequestAiLines, pullRequestCapturedPaths } from '../../../services/provenance.ts';
 import { aiLineMarks, type AiLineMark } from '../../views/aiProvenance.tsx';
@@ -43,7 +46,7 @@ function isUserError(err: unknown): err is ServiceError {
 async function pullPageData(c: Context<WebEnv>, access: RepositoryAccess, pr: PullRequest): Promise<PullPageData> {
   const app = c.get('app');
   const identity = c.get('identity');
-  const [names, commits, diff, commentCount] = await Promise.all([usernamesById(app, [pr.author_id, pr.merged_by_id]), pullCommits(access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), countPullComments(app, pr.id)]);
+  const [names, commits, diff, commentCount, branchDeleted] = await Promise.all([usernamesById(app, [pr.author_id, pr.merged_by_id]), pullCommits(access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), countPullComments(app, pr.id), pullRequestBranchDeleted(access, pr)]);
   const canWrite = !!identity && roleAtLeast(access.role, 'write');
   return {
     pr,
@@ -54,6 +57,7 @@ async function pullPageData(c: Context<WebEnv>, access: RepositoryAccess, pr: Pu
     canWrite,
     canEdit: canWrite || (!!identity && pr.author_id === identity.user.id),
     commentCount,
+    branchDeleted,
   };
 }
 
@@ -91,6 +95,11 @@ async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
 
 async function renderNewPull(c: Context<WebEnv>, access: RepositoryAccess, values: NewPullValues, error: FormError | null, status: 200 | 422): Promise<Response> {
   const refs = await listRepoRefs(access);
+  // Two branches chosen: the compare view (the form, then the commits and the diff) with the values kept.
+  if (values.base && values.head && values.base !== values.head && refs.branches.some((b) => b.name === values.base) && refs.branches.some((b) => b.name === values.head)) {
+    const cmp = await loadCompare(c, access, `${values.base}...${values.head}`);
+    return render(c, <ComparePage ctx={pageContext(c)} view={await repoView(c, access)} refs={refs} cmp={cmp} canOpen form={values} error={error} />, status);
+  }
   let summary: { ahead: number; files: number } | null = null;
   if (values.base && values.head && values.base !== values.head && isValidBranchName(values.base) && isValidBranchName(values.head)) {
     const [baseSha, headSha] = await Promise.all([resolveCommit(access.gitDir, `refs/heads/${values.base}`), resolveCommit(access.gitDir, `refs/heads/${values.head}`)]);
@@ -134,7 +143,9 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c, 'write');
     const base = c.req.query('base') || access.repo.default_branch;
     const head = c.req.query('head') ?? '';
-    return renderNewPull(c, access, { base, head, title: '', body: '' }, null, 200);
+    // A branch chosen: GitHub's compare view, where the form is filled in and the changes are shown.
+    if (head && head !== base && isValidBranchName(base) && isValidBranchName(head)) return c.redirect(compareUrl(access.repo, base, head), 302);
+    return renderNewPull(c, access, { base, head: '', title: '', body: '' }, null, 200);
   });
 
   ui.post('/:owner/:repo/pulls', async (c) => {
@@ -213,6 +224,12 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     return c.redirect(pullUrl(access.repo, n), 303);
   });
 
+  action('restore-branch', async (c, access, n) => {
+    const pr = await restorePullRequestBranch(c.get('app'), access, c.get('identity')!.user, n);
+    setFlash(c, 'success', `Branch ${pr.compare_branch} restored.`);
+    return c.redirect(pullUrl(access.repo, n), 303);
+  });
+
   action('draft', async (c, access, n) => {
     const form = await readForm(c);
     const draft = form.get('draft') === '1';
@@ -244,6 +261,22 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     if (method !== 'merge' && method !== 'squash' && method !== 'rebase') throw new ServiceError(422, 'Choose merge, squash or rebase.');
     const sha = form.get('sha');
     const writer = await repoAccess(c, 'write');
+    if (!isConfirmed(form)) {
+      const pr = await loadPullRequest(app, writer, n);
+      const how = { merge: 'with a merge commit', squash: 'squashed into one commit', rebase: 'rebased onto it' }[method];
+      const details = [`Merge method: ${how}.`];
+      if (form.get('commit_title').trim()) details.push(`Commit title: ${form.get('commit_title').trim()}`);
+      if (form.get('delete_branch') === '1') details.push(`The branch ${pr.compare_branch} is deleted afterwards.`);
+      return askToConfirm(c, {
+        title: `Merge pull request #${n}?`,
+        message: `“${pr.title}” goes into ${pr.base_branch} ${how}. A merge cannot be undone from here.`,
+        details,
+        action: `${pullUrl(access.repo, n)}/merge`,
+        fields: (['sha', 'merge_method', 'commit_title', 'commit_message', 'delete_branch'] as const).map((k) => [k, form.get(k)] as [string, string]).filter(([, v]) => v !== ''),
+        confirmLabel: 'Confirm merge',
+        cancelHref: pullUrl(access.repo, n),
+      });
+    }
     const result = await mergePullRequest(app, writer, c.get('identity')!.user, n, {
       method,
       commitTitle: form.get('commit_title').trim() || undefined,

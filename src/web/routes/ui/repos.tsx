@@ -22,6 +22,7 @@ import { ProfilePage } from '../../views/pages/profile.tsx';
 import { EMPTY_NEW_REPO, NewRepositoryPage, type NewRepoValues } from '../../views/pages/newRepo.tsx';
 import { RepoSettingsPage, type RepoSettingsProps } from '../../views/pages/repoSettings.tsx';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
+import { askToConfirm, isConfirmed } from './confirm.tsx';
 
 const LIST_LIMIT = { page: 1, perPage: 100 };
 type CollaboratorRole = 'read' | 'write' | 'admin';
@@ -152,6 +153,16 @@ export function registerRepoRoutes(ui: Hono<WebEnv>): void {
   ui.post('/:owner/:repo/settings/collaborators/:username/remove', async (c) => {
     const access = await repoAccess(c, 'admin');
     const username = c.req.param('username');
+    if (!isConfirmed(await readForm(c))) {
+      return askToConfirm(c, {
+        title: `Remove ${username} from ${access.repo.owner_name}/${access.repo.name}?`,
+        message: `${username} loses access to this repository${access.repo.is_private ? ' and can no longer see it' : ' beyond what the public has'}.`,
+        action: `${repoPath(access)}/settings/collaborators/${encodeURIComponent(username)}/remove`,
+        fields: [],
+        confirmLabel: `Remove ${username}`,
+        cancelHref: `${repoPath(access)}/settings#collaborators`,
+      });
+    }
     await removeCollaborator(c.get('app'), access.repo, username);
     setFlash(c, 'success', `Removed ${username} from the collaborators.`);
     return c.redirect(`${repoPath(access)}/settings#collaborators`, 303);

@@ -2,7 +2,12 @@ import type { Context, Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
 import { ServiceError } from '../../../services/errors.ts';
-import { cancelRun, forkPromptPullRequestJob, getRun, listRuns, startRun } from '../../../services/runs.ts';
+import { cancelRun, getRun, listRuns, startRun, type RunRequest } from '../../../services/runs.ts';
+import { forkRunFromStep } from '../../../services/forks.ts';
+import { compareRunGroup, createRunGroup, getRunGroup, groupRuns, keepRunGroupAttempt } from '../../../services/runGroups.ts';
+import { listCheckpointsWithState } from '../../../services/checkpoints.ts';
+import { RunGroupPage } from '../../views/pages/runGroup.tsx';
+import type { StepForkValues } from '../../views/pages/runTimeline.tsx';
 import { streamRunEvents } from '../../runEvents.ts';
 import { listDrivers } from '../../../services/drivers.ts';
 import { listBranchNames } from '../../../services/uiQueries.ts';
@@ -20,10 +25,12 @@ import {
 import type { Run, RunStatus } from '../../../db/schema.ts';
 import type { FormError } from '../../views/context.ts';
 import { TasksPage, type StatusFilter } from '../../views/pages/runs.tsx';
-import { NewRunPage, type NewRunValues } from '../../views/pages/runNew.tsx';
+import { NewRunPage, type AgentChoice, type NewRunValues } from '../../views/pages/runNew.tsx';
+import { agentsAtRef } from '../../../services/agents.ts';
 import { RunForkPage, RunPage, type ForkValues } from '../../views/pages/run.tsx';
 import { RunComparePage, type CompareSide } from '../../views/pages/runCompare.tsx';
 import { pageContext, readForm, render, requireUser, safeNext, setFlash } from './render.tsx';
+import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
 
 const PER_PAGE = 25;
@@ -32,6 +39,7 @@ const NUMBER = '{[0-9]{1,9}}';
 const runNumber = (c: Context<WebEnv>) => Number(c.req.param('number'));
 const tasksPath = (access: RepositoryAccess) => `/${encodeURIComponent(access.repo.owner_name)}/${encodeURIComponent(access.repo.name)}/runs`;
 const runPath = (access: RepositoryAccess, n: number) => `${tasksPath(access)}/${n}`;
+const groupPath = (access: RepositoryAccess, id: number) => `${tasksPath(access)}/groups/${id}`;
 
 /** A form error from a service (422, 413, 409) re-renders the form; anything else is the error page's. */
 function formError(err: unknown): { error: FormError; status: 409 | 413 | 422 } | null {
@@ -45,6 +53,12 @@ function sortedBranches(branches: string[], defaultBranch: string): string[] {
   return [...branches].sort((x, y) => Number(y === defaultBranch) - Number(x === defaultBranch) || Number(agent(x)) - Number(agent(y)) || x.localeCompare(y));
 }
 
+/** The agents the New-task form offers: those defined at the branch the form starts from. */
+async function agentChoices(access: RepositoryAccess, branch: string): Promise<AgentChoice[]> {
+  const manifest = await agentsAtRef(access, branch).catch(() => null);
+  return (manifest?.agents ?? []).map((d) => ({ key: d.agent.key, name: d.agent.name, description: d.agent.description, source: d.agent.source }));
+}
+
 async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values: NewRunValues | null, error: FormError | null = null, status: 200 | 409 | 413 | 422 = 200) {
   const [view, branches] = await Promise.all([repoView(c, access), listBranchNames(access)]);
   const drivers = listDrivers(c.get('app').config.agents);
@@ -53,11 +67,14 @@ async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values
   const firstDriver = drivers.find((d) => d.name === preferred) ?? drivers.find((d) => d.available);
   const model = firstDriver?.name === access.repo.default_driver ? access.repo.default_model : '';
   const v: NewRunValues = values ?? { title: '', prompt: '', baseBranch: access.repo.default_branch, sourceBranch: access.repo.default_branch, driver: firstDriver?.name ?? '', model };
-  return render(c, <NewRunPage ctx={pageContext(c)} view={view} branches={sortedBranches(branches, access.repo.default_branch)} drivers={drivers} values={v} error={error} />, status);
+  const agents = await agentChoices(access, v.sourceBranch || access.repo.default_branch);
+  if (!values) v.agent = agents.some((a) => a.key === c.req.query('agent')) ? c.req.query('agent') : '';
+  return render(c, <NewRunPage ctx={pageContext(c)} view={view} branches={sortedBranches(branches, access.repo.default_branch)} drivers={drivers} values={v} error={error} agents={agents} />, status);
 }
 
-async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: Run, fork?: { values: ForkValues; error: FormError | null }, status: 200 | 409 | 413 | 422 = 200) {
+async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: Run, fork?: { values: ForkValues; error: FormError | null }, status: 200 | 409 | 413 | 422 = 200, stepFork?: { values: StepForkValues; error: FormError | null }) {
   const app = c.get('app');
+  const checkpoints = await listCheckpointsWithState(app.db, run.id);
   const [view, trace, diff, forks, siblings] = await Promise.all([repoView(c, access), loadRunTrace(app, run.id), runDiff(access, run), listRunForks(app, run), listSiblingRuns(app, run)]);
   const links = await loadRunLinks(app, [run, ...forks]);
   return render(
@@ -75,6 +92,9 @@ async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: 
       drivers={listDrivers(c.get('app').config.agents)}
       now={Date.now()}
       fork={fork}
+      checkpoints={checkpoints}
+      stepFork={stepFork}
+      groupId={run.group_id}
     />,
     status,
   );
@@ -114,16 +134,30 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
       sourceBranch: form.get('source_branch').trim(),
       driver: form.get('driver').trim(),
       model: form.get('model').trim(),
+      attempts: form.get('attempts').trim() || '1',
+      agent: form.get('agent').trim(),
+      agentOverride: form.get('agent_override') === '1',
     };
+    // With an agent, its driver and model apply unless the form overrides them.
+    const useDriverFields = !values.agent || values.agentOverride;
     try {
-      const run = await startRun(c.get('app'), access, identity.user, {
+      const attempts = Number(values.attempts);
+      if (!Number.isInteger(attempts) || attempts < 1 || attempts > 8) return renderNewRun(c, access, values, { message: 'Attempts must be a whole number from 1 to 8', field: 'attempts' }, 422);
+      const request: RunRequest = {
         prompt: values.prompt,
         title: values.title || undefined,
         baseBranch: values.baseBranch || undefined,
         sourceBranch: values.sourceBranch || undefined,
-        driver: values.driver || undefined,
-        model: values.model || undefined,
-      });
+        driver: (useDriverFields && values.driver) || undefined,
+        model: (useDriverFields && values.model) || undefined,
+        agentKey: values.agent || undefined,
+      };
+      if (attempts > 1) {
+        const { group } = await createRunGroup(c.get('app'), access, identity.user, request, { attempts });
+        setFlash(c, 'success', `${attempts} attempts started: compare them here as they finish.`);
+        return c.redirect(groupPath(access, group.id), 303);
+      }
+      const run = await startRun(c.get('app'), access, identity.user, request);
       setFlash(c, 'success', `Task #${run.number} started.`);
       return c.redirect(runPath(access, run.number), 303);
     } catch (err) {
@@ -187,6 +221,17 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
     if (identity instanceof Response) return identity;
     const form = await readForm(c);
     const number = runNumber(c);
+    if (!isConfirmed(form)) {
+      const run = await getRun(c.get('app'), access.repo.id, number);
+      return askToConfirm(c, {
+        title: `Cancel task #${number}?`,
+        message: `The agent working on “${run.title}” is stopped; what it has not pushed yet is lost. You can retry the task afterwards.`,
+        action: `${runPath(access, number)}/cancel`,
+        fields: form.get('return_to') ? [['return_to', form.get('return_to')]] : [],
+        confirmLabel: 'Cancel task',
+        cancelHref: runPath(access, number),
+      });
+    }
     try {
       const run = await cancelRun(c.get('app'), access, identity.user, number);
       setFlash(c, 'success', run.status === 'cancelled' ? `Task #${number} cancelled.` : `Cancelling task #${number}…`);
@@ -248,21 +293,56 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
       driver: form.get('driver').trim() || source.driver,
       model: form.get('model').trim(),
     };
+    // "Fork from here" on a timeline step sends its step; the "Fork this task" form forks the last one.
+    const stepField = form.get('step').trim();
+    const step = stepField === '' ? undefined : /^\d{1,9}$/.test(stepField) ? Number(stepField) : -1;
     try {
-      const run = await forkPromptPullRequestJob(app, access, identity.user, source, {
+      const run = await forkRunFromStep(app, access, identity.user, source, {
+        step,
         prompt: values.prompt,
         title: values.title || undefined,
         driver: values.driver,
         // Keep the parent's model unless another one was picked (or the driver changed).
         model: values.model || (values.driver === source.driver ? source.model : undefined),
       });
-      setFlash(c, 'success', `Task #${run.number} started: a fork of #${source.number}.`);
+      setFlash(c, 'success', `Task #${run.number} started: a fork of #${source.number}${run.forked_from_step !== null ? ` at step ${run.forked_from_step}` : ''}.`);
       return c.redirect(runPath(access, run.number), 303);
     } catch (err) {
       const problem = formError(err);
       if (!problem) throw err;
+      if (stepField !== '') return renderRunPage(c, access, source, undefined, problem.status, { values: { step: stepField, prompt: values.prompt, driver: values.driver, model: values.model }, error: problem.error });
       if (form.get('from') === 'page') return render(c, <RunForkPage ctx={pageContext(c)} view={await repoView(c, access)} run={source} drivers={listDrivers(c.get('app').config.agents)} values={values} error={problem.error} />, problem.status);
       return renderRunPage(c, access, source, { values, error: problem.error }, problem.status);
     }
+  });
+
+  // Best-of-N: the attempts of a group side by side, ranked, with "Keep this one".
+  ui.get(`/:owner/:repo/runs/groups/:id${NUMBER}`, async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const group = await getRunGroup(app, access.repo.id, Number(c.req.param('id')));
+    const [view, attempts] = await Promise.all([repoView(c, access), compareRunGroup(app, access, group)]);
+    const links = await loadRunLinks(app, attempts.map((a) => a.run));
+    return render(c, <RunGroupPage ctx={pageContext(c)} view={view} group={group} attempts={attempts} links={links} />);
+  });
+
+  ui.post(`/:owner/:repo/runs/groups/:id${NUMBER}/keep`, async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c, 'write');
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const group = await getRunGroup(app, access.repo.id, Number(c.req.param('id')));
+    const form = await readForm(c);
+    const number = Number(form.get('run'));
+    try {
+      await keepRunGroupAttempt(app, access, identity.user, group, number);
+      const others = (await groupRuns(app, group.id)).filter((r) => r.number !== number).map((r) => `#${r.number}`);
+      setFlash(c, 'success', `Kept task #${number}: its pull request is ready for review${others.length ? `; ${others.join(', ')} were closed (their branches stay)` : ''}.`);
+    } catch (err) {
+      const problem = formError(err);
+      if (!problem) throw err;
+      setFlash(c, 'error', problem.error.message);
+    }
+    return c.redirect(groupPath(access, group.id), 303);
   });
 }

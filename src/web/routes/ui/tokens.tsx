@@ -1,7 +1,8 @@
 import type { Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import { createAccessToken, listAccessTokens, revokeAccessToken } from '../../../services/tokens.ts';
-import { ServiceError } from '../../../services/errors.ts';
+import { notFound, ServiceError } from '../../../services/errors.ts';
+import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { TOKEN_SCOPES, type TokenScope } from '../../../domain/permissions.ts';
 import { TokenCreatedPage, TokensPage, type TokenFormValues } from '../../views/pages/tokens.tsx';
 import type { FormError } from '../../views/context.ts';
@@ -51,6 +52,19 @@ export function registerTokenRoutes(ui: Hono<WebEnv>): void {
     const identity = requireUser(c);
     if (identity instanceof Response) return identity;
     const id = Number(c.req.param('id'));
+    const form = await readForm(c);
+    if (!isConfirmed(form)) {
+      const token = (await listAccessTokens(c.get('app'), identity.user.id)).find((t) => t.id === id);
+      if (!token) throw notFound(); // someone else's token
+      return askToConfirm(c, {
+        title: `Revoke the token “${token.name}”?`,
+        message: 'Anything using it — scripts, git remotes, CI — stops working at once. A revoked token cannot be restored.',
+        action: `/-/settings/tokens/${id}/revoke`,
+        fields: [],
+        confirmLabel: 'Revoke token',
+        cancelHref: '/-/settings/tokens',
+      });
+    }
     await revokeAccessToken(c.get('app'), identity.user.id, id); // someone else's token: 404
     setFlash(c, 'success', 'Token revoked.');
     return c.redirect('/-/settings/tokens', 303);

@@ -138,6 +138,10 @@ export interface AutomationSettingsValues {
   /** What agent sandboxes may reach (domain/network.ts) and, for allow-list, the hosts. */
   agentNetwork: string;
   agentNetworkHosts: string;
+  /** When a run's pull request is closed or merged, delete its branch: 'never' | 'no-commits' | 'always'. */
+  runBranchCleanup: string;
+  /** Shown, not submitted: the server's reviewer (GITOKU_REVIEW_DRIVER), used when reviewDriver is ''. */
+  serverReviewer?: string | null;
 }
 
 const NETWORK_CHOICES: { mode: string; label: string; hint: string }[] = [
@@ -522,6 +526,10 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
   const available = drivers.filter((d) => d.available);
   const current = drivers.find((d) => d.name === values.reviewDriver);
   const options = current && !current.available ? [...available, current] : available;
+  // The scripted reviewer is for tests and the demo: offered only where it is already chosen.
+  const reviewOptions = options.filter((d) => d.name !== 'script' || values.reviewDriver === 'script');
+  const serverReviewer = values.serverReviewer ? (drivers.find((d) => d.name === values.serverReviewer)?.label ?? values.serverReviewer) : null;
+  const reviewsOff = !values.aiReviews ? null : !values.reviewDriver && !serverReviewer ? 'Off: no reviewing agent is chosen below, and the server has none (GITOKU_REVIEW_DRIVER).' : null;
   const models = [...new Set(available.flatMap((d) => d.models))];
   return (
     <section class="au-section" id="settings" aria-labelledby="settings-title">
@@ -540,7 +548,12 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
               <Icon name="review" class="choice-icon" />
               <span>
                 <strong>AI reviews</strong>
-                <span class="hint">Review every pull request that opens, becomes ready or gets new commits (one review per commit; drafts are skipped).</span>
+                <span class="hint">Review every pull request that opens, becomes ready or gets new commits (one review per commit; drafts are skipped) with the agent chosen below.</span>
+                {reviewsOff && (
+                  <span class="hint" id="setting-ai-reviews-off">
+                    {reviewsOff}
+                  </span>
+                )}
               </span>
             </label>
             <label class="choice">
@@ -556,7 +569,10 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
             <div class="field">
               <label for="setting-review-driver">Agent</label>
               <select class="input select" name="review_driver" id="setting-review-driver" aria-invalid={fieldInvalid(error, 'review_driver') ? 'true' : undefined}>
-                {options.map((d) => (
+                <option value="" selected={values.reviewDriver === ''}>
+                  {serverReviewer ? `The server's reviewer (${serverReviewer})` : 'None: automatic AI reviews stay off'}
+                </option>
+                {reviewOptions.map((d) => (
                   <option value={d.name} selected={d.name === values.reviewDriver} disabled={!d.available && d.name !== values.reviewDriver}>
                     {d.label}
                     {d.available ? '' : ' (not available on this server)'}
@@ -573,6 +589,23 @@ const SettingsCard: FC<{ ctx: PageContext; view: RepoView; drivers: DriverInfo[]
                   <option value={m} />
                 ))}
               </datalist>
+            </div>
+          </div>
+          <div class="au-form-row">
+            <div class="field">
+              <label for="setting-run-branch-cleanup">Run branches</label>
+              <select class="input select" name="run_branch_cleanup" id="setting-run-branch-cleanup" aria-invalid={fieldInvalid(error, 'run_branch_cleanup') ? 'true' : undefined}>
+                <option value="no-commits" selected={values.runBranchCleanup === 'no-commits'}>
+                  Delete when its pull request closes, if the run made no commits
+                </option>
+                <option value="always" selected={values.runBranchCleanup === 'always'}>
+                  Delete when its pull request is closed or merged
+                </option>
+                <option value="never" selected={values.runBranchCleanup === 'never'}>
+                  Keep
+                </option>
+              </select>
+              <p class="hint">What happens to a task's gitoku/run-* branch once its pull request is closed or merged. A pull request can restore its branch.</p>
             </div>
           </div>
           <div class="au-form-row">

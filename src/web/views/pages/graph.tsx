@@ -14,9 +14,9 @@ import { RepoHeader, type RepoView } from './repo.tsx';
  * screen readers). Labels come from the data (titles, paths): JSX escapes them, the JSON block escapes `<`.
  */
 
-/** The drawing gets the wide layout (and the script); the overview and empty states the usual width. */
+/** The same frame as every repository page (header, tabs and content at the usual width); the drawing adds its script. */
 const GraphLayout: FC<{ ctx: PageContext; view: RepoView; title: string; drawing?: boolean; children?: Child }> = ({ ctx, view, title, drawing = false, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="graph" wide={drawing} />} size={drawing ? 'wide' : 'default'} head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="graph" />} size="default" head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
     {children}
   </Layout>
 );
@@ -34,17 +34,6 @@ const Crumbs: FC<{ view: RepoView; here?: string }> = ({ view, here }) => (
 );
 
 export const KindSwatch: FC<{ kind: string }> = ({ kind }) => <span class={`gk-swatch gk-kind-${kindClass(kind)}`} aria-hidden="true"></span>;
-
-/** A data value as text: strings as they are, everything else as JSON. */
-function fieldText(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (v === null || v === undefined) return '—';
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return String(v);
-  }
-}
 
 /* ---------- the side panel (graph.js rebuilds the same markup for the selected node) ---------- */
 
@@ -71,22 +60,16 @@ const NodePanel: FC<{ node: GraphViewNode; view: GraphView }> = ({ node, view })
           Centre graph here
         </a>
       </div>
-      <dl class="gk-fields">
-        <dt>Key</dt>
-        <dd class="mono">{node.key}</dd>
-        {node.id > 0 ? (
-          <>
-            <dt>Node</dt>
-            <dd class="mono">{node.id}</dd>
-          </>
-        ) : null}
-        {Object.entries(node.data).map(([k, v]) => (
-          <>
-            <dt>{k}</dt>
-            <dd class={typeof v === 'string' ? 'mono' : 'mono gk-json'}>{fieldText(v)}</dd>
-          </>
-        ))}
-      </dl>
+      {node.facts.length > 0 ? (
+        <dl class="gk-fields">
+          {node.facts.map((f) => (
+            <>
+              <dt>{f.label}</dt>
+              <dd>{f.href ? <a href={f.href}>{f.value}</a> : f.value}</dd>
+            </>
+          ))}
+        </dl>
+      ) : null}
       {around.length > 0 ? (
         <div class="gk-panel-edges">
           <h3 class="gk-panel-h">Connections</h3>

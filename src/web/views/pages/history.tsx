@@ -313,7 +313,7 @@ export interface TagRow {
 export const TagsPage: FC<{ ctx: PageContext; view: RepoView; tags: TagRow[] }> = ({ ctx, view, tags }) => {
   const { repo } = view;
   return (
-    <RepoLayout ctx={ctx} view={view} title={`Tags · ${repo.owner_name}/${repo.name}`} active="branches">
+    <RepoLayout ctx={ctx} view={view} title={`Tags · ${repo.owner_name}/${repo.name}`} active="tags">
       <div class="page-title-row">
         <h2 class="page-title">Tags</h2>
         <a class="btn btn-sm" href={`${repoUrl(repo)}/branches`}>

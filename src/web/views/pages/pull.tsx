@@ -29,7 +29,22 @@ export interface PullPageData {
   canEdit: boolean;
   /** Conversation + line comments (the tab counter). */
   commentCount: number;
+  /** A closed or merged pull request whose branch is gone: the page offers to restore it. */
+  branchDeleted?: boolean;
 }
+
+/** GitHub's "Restore branch", under a closed or merged pull request whose branch was deleted. */
+const RestoreBranch: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }> = ({ ctx, view, data }) =>
+  data.branchDeleted && data.canWrite ? (
+    <PostForm ctx={ctx} action={`${pullUrl(view.repo, data.pr.number)}/restore-branch`} class="inline-form restore-branch" id="restore-branch">
+      <span class="muted">
+        The branch <span class="branch-chip mono">{data.pr.compare_branch}</span> was deleted.
+      </span>{' '}
+      <button type="submit" class="btn btn-sm">
+        <Icon name="branch" /> Restore branch
+      </button>
+    </PostForm>
+  ) : null;
 
 const md = (text: string) => renderMarkdown(text);
 
@@ -515,6 +530,7 @@ const MergeBox: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }> = (
             <p class="muted">
               The changes from <span class="branch-chip mono">{pr.compare_branch}</span> are in <span class="branch-chip mono">{pr.base_branch}</span>.
             </p>
+            <RestoreBranch ctx={ctx} view={view} data={data} />
           </div>
         </div>
       </div>
@@ -528,8 +544,11 @@ const MergeBox: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }> = (
         </span>
         <div class="card merge-card" id="merge-box">
           <div class="merge-section">
-            <strong>Closed with unmerged commits</strong>
-            <p class="muted">This pull request is closed. {data.canEdit ? 'Reopen it to continue the review.' : ''}</p>
+            <strong>{pr.closed_reason === 'run-no-commits' ? 'Closed: the agent run left no commits' : data.commits.length === 0 ? 'Closed without commits' : 'Closed with unmerged commits'}</strong>
+            <p class="muted">
+              {pr.closed_reason === 'run-no-commits' ? 'gitoku closed this pull request when its run ended; it reopens by itself if a later run pushes to its branch.' : 'This pull request is closed.'} {data.canEdit ? 'Reopen it to continue the review.' : ''}
+            </p>
+            <RestoreBranch ctx={ctx} view={view} data={data} />
             {data.canEdit && (
               <PostForm ctx={ctx} action={`${base}/state`} class="inline-form">
                 <input type="hidden" name="state" value="open" />
@@ -649,7 +668,7 @@ const MergeBox: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }> = (
 
 export const PullCommitsPage: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }> = ({ ctx, view, data }) => (
   <PullLayout ctx={ctx} view={view} data={data} tab="commits">
-    {data.commits.length === 0 ? <p class="muted">No commits.</p> : <CommitGroups repo={view.repo} commits={[...data.commits].reverse()} />}
+    {data.commits.length === 0 ? <p class="muted">No commits.</p> : <CommitGroups repo={view.repo} commits={data.commits} />}
   </PullLayout>
 );
 

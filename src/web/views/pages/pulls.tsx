@@ -267,7 +267,40 @@ export const NewPullPage: FC<{ ctx: PageContext; view: RepoView; values: NewPull
           </span>
         </div>
       )}
-      <NewPullForm ctx={ctx} view={view} values={values} error={error} branches={branches} />
+      <FormAlert error={error} />
+      {/* Choosing the branches opens the compare view (like GitHub's): the form there has the title
+          filled in, with the commits and the diff below it. The selects submit themselves with JavaScript. */}
+      <form method="get" action={`${repoUrl(repo)}/compare`} class="card card-pad new-pull-branches new-pull-chooser" id="new-pull-chooser">
+        <div class="field">
+          <label for="pr-base">Base (merge into)</label>
+          <select id="pr-base" name="base" class="input select" data-autosubmit="">
+            {branches.map((b) => (
+              <option value={b} selected={b === values.base}>
+                {b}
+              </option>
+            ))}
+          </select>
+        </div>
+        <span class="compare-arrow" aria-hidden="true">
+          ←
+        </span>
+        <div class="field">
+          <label for="pr-head">Compare (changes from)</label>
+          <select id="pr-head" name="head" class="input select" data-autosubmit="" required>
+            <option value="" selected={!values.head}>
+              Choose a branch…
+            </option>
+            {branches.map((b) => (
+              <option value={b} selected={b === values.head}>
+                {b}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit" class="btn btn-primary" id="new-pull-compare">
+          <Icon name="compare" /> Compare
+        </button>
+      </form>
     </RepoLayout>
   );
 };

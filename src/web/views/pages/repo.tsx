@@ -18,7 +18,7 @@ export interface RepoView {
   openPulls: number;
 }
 
-export type RepoTab = 'code' | 'commits' | 'branches' | 'pulls' | 'runs' | 'graph' | 'automation' | 'settings';
+export type RepoTab = 'code' | 'commits' | 'branches' | 'tags' | 'pulls' | 'runs' | 'agents' | 'graph' | 'automation' | 'settings';
 
 const canWrite = (role: RepoRole) => role === 'write' || role === 'admin';
 
@@ -52,8 +52,10 @@ export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }>
           {tab('code', base, 'code', 'Code')}
           {repo.is_empty !== 1 && tab('commits', `${base}/commits/${encodePath(repo.default_branch)}`, 'history', 'Commits')}
           {repo.is_empty !== 1 && tab('branches', `${base}/branches`, 'branch', 'Branches')}
+          {repo.is_empty !== 1 && tab('tags', `${base}/tags`, 'tag', 'Tags')}
           {tab('pulls', `${base}/pulls`, 'pull', 'Pull requests', view.openPulls)}
           {tab('runs', `${base}/runs`, 'sparkle', 'Tasks')}
+          {tab('agents', `${base}/agents`, 'robot', 'Agents')}
           {tab('graph', `${base}/graph`, 'graph', 'Graph')}
           {tab('automation', `${base}/automation`, 'play', 'Automation')}
           {view.role === 'admin' && tab('settings', `${base}/settings`, 'gear', 'Settings')}

@@ -1,4 +1,5 @@
 import type { FC } from 'hono/jsx';
+import { isRunBranch } from '../../../domain/runs.ts';
 import type { FormError, PageContext } from '../context.ts';
 import type { CollaboratorRow } from '../../../services/repositories.ts';
 import { Avatar, EmptyState, FormAlert, PostForm, fieldInvalid } from '../components.tsx';
@@ -99,11 +100,21 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
                   <label for="settings-branch">Default branch</label>
                   {branchChoices.length ? (
                     <select id="settings-branch" class="input select" name="default_branch" aria-invalid={fieldInvalid(errorFor('general'), 'default_branch') ? 'true' : undefined}>
-                      {branchChoices.map((b) => (
+                      {branchChoices.filter((b) => !isRunBranch(b)).map((b) => (
                         <option value={b} selected={b === values.defaultBranch}>
                           {b}
                         </option>
                       ))}
+                      {branchChoices.some(isRunBranch) && (
+                        // Agent runs' branches, grouped apart at the end.
+                        <optgroup label="Run branches">
+                          {branchChoices.filter(isRunBranch).map((b) => (
+                            <option value={b} selected={b === values.defaultBranch}>
+                              {b}
+                            </option>
+                          ))}
+                        </optgroup>
+                      )}
                     </select>
                   ) : (
                     <input type="text" id="settings-branch" class="input mono" name="default_branch" value={values.defaultBranch} aria-invalid={fieldInvalid(errorFor('general'), 'default_branch') ? 'true' : undefined} />

@@ -8,6 +8,7 @@ import type { RepoView } from './repo.tsx';
 import { PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { graphUrl } from '../urls.ts';
+import { parseAgentRunContext } from '../../../domain/agentRunContext.ts';
 import { formatBytes } from '../format.ts';
 import {
   DiffView,
@@ -28,6 +29,7 @@ import {
   type TraceData,
 } from './runs.tsx';
 import { AgentFields, type AgentValues } from './runNew.tsx';
+import { RunTimeline, type StepForkValues, type TimelineCheckpoint } from './runTimeline.tsx';
 
 /* ---------- the trace ---------- */
 
@@ -192,6 +194,10 @@ export interface RunPageProps {
   drivers: DriverInfo[];
   now: number;
   fork?: { values: ForkValues; error: FormError | null };
+  /** Warm workspaces (issue 13): the run's checkpoints, a step fork's values after an error, its best-of-N group. */
+  checkpoints?: TimelineCheckpoint[];
+  stepFork?: { values: StepForkValues; error: FormError | null };
+  groupId?: number | null;
 }
 
 function usageSummary(raw: string): string | null {
@@ -204,7 +210,7 @@ function usageSummary(raw: string): string | null {
   return parts.length ? `${parts.join(' · ')} tokens` : null;
 }
 
-export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omittedEvents, diff, forks, siblings, drivers, now, fork }) => {
+export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omittedEvents, diff, forks, siblings, drivers, now, fork, checkpoints, stepFork, groupId }) => {
   const write = canWriteRuns(view);
   const active = isActive(run);
   const pr = run.pull_request_id ? links.pulls.get(run.pull_request_id) : undefined;
@@ -284,9 +290,20 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
         ) : null}
         {parent !== undefined && (
           <a class="run-forked" href={runUrl(view, parent)} id="run-forked-from">
-            <Icon name="branch" /> Forked from #{parent}
+            <Icon name="branch" /> {run.forked_from_step !== null ? `Forked from run #${parent} at step ${run.forked_from_step}` : `Forked from #${parent}`}
           </a>
         )}
+        {run.workspace_start && <span class="muted run-workspace-label">workspace</span>}
+        {run.workspace_start && (
+          <span class={`badge run-workspace run-workspace-${run.workspace_start}`} id="run-workspace" title={run.workspace_start === 'warm' ? 'The workspace booted from a snapshot (dependencies and the agent session intact)' : 'The workspace was checked out fresh (and set up)'}>
+            {run.workspace_start}
+          </span>
+        )}
+        {groupId ? (
+          <a class="run-group-link" href={`${runsUrl(view)}/groups/${groupId}`} id="run-group-link">
+            Best of N: compare the attempts
+          </a>
+        ) : null}
       </div>
 
       <div class="run-layout">
@@ -308,6 +325,14 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
                 {run.error && run.error.trim().toLowerCase() !== 'cancelled' ? <pre class="run-callout-pre">{run.error}</pre> : null}
               </div>
             </div>
+          )}
+          {pr && pr.closedReason === 'run-no-commits' && (
+            <p class="run-callout run-callout-closed" id="run-pr-closed">
+              <Icon name="closed" />
+              <span>
+                The task left no commits, so its pull request #{pr.number} was closed. It reopens by itself if a later run pushes to <span class="mono">{run.compare_branch}</span>.
+              </span>
+            </p>
           )}
           {run.status === 'succeeded' && (
             <section class="card run-result" id="run-result">
@@ -354,6 +379,8 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
               </details>
             ) : null}
           </details>
+
+          <RunTimeline ctx={ctx} view={view} run={run} checkpoints={checkpoints ?? []} events={events} drivers={drivers} write={write} fork={stepFork} />
 
           <section class="card run-trace-card" id="trace">
             <div class="card-head">
@@ -418,6 +445,7 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
                 {run.driver === 'script' ? <span class="muted"> (deterministic, offline)</span> : null}
               </dd>
             </div>
+            <RunRepositoryAgent run={run} agentsHref={`/${encodeURIComponent(view.repo.owner_name)}/${encodeURIComponent(view.repo.name)}/agents`} />
             {run.model && (
               <div>
                 <dt>Model</dt>
@@ -613,3 +641,27 @@ export const RunForkPage: FC<{ ctx: PageContext; view: RepoView; run: Run; drive
     </div>
   </RunsLayout>
 );
+
+/** The repository agent a run used (issue 15): its key, the file and version of its definition, how its model was mapped. */
+const RunRepositoryAgent: FC<{ run: Run; agentsHref: string }> = ({ run, agentsHref }) => {
+  const a = run.agent_key ? parseAgentRunContext(run.agent_definition)?.agent : null;
+  if (!run.agent_key) return null;
+  return (
+    <div id="run-repository-agent">
+      <dt>Repository agent</dt>
+      <dd>
+        <a href={`${agentsHref}#agent-${encodeURIComponent(run.agent_key)}`}>@{run.agent_key}</a>
+        {a && (
+          <>
+            {' '}
+            <span class="muted">
+              from <span class="mono">{a.source}</span>
+              {a.file_commit_sha && <> @ <code class="sha">{a.file_commit_sha.slice(0, 7)}</code></>}
+            </span>
+            {a.driver_note && <div class="hint">{a.driver_note}</div>}
+          </>
+        )}
+      </dd>
+    </div>
+  );
+};

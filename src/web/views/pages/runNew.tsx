@@ -16,6 +16,19 @@ export interface NewRunValues extends AgentValues {
   prompt: string;
   baseBranch: string;
   sourceBranch: string;
+  /** Best-of-N: how many attempts (1–8); more than one starts a run group. */
+  attempts?: string;
+  /** A repository agent's key ('' = none), and whether the driver fields override the agent's own. */
+  agent?: string;
+  agentOverride?: boolean;
+}
+
+/** A repository agent offered by the form (issue 15). */
+export interface AgentChoice {
+  key: string;
+  name: string;
+  description: string;
+  source: string;
 }
 
 export const SCRIPT_EXAMPLE = [
@@ -120,7 +133,7 @@ const HowItWorks: FC = () => (
   </aside>
 );
 
-export const NewRunPage: FC<{ ctx: PageContext; view: RepoView; branches: string[]; drivers: DriverInfo[]; values: NewRunValues; error?: FormError | null }> = ({ ctx, view, branches, drivers, values, error }) => {
+export const NewRunPage: FC<{ ctx: PageContext; view: RepoView; branches: string[]; drivers: DriverInfo[]; values: NewRunValues; error?: FormError | null; agents?: AgentChoice[] }> = ({ ctx, view, branches, drivers, values, error, agents = [] }) => {
   const invalid = (field: string) => (error?.field === field ? 'true' : undefined);
   return (
     <RunsLayout ctx={ctx} view={view} title={`New task · ${view.repo.owner_name}/${view.repo.name}`}>
@@ -194,7 +207,15 @@ export const NewRunPage: FC<{ ctx: PageContext; view: RepoView; branches: string
                     <p class="hint">The agent starts from this branch's latest commit.</p>
                   </div>
                 </div>
+                {agents.length > 0 && <RepositoryAgentField agents={agents} values={values} invalid={invalid('agent')} />}
                 <AgentFields drivers={drivers} values={values} idPrefix="run" error={error} />
+                <div class="field run-attempts-field">
+                  <label for="run-attempts">Attempts</label>
+                  <input type="number" id="run-attempts" class="input run-attempts-input" name="attempts" min={1} max={8} step={1} value={values.attempts ?? '1'} aria-invalid={invalid('attempts')} aria-describedby="run-attempts-hint" />
+                  <p class="hint" id="run-attempts-hint">
+                    Best of N: more than one runs the task that many ways, each on its own branch and draft pull request, ranked side by side.
+                  </p>
+                </div>
                 <div class="form-actions">
                   <button type="submit" class="btn btn-primary" id="run-submit">
                     <Icon name="play" /> Start task
@@ -212,3 +233,27 @@ export const NewRunPage: FC<{ ctx: PageContext; view: RepoView; branches: string
     </RunsLayout>
   );
 };
+
+/** Pick a repository agent: its instructions, driver and model apply (the driver fields only when overriding). */
+const RepositoryAgentField: FC<{ agents: AgentChoice[]; values: NewRunValues; invalid: string | undefined }> = ({ agents, values, invalid }) => (
+  <div class="field run-agent-field">
+    <label for="run-agent">Agent</label>
+    <select id="run-agent" class="input select" name="agent" aria-invalid={invalid} aria-describedby="run-agent-hint">
+      <option value="" selected={!values.agent}>
+        None — just the prompt
+      </option>
+      {agents.map((a) => (
+        <option value={a.key} selected={values.agent === a.key}>
+          {a.name === a.key ? a.key : `${a.name} (${a.key})`}
+          {a.description ? ` — ${a.description}` : ''}
+        </option>
+      ))}
+    </select>
+    <label class="checkbox run-agent-override">
+      <input type="checkbox" name="agent_override" value="1" checked={values.agentOverride} /> Use the driver and model below instead of the agent's own
+    </label>
+    <p class="hint" id="run-agent-hint">
+      A repository agent (defined at the source branch) adds its instructions before the prompt, after AGENTS.md.
+    </p>
+  </div>
+);

@@ -3,13 +3,13 @@ import { raw } from 'hono/html';
 import type { PageContext } from '../context.ts';
 import type { BlobView, CommitBrief, RefLists, TreeView } from '../../../services/uiBrowse.ts';
 import type { StatusState } from '../../../services/statuses.ts';
-import { Avatar } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { formatBytes, shortDate } from '../format.ts';
 import { Breadcrumbs, CodeTable, CommitBar, FileTable, Readme, RefSwitcher, shortSha } from '../code.tsx';
 import { blameUrl, blobUrl, commitUrl, commitsUrl, graphUrl, rawUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
-import { AiCodeTable, AiGutterCell, AiLegend, type AiLineMark } from '../aiProvenance.tsx';
+import { AiCodeTable, AiLegend, AiPopover, aiHue, type AiLineMark } from '../aiProvenance.tsx';
+import { escapeHtml } from '../highlight.ts';
 
 /** Where the page is: the ref (as typed in the URL), what it is, its commit, and the path. */
 export interface Location {
@@ -170,7 +170,7 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
   return (
     <RepoLayout ctx={ctx} view={view} title={`Blame · ${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
       <CodeToolbar view={view} loc={loc} refs={refs} page="blame" />
-      <div class="card file-card blob-card">
+      <div class="card file-card blob-card blame-card">
         <div class="blob-head">
           <div class="blob-info">
             <span class="badge badge-accent">Blame</span>
@@ -204,40 +204,7 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
         </div>
         <div class="code-scroll">
           <table class={ai && ai.size > 0 ? 'code-table blame-table has-ai' : 'code-table blame-table'} data-line-anchors="">
-            {groups.map((g) => (
-              <tbody class="blame-group">
-                {g.lines.map((html, i) => {
-                  const n = g.start + i;
-                  return (
-                    <tr id={`L${n}`}>
-                      {i === 0 && (
-                        <td class={`blame-commit age-${g.age}`} rowspan={g.lines.length}>
-                          <div class="blame-info">
-                            <a class="blame-title" href={commitUrl(repo, g.commit.sha)} title={g.commit.title}>
-                              {g.commit.title}
-                            </a>
-                            <span class="blame-meta">
-                              <Avatar name={g.commit.authorName || '?'} size="sm" />
-                              <span class="blame-author">{g.commit.authorName}</span>
-                              <time datetime={g.commit.authorDate} title={g.commit.authorDate}>
-                                {shortDate(g.commit.authorDate)}
-                              </time>
-                            </span>
-                          </div>
-                        </td>
-                      )}
-                      {ai && ai.size > 0 && <AiGutterCell repo={repo} mark={ai.get(n)} />}
-                      <td class="ln">
-                        <a href={`#L${n}`} data-line={String(n)}>
-                          {n}
-                        </a>
-                      </td>
-                      <td class="lc">{raw(html || ' ')}</td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            ))}
+            {raw(blameRowsHtml(repo, groups, lineCount, ai))}
           </table>
         </div>
       </div>
@@ -245,3 +212,45 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
   );
 };
 
+
+/** Lines from the end of a long file whose AI popover opens upwards, so that it stays above the page footer. */
+const POP_UP_LINES = 16;
+
+/**
+ * The blame table's rows, built as one string (a 3,000-line file is thousands of cells: JSX per cell
+ * costs more than the blame itself). Each group is a tbody; its commit cell is one text line (date,
+ * title, author), so a row is exactly as tall as a line of the file view; the AI mark is a narrow chip.
+ */
+export function blameRowsHtml(repo: RepoView['repo'], groups: readonly BlameGroup[], lineCount: number, ai?: Map<number, AiLineMark>): string {
+  const withAi = !!ai && ai.size > 0;
+  let out = '';
+  for (const g of groups) {
+    out += '<tbody class="blame-group">';
+    const title = escapeHtml(g.commit.title);
+    const author = escapeHtml(g.commit.authorName);
+    const date = escapeHtml(g.commit.authorDate);
+    for (let i = 0; i < g.lines.length; i++) {
+      const n = g.start + i;
+      out += `<tr id="L${n}">`;
+      if (i === 0) {
+        out +=
+          `<td class="blame-commit age-${g.age}" rowspan="${g.lines.length}"><div class="blame-info">` +
+          `<time class="blame-date" datetime="${date}" title="${date}">${escapeHtml(shortDate(g.commit.authorDate))}</time>` +
+          `<a class="blame-title" href="${escapeHtml(commitUrl(repo, g.commit.sha))}" title="${title}">${title}</a>` +
+          `<span class="blame-author" title="${author}">${author}</span></div></td>`;
+      }
+      if (withAi) out += aiGutterHtml(repo, ai.get(n), n > lineCount - POP_UP_LINES && n > POP_UP_LINES);
+      out += `<td class="ln"><a href="#L${n}" data-line="${n}">${n}</a></td><td class="lc">${g.lines[i] || ' '}</td></tr>`;
+    }
+    out += '</tbody>';
+  }
+  return out;
+}
+
+function aiGutterHtml(repo: RepoView['repo'], mark: AiLineMark | undefined, up: boolean): string {
+  if (!mark) return '<td class="ai-gutter"></td>';
+  const hue = aiHue(mark.captures[0]!);
+  if (!mark.start) return `<td class="ai-gutter ai-on ${hue}"></td>`;
+  const pop: unknown = (<AiPopover repo={repo} captures={mark.captures} lines={mark.label} up={up} />).toString();
+  return `<td class="ai-gutter ai-on ${hue} ai-start">${typeof pop === 'string' ? pop : ''}</td>`;
+}

@@ -1,0 +1,65 @@
+import type { AppContext } from './app.ts';
+import { invalid, notFound } from './errors.ts';
+import type { RepositoryAccess } from './repositories.ts';
+import { buildPromptPullRequestJob, draftPromptPullRequestJob, forkPromptPullRequestJob, launchPromptPullRequestJob, type RunRequest } from './runs.ts';
+import { listCheckpoints, onlineHolder } from './checkpoints.ts';
+import { addEdge, ensureNode } from './graph.ts';
+import type { Run, User } from '../db/schema.ts';
+
+/**
+ * Fork from any step (issue 13): a builder feeding the one launch path. The fork starts from the step's
+ * checkpoint commit; when an online runner still holds that step's snapshot, the job prefers that runner
+ * (which boots warm); when the driver stays the same, the runner resumes the parent's agent session
+ * (decided at claim time, see checkpoints.ts warmPayloadForRun). A run without checkpoints is forked from
+ * its result as before.
+ */
+export interface ForkRequest {
+  step?: number;
+  prompt?: string;
+  title?: string;
+  driver?: string;
+  model?: string;
+  timeoutMs?: number;
+}
+
+export async function forkRunFromStep(app: AppContext, access: RepositoryAccess, actor: User, source: Run, req: ForkRequest): Promise<Run> {
+  if (source.repository_id !== access.repo.id) throw notFound('Run not found');
+  const checkpoints = await listCheckpoints(app.db, source.id);
+  if (req.step !== undefined) {
+    if (!Number.isInteger(req.step) || req.step < 0) throw invalid('step must be a step number (0 or more)', 'step');
+    if (!checkpoints.some((c) => c.step === req.step)) {
+      const known = checkpoints.map((c) => c.step).join(', ');
+      throw invalid(`run #${source.number} has no step ${req.step} (${known ? `steps: ${known}` : 'it has no checkpoints'})`, 'step');
+    }
+  }
+  const checkpoint = req.step !== undefined ? checkpoints.find((c) => c.step === req.step)! : checkpoints.at(-1);
+  let run: Run;
+  if (!checkpoint) {
+    run = await forkPromptPullRequestJob(app, access, actor, source, { prompt: req.prompt, title: req.title, driver: req.driver, model: req.model, timeoutMs: req.timeoutMs });
+  } else {
+    const holder = await onlineHolder(app.db, checkpoint.runner_id, checkpoint.snapshot_id);
+    const driverChanged = !!req.driver && req.driver !== source.driver;
+    const request: RunRequest = {
+      prompt: req.prompt ?? source.prompt,
+      title: req.title ?? `${source.title} (fork of #${source.number} at step ${checkpoint.step})`.slice(0, 256),
+      description: source.description,
+      baseBranch: source.base_branch,
+      sourceBranch: source.compare_branch,
+      sourceCommit: checkpoint.commit_sha,
+      driver: req.driver ?? source.driver,
+      model: req.model ?? (driverChanged ? undefined : source.model),
+      mode: source.mode,
+      agentKey: source.agent_key,
+      forkedFromJobId: source.id,
+      forkedFromStep: checkpoint.step,
+      preferredRunnerId: holder?.runner_id ?? null,
+      timeoutMs: req.timeoutMs,
+    };
+    run = await launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)));
+  }
+  // Lineage: the fork derives from its source at that step.
+  const child = await ensureNode(app.db, access.repo.id, 'run', String(run.id), { run_id: run.id, number: run.number });
+  const parent = await ensureNode(app.db, access.repo.id, 'run', String(source.id), { run_id: source.id, number: source.number });
+  await addEdge(app.db, child, parent, 'derived_from', { step: checkpoint?.step ?? null, commit_sha: checkpoint?.commit_sha ?? run.source_commit });
+  return run;
+}
