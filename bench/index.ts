@@ -15,10 +15,11 @@ import { pages } from './pages.ts';
 import { events } from './events.ts';
 import { provenance } from './provenance.ts';
 import { cluster } from './cluster.ts';
+import { snapshots } from './snapshots.ts';
 import { type BenchCheck, type Benchmark, type BenchOptions, Cleanup, formatMs, formatRatio, formatValue, printChecks, printTable } from './lib.ts';
 
 /** Every benchmark, in the order they run. Add new modules here. */
-const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster];
+const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots];
 
 function usage(): string {
   return `usage: npm run bench -- [--repeat=N] [--quiet] [${BENCHMARKS.map((b) => b.name).join('|')} …]\n\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`;

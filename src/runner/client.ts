@@ -5,7 +5,20 @@ export interface ClaimedJob {
   kind: string;
   attempt: number;
   lease_ms: number;
+  /** This runner's id on the server (snapshots named in a payload belong to a runner by id). */
+  runner_id?: number;
   payload: unknown;
+}
+
+/** A run's checkpoint as the runner reports it (its commit already pushed to the step's hidden ref). */
+export interface CheckpointReport {
+  attempt: number;
+  step: number;
+  trace_event_id: null;
+  commit_sha: string;
+  final: boolean;
+  snapshot: { id: string; mode: 'overlay' | 'copy'; bytes: number } | null;
+  setup_cache_key?: string;
 }
 
 /** The server no longer lets this runner hold the job (409): another runner took it over, or it ended. */
@@ -114,6 +127,20 @@ export class RunnerClient {
 
   async fail(jobId: number, error: string, retryable: boolean): Promise<void> {
     await this.json(await this.post(`/jobs/${jobId}/fail`, { error, retryable }));
+  }
+
+  async checkpoint(jobId: number, report: CheckpointReport): Promise<void> {
+    await this.json(await this.post(`/jobs/${jobId}/checkpoints`, report));
+  }
+
+  /** Replaces this runner's snapshot inventory on the server. */
+  async reportSnapshots(snapshots: { id: string; mode: string; bytes: number; parent: string | null; created_at: string; last_used_at: string }[]): Promise<void> {
+    const res = await fetch(`${this.serverUrl.replace(/\/+$/, '')}/api/v1/runner/snapshots`, {
+      method: 'PUT',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.currentToken}` },
+      body: JSON.stringify({ snapshots }),
+    });
+    if (!res.ok && res.status !== 204) throw new Error(`runner protocol: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
   }
 
   async cancelled(jobId: number, reason: string): Promise<void> {

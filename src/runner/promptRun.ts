@@ -1,10 +1,11 @@
 import type { RunJobPayload } from '../services/runs.ts';
-import type { RunnerClient } from './client.ts';
+import type { ClaimedJob, RunnerClient } from './client.ts';
+import { CheckpointRecorder, reportSnapshots } from './checkpoints.ts';
 import { sandboxWarning, type SandboxBackend, type Workspace } from './sandbox.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
 import { TraceBuffer } from './traceBuffer.ts';
 import { reportJobError, type JobOutcome } from './outcome.ts';
-import { checkoutCommit, stageWorkTree, workspaceGit } from './workspaceGit.ts';
+import { checkoutCommit, stageWorkTree, workspaceGit, type WorkspaceGit } from './workspaceGit.ts';
 import { runAgentPhase } from './agentPhase.ts';
 import { redactor } from './redact.ts';
 
@@ -16,24 +17,46 @@ const AGENT_IDENTITY = { name: 'gitoku agent', email: 'agent@gitoku.invalid' };
 const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
 
 /**
- * Runs one agent job: clone the source commit into a fresh workspace, run the driver, commit what the
- * agent left uncommitted (agent as author, gitoku as committer, run trailers), push the compare branch
- * with the job token, report. Git commands the runner itself needs run in the same sandbox.
+ * Runs one agent job: prepare the workspace (booted warm from a snapshot this runner holds — a fork's
+ * step or the repository's cached set-up — or cloned cold, running the set-up), run the driver with a
+ * checkpoint after each step, commit what the agent left (agent as author, gitoku as committer, run
+ * trailers), push the compare branch with the job token, report. Git commands the runner itself needs
+ * run in the same sandbox.
  */
-export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal): Promise<JobOutcome> {
+export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal, job?: ClaimedJob): Promise<JobOutcome> {
   const secrets = [payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')];
   let redact = redactor(secrets);
   const trace = new TraceBuffer(client, jobId, payload.attempt, (text) => redact(text));
   const emit = (e: TraceEvent) => trace.push(e);
   let ws: Workspace | null = null;
+  let checkpoints: CheckpointRecorder | null = null;
+  const onSnapshot = () => sandbox.store && reportSnapshots(client, sandbox.store, () => undefined);
   try {
-    ws = await sandbox.provision();
-    const git = workspaceGit(sandbox, ws, payload.token, signal, redact);
-    emit({ kind: 'status', data: { message: `Preparing workspace (${sandbox.name} sandbox) at ${payload.source_commit.slice(0, 12)}` } });
+    const held = (ref: { id: string; runner_id: number } | null | undefined) => (ref && job?.runner_id === ref.runner_id && sandbox.store?.has(ref.id) ? ref.id : null);
+    const forkSnapshot = held(payload.from_snapshot);
+    const setupSnapshot = forkSnapshot ? null : held(payload.setup?.snapshot);
+    ws = await sandbox.provision({ from: forkSnapshot ?? setupSnapshot });
+    const git = workspaceGit(sandbox, ws, payload.token, signal, (text) => redact(text));
+    const warm = !!(forkSnapshot ?? setupSnapshot);
+    emit({ kind: 'status', data: { message: `Preparing workspace (${sandbox.name} sandbox) at ${payload.source_commit.slice(0, 12)}: ${warm ? `warm, from snapshot ${(forkSnapshot ?? setupSnapshot)!}${forkSnapshot && payload.forked_from_step !== null ? ` (step ${payload.forked_from_step})` : ' (cached set-up)'}` : 'cold'}` } });
     const warning = sandboxWarning(sandbox);
     if (warning) emit({ kind: 'status', data: { message: `⚠ ${warning}` } });
-    await checkoutCommit(git, ws, payload.clone_url, payload.source_commit, payload.compare_branch);
-    const result = await runAgentPhase(sandbox, ws, payload, signal, emit, (secret) => (redact = redactor([...secrets, secret])));
+    if (forkSnapshot) await continueCheckout(git, payload.compare_branch, payload.source_commit);
+    else if (setupSnapshot) {
+      await git(['fetch', '-q', '--no-tags', '--end-of-options', payload.clone_url, payload.source_commit], { auth: true });
+      await continueCheckout(git, payload.compare_branch, payload.source_commit, { checkout: true });
+    } else {
+      await checkoutCommit(git, ws, payload.clone_url, payload.source_commit, payload.compare_branch);
+      if (payload.setup) await runSetup(sandbox, ws, payload.setup, signal, emit);
+    }
+    checkpoints = new CheckpointRecorder(sandbox, ws, git, payload.source_commit, emit, onSnapshot);
+    // Step 0: the prepared workspace; after a fresh set-up, also the repository's cached set-up.
+    await checkpoints.take({ commit: payload.source_commit, label: 'workspace prepared', setupCacheKey: payload.setup && !warm ? payload.setup.cache_key : undefined });
+    const recorder = checkpoints;
+    const result = await runAgentPhase(sandbox, ws, payload, signal, emit, (secret) => (redact = redactor([...secrets, secret])), {
+      afterStep: () => recorder.take(),
+      resumeSession: payload.resume_session?.driver === payload.driver ? payload.resume_session.session_id : null,
+    });
     result.summary = redact(result.summary);
     if (signal.aborted) throw new AgentFailure('cancelled');
 
@@ -55,12 +78,46 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
       // but only that: the lease fails if anyone else moved the branch since this attempt was claimed.
       await git(['push', '-q', `--force-with-lease=refs/heads/${payload.compare_branch}:${tip}`, payload.clone_url, `HEAD:refs/heads/${payload.compare_branch}`], { auth: true });
     }
+    await checkpoints.take({ final: true, commit: head, label: 'result' });
+    await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
     await trace.flush();
-    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null });
+    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null, workspace: warm ? 'warm' : 'cold' });
     return { status: 'succeeded' };
   } catch (err) {
+    // A failed or cancelled run keeps the checkpoints it took: it can be forked from before it went wrong.
+    if (checkpoints && ws && !signal.aborted) await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
     return await reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);
   }
 }
+
+/**
+ * A workspace booted from a snapshot already holds the runner's repository and the agent's: point
+ * both at `sha` on `branch` — moving the files too after a set-up snapshot (`checkout`), only the
+ * branch and index after a fork's snapshot, whose files are that commit's.
+ */
+async function continueCheckout(git: WorkspaceGit, branch: string, sha: string, opts: { checkout?: boolean } = {}): Promise<void> {
+  if (opts.checkout) await git(['checkout', '-q', '-f', '-B', branch, sha]);
+  else {
+    await git(['update-ref', `refs/heads/${branch}`, sha]);
+    await git(['symbolic-ref', 'HEAD', `refs/heads/${branch}`]);
+    await git(['read-tree', sha]);
+  }
+  await git(['update-ref', `refs/heads/${branch}`, sha], { checkoutRepository: true });
+  await git(['symbolic-ref', 'HEAD', `refs/heads/${branch}`], { checkoutRepository: true });
+  await git(['reset', '-q', sha], { checkoutRepository: true });
+}
+
+/** The repository's `[workspace]` set-up, once after a cold checkout, with the runner's network (package registries). */
+async function runSetup(sandbox: SandboxBackend, ws: Workspace, setup: NonNullable<RunJobPayload['setup']>, signal: AbortSignal, emit: (e: TraceEvent) => void): Promise<void> {
+  emit({ kind: 'status', data: { message: `Setting up the workspace: ${setup.command}` } });
+  const started = Date.now();
+  const r = await sandbox.exec(ws, ['/bin/sh', '-e', '-c', setup.command], { timeoutMs: setup.timeout_ms, signal, maxOutputBytes: 256 * 1024, onOutput: (stream, text) => emit({ kind: 'log', data: { stream, text } }) });
+  emit({ kind: 'command', data: { command: setup.command, exit_code: r.code, output: `${(r.stdout + r.stderr).slice(-4096)}\nfinished in ${Date.now() - started} ms`, timed_out: r.timedOut } });
+  if (r.cancelled) throw new AgentFailure('cancelled');
+  if (r.timedOut) throw new AgentFailure(`the workspace set-up timed out after ${Math.round(setup.timeout_ms / 1000)} s`);
+  if (r.code !== 0) throw new AgentFailure(`the workspace set-up failed with exit code ${r.code}: ${setup.command}`);
+}
+
+export { reportSnapshots } from './checkpoints.ts';

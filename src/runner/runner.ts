@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import { RunnerClient, LeaseLostError, RunnerAuthError, type ClaimedJob } from './client.ts';
 import type { SandboxBackend } from './sandbox.ts';
-import { executePromptRun, type JobOutcome } from './promptRun.ts';
+import { executePromptRun, reportSnapshots, type JobOutcome } from './promptRun.ts';
 import { executeWorkflowRun } from './workflowRun.ts';
 import { executeReviewRun } from './reviewRun.ts';
 import { errorMessage, JobDropped } from './outcome.ts';
 
-type Executor = (client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: unknown, signal: AbortSignal) => Promise<JobOutcome>;
+type Executor = (client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: unknown, signal: AbortSignal, job: ClaimedJob) => Promise<JobOutcome>;
 
 /** What this runner can execute, by job kind. */
 const EXECUTORS: Record<string, Executor> = {
@@ -55,6 +55,8 @@ export class JobRunner {
 
   start(): void {
     for (let i = 0; i < this.opts.concurrency; i++) this.slots.push(this.slot());
+    // A fresh store holds nothing: the server forgets what an earlier process of this runner held.
+    if (this.opts.sandbox.store) reportSnapshots(this.opts.client, this.opts.sandbox.store, (l) => this.log(l));
   }
 
   get busy(): number {
@@ -186,7 +188,7 @@ export class JobRunner {
         await this.opts.client.fail(job.id, `this runner does not handle ${job.kind} jobs`, true);
         return;
       }
-      const outcome = await execute(this.opts.client, this.opts.sandbox, job.id, job.payload, abort.signal);
+      const outcome = await execute(this.opts.client, this.opts.sandbox, job.id, job.payload, abort.signal, job);
       const detail = outcome.error ? `: ${outcome.error.split('\n')[0]}` : '';
       this.log(`job ${job.id} ${outcome.status}${detail}${outcome.unreported ? ` (not reported: ${outcome.unreported})` : ''}`);
     } catch (err) {
@@ -204,6 +206,8 @@ export class JobRunner {
     this.pollAbort.abort();
     for (const a of this.active.values()) a.abort();
     await Promise.allSettled(this.slots);
+    // Snapshots live as long as the runner process: a clean stop releases them.
+    await this.opts.sandbox.store?.close().catch((err: unknown) => this.log(`closing the snapshot store failed: ${errorMessage(err)}`));
   }
 }
 

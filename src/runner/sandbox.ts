@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentFailure } from './drivers/types.ts';
+import { openSnapshotStore, type SnapshotInfo, type SnapshotStore, type StoreWorkspace } from './snapshots.ts';
 import { createProcessCgroup, DEFAULT_LIMITS, formatBytes, joinCgroupArgv, limitsFromEnvironment, type ResourceLimits } from './limits.ts';
 
 /**
@@ -27,6 +28,10 @@ export interface Workspace {
    * host paths.
    */
   view: WorkspaceView;
+  /** Its tree in the snapshot store, when the backend has one (see runner/snapshots.ts). */
+  stored?: StoreWorkspace;
+  /** The snapshot it booted from, if any (a warm start). */
+  bootedFrom?: string | null;
 }
 
 export interface WorkspaceView {
@@ -83,7 +88,12 @@ export interface SandboxBackend {
   name: string;
   /** False when agent processes could reach the host (the directory backend, or no backend at all). */
   isolated: boolean;
-  provision(): Promise<Workspace>;
+  /** A fresh workspace, or one booted from a snapshot this runner holds (`from`). */
+  provision(opts?: { from?: string | null }): Promise<Workspace>;
+  /** Freezes the workspace (nothing may run in it meanwhile); null when this backend keeps no snapshots. */
+  snapshot(ws: Workspace): Promise<SnapshotInfo | null>;
+  /** The snapshot store, where the backend has one. */
+  store: SnapshotStore | null;
   exec(ws: Workspace, argv: string[], opts: ExecOptions): Promise<ExecResult>;
   destroy(ws: Workspace): Promise<void>;
 }
@@ -187,6 +197,25 @@ async function newWorkspace(view?: WorkspaceView): Promise<Workspace> {
 }
 
 /**
+ * The three parts of workspace management every backend shares: plain temporary directories without
+ * a snapshot store; with one, trees in the store (overlay mounts or copies) that can be frozen and
+ * booted from.
+ */
+function workspaces(store: SnapshotStore | null, view?: WorkspaceView): Pick<SandboxBackend, 'provision' | 'snapshot' | 'destroy' | 'store'> {
+  return {
+    store,
+    provision: async (opts = {}) => {
+      if (!store) return newWorkspace(view);
+      const stored = await store.provision(opts.from ?? null);
+      const paths = { dir: join(stored.tree, 'work'), home: join(stored.tree, 'home'), tmp: stored.tmp, gitDir: join(stored.tree, 'git') };
+      return { id: stored.root.split('/').pop()!, root: stored.root, ...paths, view: view ?? paths, stored, bootedFrom: stored.from };
+    },
+    snapshot: async (ws) => (store && ws.stored ? store.snapshot(ws.stored) : null),
+    destroy: async (ws) => (store && ws.stored ? store.release(ws.stored) : rm(ws.root, { recursive: true, force: true })),
+  };
+}
+
+/**
  * Runs one sandboxed process tree within the limits: in a cgroup of its own (processes, memory, CPU
  * weight; everything in it is killed at the end, also what left the process group), with the
  * workspace's disk use checked every few seconds and at the end. A tree that ran into a limit fails
@@ -246,13 +275,12 @@ async function diskUsage(dirs: string[]): Promise<number> {
  * an agent runs as the runner's user and can read and change whatever that user can. Only used when
  * the administrator asks for it (`--sandbox directory`, GITOKU_SANDBOX=directory).
  */
-export function directoryBackend(limits: ResourceLimits = DEFAULT_LIMITS): SandboxBackend {
+export function directoryBackend(limits: ResourceLimits = DEFAULT_LIMITS, store: SnapshotStore | null = null): SandboxBackend {
   return {
     name: 'directory',
     isolated: false,
-    provision: newWorkspace,
+    ...workspaces(store),
     exec: (ws, argv, opts) => runLimited(ws, argv, opts, limits),
-    destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
   };
 }
 
@@ -264,13 +292,12 @@ export const NO_SANDBOX_REASON =
  * git still works, and so do agents whose file operations the runner does itself in confinement (a
  * scripted run without `run` steps, like the demo's); anything else fails saying why.
  */
-export function unsandboxedBackend(limits: ResourceLimits = DEFAULT_LIMITS): SandboxBackend {
+export function unsandboxedBackend(limits: ResourceLimits = DEFAULT_LIMITS, store: SnapshotStore | null = null): SandboxBackend {
   return {
     name: 'none',
     isolated: false,
-    provision: newWorkspace,
+    ...workspaces(store),
     exec: (ws, argv, opts) => (opts.trusted ? runLimited(ws, argv, opts, limits) : Promise.reject(new AgentFailure(NO_SANDBOX_REASON))),
-    destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
   };
 }
 
@@ -283,11 +310,11 @@ const ETC_ALLOWLIST = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '
  * are unshared, and the agent runs as an unprivileged user (65534) of its own user namespace, without
  * capabilities — also when the runner is root.
  */
-export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap = '/usr/bin/bwrap'): SandboxBackend {
+export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, store: SnapshotStore | null = null, bwrap = '/usr/bin/bwrap'): SandboxBackend {
   return {
     name: 'bubblewrap',
     isolated: true,
-    provision: () => newWorkspace(SANDBOX_VIEW),
+    ...workspaces(store, SANDBOX_VIEW),
     exec: (ws, argv, opts) => {
       // Agent processes run as 65534 without capabilities; the runner's own git keeps the runner's uid
       // (the switch costs ~20 ms per process, and its git is hardened: runner/workspaceGit.ts).
@@ -312,7 +339,6 @@ export function bubblewrapBackend(limits: ResourceLimits = DEFAULT_LIMITS, bwrap
       args.push('--chdir', opts.cwd ?? ws.view.dir, '--', ...command);
       return runLimited(ws, [bwrap, ...args], { ...opts, cwd: ws.dir }, limits);
     },
-    destroy: (ws) => rm(ws.root, { recursive: true, force: true }),
   };
 }
 
@@ -323,9 +349,10 @@ export type SandboxPreference = 'auto' | 'bubblewrap' | 'directory';
  * without bubblewrap it gives the backend that refuses agent processes; the unisolated directory
  * backend is only ever the administrator's explicit choice.
  */
-export async function detectSandbox(preference: SandboxPreference = 'auto', limits: ResourceLimits = limitsFromEnvironment()): Promise<SandboxBackend> {
-  if (preference === 'directory') return directoryBackend(limits);
-  const candidate = bubblewrapBackend(limits);
+export async function detectSandbox(preference: SandboxPreference = 'auto', limits: ResourceLimits = limitsFromEnvironment(), storeOrDefault?: SnapshotStore | null): Promise<SandboxBackend> {
+  const store = storeOrDefault === undefined ? await openSnapshotStore() : storeOrDefault;
+  if (preference === 'directory') return directoryBackend(limits, store);
+  const candidate = bubblewrapBackend(limits, store);
   if (existsSync('/usr/bin/bwrap')) {
     const ws = await newWorkspace();
     try {
@@ -338,7 +365,7 @@ export async function detectSandbox(preference: SandboxPreference = 'auto', limi
     }
   }
   if (preference === 'bubblewrap') throw new Error('bubblewrap is not available on this machine (install the bubblewrap package)');
-  return unsandboxedBackend(limits);
+  return unsandboxedBackend(limits, store);
 }
 
 /** The start-up warning for a backend that does not isolate agents; null for one that does. */

@@ -31,6 +31,12 @@ export const claudeDriver: AgentDriver = {
       argv.push('--settings', join(configDir, 'gitoku-settings.json'));
     }
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);
+    // A fork that keeps the driver continues the agent's own conversation (its session files are in the
+    // home the workspace booted with, under the same checkout path), as a new session.
+    if (ctx.resumeSession) {
+      argv.push('--resume', ctx.resumeSession, '--fork-session');
+      ctx.emit({ kind: 'status', data: { message: `Continuing Claude Code session ${ctx.resumeSession}` } });
+    }
 
     let sessionId: string | null = null;
     let resolvedModel: string | null = null;

@@ -85,6 +85,12 @@ export const codexDriver: AgentDriver = {
 
     const argv = [...program.argv, 'exec', '--json', '--color', 'never', '--dangerously-bypass-approvals-and-sandbox', '--skip-git-repo-check', '--cd', ctx.workspace.view.dir];
     if (ctx.model && ctx.model !== 'default') argv.push('--model', ctx.model);
+    // A fork that keeps the driver continues the agent's own conversation (its session files are in the
+    // home the workspace booted with): a new thread forked from it, the prompt its next turn.
+    if (ctx.resumeSession) {
+      argv.push('fork', ctx.resumeSession);
+      ctx.emit({ kind: 'status', data: { message: `Continuing codex session ${ctx.resumeSession}` } });
+    }
     argv.push('-'); // the prompt comes on stdin (it may be larger than one argument may be)
 
     let sessionId: string | null = null;

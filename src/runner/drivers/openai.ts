@@ -214,12 +214,17 @@ export const openaiDriver: AgentDriver = {
       let thinking = '';
       const calls: { id: string; name: string; arguments: string }[] = [];
       let reported = false;
+      // The run's deadline bounds the request, the client's retries of it and the stream: a per-request
+      // timeout alone restarts with every retry (a hanging endpoint took three times the run's timeout).
+      // A plain controller and timer (held here) rather than AbortSignal.any/timeout, whose signals Node may collect early.
+      const stop = new AbortController();
+      const timer = setTimeout(() => stop.abort(), remaining(deadline));
+      const onCancel = () => stop.abort();
+      ctx.signal.addEventListener('abort', onCancel, { once: true });
       try {
-        // The run's deadline bounds the request, the client's retries of it and the stream: a per-request
-        // timeout alone restarts with every retry (a hanging endpoint took three times the run's timeout).
         const stream = await client.chat.completions.create(
           { model: ctx.model, messages, tools: TOOLS, tool_choice: 'auto', stream: true, stream_options: { include_usage: true } },
-          { signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(remaining(deadline))]), timeout: remaining(deadline) },
+          { signal: stop.signal, timeout: remaining(deadline) },
         );
         for await (const chunk of stream) {
           if (chunk.usage) {
@@ -242,6 +247,9 @@ export const openaiDriver: AgentDriver = {
       } catch (err) {
         if (!ctx.signal.aborted && Date.now() >= deadline - 50) throw new AgentFailure(`timed out after ${Math.round(ctx.timeoutMs / 1000)} s waiting for the model endpoint (${endpoint})`);
         throw describeError(err, ctx, endpoint);
+      } finally {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onCancel);
       }
       usage.steps = step;
       if (!reported) {

@@ -60,11 +60,13 @@ export const scriptDriver: AgentDriver = {
         case 'append': {
           await confined(() => writeConfinedFile(ctx.workspace.dir, step.path, step.content, { append: step.op === 'append' }));
           ctx.emit({ kind: 'file_edit', data: { path: step.path, action: step.op, bytes: Buffer.byteLength(step.content) } });
+          await ctx.afterStep?.();
           break;
         }
         case 'delete': {
           if (!(await confined(() => deleteConfinedFile(ctx.workspace.dir, step.path)))) throw new AgentFailure(`cannot delete ${step.path}: no such file`);
           ctx.emit({ kind: 'file_edit', data: { path: step.path, action: 'delete' } });
+          await ctx.afterStep?.();
           break;
         }
         case 'run': {
@@ -82,6 +84,7 @@ export const scriptDriver: AgentDriver = {
           if (result.cancelled) throw new AgentFailure('cancelled');
           if (result.timedOut) throw new AgentFailure('timed out');
           if (result.code !== 0) throw new AgentFailure(`command failed with exit code ${result.code}: ${step.command}`);
+          await ctx.afterStep?.();
           break;
         }
       }

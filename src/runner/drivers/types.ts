@@ -21,6 +21,13 @@ export interface DriverContext {
   timeoutMs: number;
   signal: AbortSignal;
   emit(event: TraceEvent): void;
+  /**
+   * Called by drivers whose steps the runner sees one by one (script, openai) after each step that
+   * changed files, with nothing running in the workspace: the runner takes a checkpoint there.
+   */
+  afterStep?: () => Promise<void>;
+  /** A session of this driver's agent to resume (a fork that keeps the driver; its home holds the session). */
+  resumeSession?: string | null;
 }
 
 export interface DriverResult {

@@ -1,0 +1,307 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
+
+/**
+ * Workspace snapshots (issue 13, DESIGN §4.6): a snapshot is the agent's checkout, its home (package
+ * caches, the agent CLI's session files) and the runner's git directory — not /tmp — as a stack of
+ * read-only layers on this runner.
+ *
+ * - `overlay` (kernel overlayfs, as root): a workspace is an overlay mount of its snapshot's layers
+ *   with a fresh upper directory. A checkpoint unmounts, renames the upper directory into a new
+ *   read-only layer and mounts again with it on top: no copy, whatever the workspace's size. Restore
+ *   = the same layers under a fresh upper.
+ * - `copy` (everywhere else): a checkpoint copies the three directories (`cp -a --reflink=auto`),
+ *   and a restore copies them back. Correct, only slower.
+ *
+ * Snapshots carry a size, a parent and a last-use time; the store keeps them under a quota (least
+ * recently used first) and a retention time, and removes layers no snapshot or live workspace uses.
+ */
+
+export type SnapshotMode = 'overlay' | 'copy';
+
+export interface SnapshotInfo {
+  id: string;
+  mode: SnapshotMode;
+  /** Disk used by the layers this snapshot added (its parent's are counted there). */
+  bytes: number;
+  parent: string | null;
+  /** Layer ids, top first. */
+  layers: string[];
+  created_at: string;
+  last_used_at: string;
+}
+
+/** The directories a workspace's snapshots hold, relative to its tree. */
+export const SNAPSHOT_PARTS = ['work', 'home', 'git'] as const;
+
+export interface StoreWorkspace {
+  root: string;
+  /** Where work/, home/ and git/ are (the overlay's merged directory, or a plain directory). */
+  tree: string;
+  tmp: string;
+  layers: string[];
+  /** The snapshot it was booted from, if any. */
+  from: string | null;
+}
+
+const MAX_LAYERS = 40;
+
+function run(command: string, args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (err) => resolve({ code: 127, stdout, stderr: stderr + err.message }));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
+
+async function must(command: string, args: string[]): Promise<string> {
+  const r = await run(command, args);
+  if (r.code !== 0) throw new Error(`${command} ${args[0] ?? ''} failed: ${r.stderr.trim().slice(-500)}`);
+  return r.stdout;
+}
+
+async function diskBytes(path: string): Promise<number> {
+  const out = await run('du', ['-s', '-x', '-B1', '--', path]);
+  return Number(/^(\d+)/.exec(out.stdout)?.[1] ?? 0);
+}
+
+export function defaultSnapshotDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.GITOKU_SNAPSHOT_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gitoku', 'snapshots');
+}
+
+/**
+ * This runner's snapshot store, from its environment: GITOKU_SNAPSHOT_DIR (default
+ * ~/.cache/gitoku/snapshots), GITOKU_SNAPSHOT_QUOTA (default 20G), GITOKU_SNAPSHOT_RETENTION_HOURS
+ * (default 168: a week). GITOKU_SNAPSHOTS=off keeps none (every run and fork starts cold).
+ */
+export async function openSnapshotStore(env: NodeJS.ProcessEnv = process.env): Promise<SnapshotStore | null> {
+  if (env.GITOKU_SNAPSHOTS === 'off') return null;
+  const quota = env.GITOKU_SNAPSHOT_QUOTA ? parseBytes(env.GITOKU_SNAPSHOT_QUOTA) : 20 * 1024 ** 3;
+  if (quota === null) throw new LimitsConfigError(`GITOKU_SNAPSHOT_QUOTA must be a size such as 20G, got "${env.GITOKU_SNAPSHOT_QUOTA}"`);
+  const hours = env.GITOKU_SNAPSHOT_RETENTION_HOURS ? Number(env.GITOKU_SNAPSHOT_RETENTION_HOURS) : 168;
+  if (!Number.isFinite(hours) || hours <= 0) throw new LimitsConfigError(`GITOKU_SNAPSHOT_RETENTION_HOURS must be a positive number, got "${env.GITOKU_SNAPSHOT_RETENTION_HOURS}"`);
+  return SnapshotStore.open(defaultSnapshotDir(env), { quotaBytes: quota, retentionMs: hours * 3_600_000 });
+}
+
+export interface StoreOptions {
+  quotaBytes: number;
+  retentionMs: number;
+  /** Force a mode (tests); default: overlay where a probe mount works, else copy. */
+  mode?: SnapshotMode;
+}
+
+export class SnapshotStore {
+  private index = new Map<string, SnapshotInfo>();
+  /** Layers of workspaces alive now: never evicted under them. */
+  private readonly live = new Set<StoreWorkspace>();
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly root: string,
+    readonly mode: SnapshotMode,
+    private readonly opts: StoreOptions,
+  ) {}
+
+  /**
+   * Opens this process's store under `base` (snapshots live as long as the runner process that made
+   * them), after removing the stores of runner processes that died — their workspaces still mounted.
+   */
+  static async open(base: string, opts: StoreOptions): Promise<SnapshotStore> {
+    await mkdir(base, { recursive: true });
+    for (const entry of await readdir(base).catch(() => [] as string[])) {
+      const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
+      if (!pid || isAlive(pid)) continue;
+      await removeStore(join(base, entry));
+    }
+    const root = join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    for (const dir of ['layers', 'workspaces', 'empty']) await mkdir(join(root, dir), { recursive: true });
+    const mode = opts.mode ?? ((await probeOverlay(root)) ? 'overlay' : 'copy');
+    const store = new SnapshotStore(root, mode, opts);
+    return store;
+  }
+
+  /** Releases every workspace and removes the store (a clean runner stop). */
+  async close(): Promise<void> {
+    for (const ws of [...this.live]) await this.release(ws);
+    await removeStore(this.root);
+  }
+
+  list(): SnapshotInfo[] {
+    return [...this.index.values()];
+  }
+
+  has(id: string): boolean {
+    return this.index.has(id);
+  }
+
+  private layerDir(id: string): string {
+    return join(this.root, 'layers', id);
+  }
+
+  /** A new workspace tree: empty, or booted from a snapshot. */
+  async provision(from?: string | null): Promise<StoreWorkspace> {
+    const snapshot = from ? this.index.get(from) : undefined;
+    if (from && !snapshot) throw new Error(`snapshot ${from} is not on this runner`);
+    const root = join(this.root, 'workspaces', `ws-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    const ws: StoreWorkspace = { root, tree: join(root, 'tree'), tmp: join(root, 'tmp'), layers: snapshot?.layers ?? [], from: snapshot?.id ?? null };
+    this.live.add(ws);
+    try {
+      if (this.mode === 'overlay') {
+        await Promise.all(['upper', 'ovwork', 'tree'].map((d) => mkdir(join(root, d))));
+        await this.mount(ws);
+      } else {
+        await mkdir(ws.tree);
+        if (snapshot) await must('cp', ['-a', '--reflink=auto', '--', `${this.layerDir(snapshot.layers[0]!)}/.`, ws.tree]);
+      }
+      for (const part of SNAPSHOT_PARTS) await mkdir(join(ws.tree, part), { recursive: true });
+      if (snapshot) await this.touch(snapshot.id);
+      return ws;
+    } catch (err) {
+      await this.release(ws);
+      throw err;
+    }
+  }
+
+  private async mount(ws: StoreWorkspace): Promise<void> {
+    const lower = ws.layers.length ? ws.layers.map((l) => this.layerDir(l)).join(':') : join(this.root, 'empty');
+    await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(ws.root, 'upper')},workdir=${join(ws.root, 'ovwork')}`, ws.tree]);
+  }
+
+  /**
+   * Freezes the workspace's current state as a snapshot. Nothing may run in the workspace meanwhile
+   * (the runner calls it between agent steps). Overlay: the upper directory becomes a layer (a
+   * rename); a deep stack, or a mount that cannot be released, is squashed into one copied layer.
+   */
+  async snapshot(ws: StoreWorkspace): Promise<SnapshotInfo> {
+    const id = `s${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+    const layer = `l${randomBytes(8).toString('hex')}`;
+    let layers: string[] = [layer];
+    let mode: SnapshotMode = this.mode;
+    if (this.mode === 'overlay' && ws.layers.length < MAX_LAYERS && (await run('umount', [ws.tree])).code === 0) {
+      try {
+        await rename(join(ws.root, 'upper'), this.layerDir(layer));
+        layers = [layer, ...ws.layers];
+        ws.layers = layers;
+        await mkdir(join(ws.root, 'upper'));
+        await rm(join(ws.root, 'ovwork'), { recursive: true, force: true });
+        await mkdir(join(ws.root, 'ovwork'));
+      } finally {
+        // Mounted again in every case: with the new layer, or as it was.
+        await this.mount(ws);
+      }
+    } else {
+      const tmp = `${this.layerDir(layer)}.partial`;
+      await mkdir(tmp, { recursive: true });
+      try {
+        for (const part of SNAPSHOT_PARTS) await must('cp', ['-a', '--reflink=auto', '--', join(ws.tree, part), tmp]);
+        await rename(tmp, this.layerDir(layer));
+      } catch (err) {
+        await rm(tmp, { recursive: true, force: true });
+        throw err;
+      }
+      mode = 'copy';
+    }
+    const at = new Date().toISOString();
+    const info: SnapshotInfo = { id, mode, bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers, created_at: at, last_used_at: at };
+    this.index.set(id, info);
+    ws.from = id;
+    if (mode === 'copy' && this.mode === 'overlay') {
+      // A squashed workspace continues on its single copied layer.
+      await run('umount', [ws.tree]);
+      ws.layers = layers;
+      await rm(join(ws.root, 'upper'), { recursive: true, force: true });
+      await mkdir(join(ws.root, 'upper'));
+      await rm(join(ws.root, 'ovwork'), { recursive: true, force: true });
+      await mkdir(join(ws.root, 'ovwork'));
+      await this.mount(ws);
+    }
+    await this.save();
+    await this.collect();
+    return info;
+  }
+
+  private async touch(id: string): Promise<void> {
+    const s = this.index.get(id);
+    if (!s) return;
+    s.last_used_at = new Date().toISOString();
+    await this.save();
+  }
+
+  /** Unmounts and removes a workspace tree. */
+  async release(ws: StoreWorkspace): Promise<void> {
+    this.live.delete(ws);
+    if (this.mode === 'overlay') {
+      if ((await run('umount', [ws.tree])).code !== 0) await run('umount', ['-l', ws.tree]);
+    }
+    await rm(ws.root, { recursive: true, force: true });
+    await this.collect();
+  }
+
+  private save(): Promise<void> {
+    const write = async () => {
+      const tmp = join(this.root, `index.json.${process.pid}.tmp`);
+      await writeFile(tmp, JSON.stringify(this.list()));
+      await rename(tmp, join(this.root, 'index.json'));
+    };
+    this.writing = this.writing.then(write, write);
+    return this.writing;
+  }
+
+  /** Evicts by retention and quota (least recently used first), then removes unreferenced layers. */
+  async collect(): Promise<string[]> {
+    const now = Date.now();
+    const evicted: string[] = [];
+    for (const s of this.list()) {
+      if (now - Date.parse(s.last_used_at) > this.opts.retentionMs) {
+        this.index.delete(s.id);
+        evicted.push(s.id);
+      }
+    }
+    const byAge = this.list().sort((a, b) => Date.parse(a.last_used_at) - Date.parse(b.last_used_at));
+    let total = this.list().reduce((n, s) => n + s.bytes, 0);
+    for (const s of byAge) {
+      if (total <= this.opts.quotaBytes) break;
+      this.index.delete(s.id);
+      evicted.push(s.id);
+      total -= s.bytes;
+    }
+    const used = new Set([...this.list().flatMap((s) => s.layers), ...[...this.live].flatMap((w) => w.layers)]);
+    for (const layer of await readdir(join(this.root, 'layers')).catch(() => [] as string[])) {
+      if (!used.has(layer) && !layer.endsWith('.partial')) await rm(this.layerDir(layer), { recursive: true, force: true });
+    }
+    if (evicted.length) await this.save();
+    return evicted;
+  }
+}
+
+async function removeStore(root: string): Promise<void> {
+  for (const entry of await readdir(join(root, 'workspaces')).catch(() => [] as string[])) {
+    const tree = join(root, 'workspaces', entry, 'tree');
+    if ((await run('umount', [tree])).code !== 0) await run('umount', ['-l', tree]);
+  }
+  await rm(root, { recursive: true, force: true });
+}
+
+/** Whether overlayfs can be mounted here (kernel overlay as root). */
+async function probeOverlay(root: string): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false;
+  const dir = join(root, `probe-${process.pid}-${randomBytes(3).toString('hex')}`);
+  try {
+    await Promise.all(['lower', 'upper', 'work', 'merged'].map((d) => mkdir(join(dir, d), { recursive: true })));
+    const r = await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(dir, 'lower')},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`, join(dir, 'merged')]);
+    if (r.code !== 0) return false;
+    await run('umount', [join(dir, 'merged')]);
+    return true;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
