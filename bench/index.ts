@@ -16,10 +16,11 @@ import { events } from './events.ts';
 import { provenance } from './provenance.ts';
 import { cluster } from './cluster.ts';
 import { snapshots } from './snapshots.ts';
+import { refs } from './refs.ts';
 import { type BenchCheck, type Benchmark, type BenchOptions, Cleanup, formatMs, formatRatio, formatValue, printChecks, printTable } from './lib.ts';
 
 /** Every benchmark, in the order they run. Add new modules here. */
-const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots];
+const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots, refs];
 
 function usage(): string {
   return `usage: npm run bench -- [--repeat=N] [--quiet] [${BENCHMARKS.map((b) => b.name).join('|')} …]\n\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`;

@@ -16,6 +16,13 @@ export class LruCache<K, V> {
     return hit.value;
   }
 
+  delete(key: K): void {
+    const old = this.map.get(key);
+    if (!old) return;
+    this.weight -= old.weight;
+    this.map.delete(key);
+  }
+
   set(key: K, value: V, weight = 1): void {
     const old = this.map.get(key);
     if (old) {

@@ -8,6 +8,7 @@ import { AGENT_DIRS, AGENTS_MD_PATH, agentKeyOfFile, type GitokuAgent, MAX_INSTR
 import { formatProblem, MANIFEST_PATH, type ManifestProblem } from '../domain/manifest.ts';
 import { isSha, isValidBranchName } from '../domain/refs.ts';
 import { entryAtPath, isBinary, listTree, readBlobAtPath, resolveCommit } from '../git/tree.ts';
+import { LruCache } from '../git/lru.ts';
 import { runGit } from '../git/exec.ts';
 import { type AgentRunContext } from '../domain/agentRunContext.ts';
 
@@ -66,7 +67,21 @@ async function readInstructionsFile(gitDir: string, sha: string, path: string): 
 }
 
 /** The agents and repository instructions of a commit. */
-export async function loadAgentManifestForBranch(gitDir: string, sha: string): Promise<AgentManifest> {
+/** Agent definitions at a commit never change: kept per (repository, commit) for the events that ask again. */
+const manifestCache = new LruCache<string, Promise<AgentManifest>>(512);
+
+export function loadAgentManifestForBranch(gitDir: string, sha: string): Promise<AgentManifest> {
+  const key = `${gitDir}\0${sha}`;
+  let hit = manifestCache.get(key);
+  if (!hit) {
+    hit = readAgentManifest(gitDir, sha);
+    manifestCache.set(key, hit);
+    hit.catch(() => manifestCache.delete(key));
+  }
+  return hit;
+}
+
+async function readAgentManifest(gitDir: string, sha: string): Promise<AgentManifest> {
   const out: AgentManifest = { commitSha: sha, agents: [], broken: [], shadowed: [], repositoryInstructions: null };
   const byKey = new Map<string, string>();
 

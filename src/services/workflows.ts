@@ -50,6 +50,8 @@ export interface WorkflowTrigger {
   sha: string;
   /** For push: files changed by the push (for `paths` filters); null when unknown (all match). */
   changedFiles: string[] | null;
+  /** Or: how to list them, asked only when a workflow of this event has a `paths` filter (a diff per push is the costly part). */
+  listChangedFiles?: () => Promise<string[] | null>;
   pullRequestId?: number | null;
   /** For pull_request: the base branch the `branches` filter applies to, as on GitHub. */
   baseBranch?: string;
@@ -116,6 +118,9 @@ export async function triggerWorkflows(app: AppContext, repo: RepositoryWithOwne
   if (!manifest.ok) {
     await reportManifestProblems(app, repo, trigger.sha, manifest);
     return { runs: [], problems: manifest.problems.map(formatProblem) };
+  }
+  if (trigger.changedFiles === null && trigger.listChangedFiles && manifest.workflows.some((w) => w.events.includes(trigger.event) && w.paths.length > 0)) {
+    trigger = { ...trigger, changedFiles: await trigger.listChangedFiles() };
   }
   const runs: WorkflowRun[] = [];
   for (const w of manifest.workflows.filter((wf) => workflowMatches(wf, trigger))) {

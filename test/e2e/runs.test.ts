@@ -146,7 +146,8 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
     await page.fill('#fork-title', 'Extend the greeting');
     await screenshot(page, 'runs-06-fork-form');
     await Promise.all([page.waitForURL(`${repoUrl()}/runs/2`), page.click('#fork-form button[type=submit]')]);
-    expect(await text(page, '#run-forked-from')).toBe('Forked from #1');
+    // A fork continues from the run's last checkpoint (its result) unless a step is chosen.
+    expect(await text(page, '#run-forked-from')).toMatch(/^Forked from (run )?#1( at step \d+)?$/);
     await page.waitForSelector('#run-status[data-run-status="succeeded"]', { timeout: 30_000 });
     expect(await text(page, '#run-result')).toContain('Extended the greeting.');
     // The fork continues from #1's result: only its own change is in its diff.

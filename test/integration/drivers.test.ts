@@ -253,6 +253,16 @@ describe.each(testDialects())('agent drivers on %s', (dialect) => {
     const seen = stub.requests.filter((r) => r.scenario === 'claude-edit' && r.body.stream);
     expect(seen[0]!.headers['x-api-key']).toBe(KEYS.claude);
     expect(String(seen[0]!.body.model)).toContain('sonnet');
+    // Provenance records the model Claude Code resolved the alias to (its init event), keeping the alias (issue 16, point 19).
+    expect(run.model).toBe('sonnet');
+    expect(run.resolved_model).toBe(String(seen[0]!.body.model));
+    expect(run.resolved_model).not.toBe('sonnet');
+    const captures = await f.server.app.db.selectFrom('commit_ai_contexts').selectAll().where('run_id', '=', run.id).execute();
+    expect(captures.length).toBeGreaterThan(0);
+    for (const c of captures) {
+      expect(c.exact_model_name).toBe(run.resolved_model);
+      expect(JSON.parse(c.details).model_alias).toBe('sonnet');
+    }
     await expectNoSecrets(f, run);
   }, 90_000);
 
@@ -301,7 +311,8 @@ describe.each(testDialects())('agent drivers on %s', (dialect) => {
     const started = await startRun(f, { prompt: 'Write command.txt', title: 'Command edit', driver: 'command' });
     expect(started.model).toBe('house-model');
     const run = await finished(f, started.number);
-    await expectChange(f, run, 'command.txt', /^model=house-model\ncwd=\/.+\/work\n## Task: Command edit\n$/);
+    // The checkout is /workspace in the sandbox (its path on the runner where there is no sandbox).
+    await expectChange(f, run, 'command.txt', /^model=house-model\ncwd=(\/workspace|\/.+\/work)\n## Task: Command edit\n$/);
     expect(run.result_summary).toBe('Wrote command.txt');
     const trace = await events(f, run.number);
     const stdout = trace.list.filter((e) => e.kind === 'log' && e.data.stream === 'stdout').map((e) => e.data.text).join('');
@@ -341,6 +352,35 @@ describe.each(testDialects())('agent drivers on %s', (dialect) => {
     stub.scenario('openai-500', [{ status: 500, message: 'the stub broke' }]);
     const started = await startRun(f, { prompt: '[stub:openai-500] Anything', driver: 'openai' });
     await expectFailure(f, await finished(f, started.number), /answered HTTP 500: .*the stub broke/);
+  }, 90_000);
+
+  it('openai: an endpoint that never answers fails the run at its timeout, retries included (issue 16, point 17)', async () => {
+    stub.scenario('openai-hang', [{ hang: true }]);
+    const before = Date.now();
+    const started = await startRun(f, { prompt: '[stub:openai-hang] Anything', driver: 'openai', timeout_seconds: 20 });
+    const run = await finished(f, started.number);
+    await expectFailure(f, run, /timed out after 20 s/);
+    // The client retries a timed-out request: each retry used to wait the whole timeout again (62 s).
+    expect(Date.now() - before).toBeLessThan(23_000);
+  }, 90_000);
+
+  codexIt("codex: provenance records the model codex resolved 'default' to, keeping the alias (issue 16, point 19)", async () => {
+    stub.scenario('codex-default', [
+      { call: { name: 'exec_command', arguments: { cmd: "apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: resolved.txt\n+resolved\n*** End Patch\nEOF\n" } } },
+      { text: 'Added resolved.txt' },
+    ]);
+    const started = await startRun(f, { prompt: '[stub:codex-default] Add resolved.txt', title: 'Codex default', driver: 'codex', model: 'default' });
+    const run = await finished(f, started.number);
+    await expectChange(f, run, 'resolved.txt', 'resolved\n');
+    const asked = String(stub.requests.find((r) => r.scenario === 'codex-default')!.body.model);
+    expect(asked).not.toBe('default');
+    expect(run).toMatchObject({ model: 'default', resolved_model: asked });
+    const captures = await f.server.app.db.selectFrom('commit_ai_contexts').selectAll().where('run_id', '=', run.id).execute();
+    expect(captures.length).toBeGreaterThan(0);
+    for (const c of captures) {
+      expect(c.exact_model_name).toBe(asked);
+      expect(JSON.parse(c.details).model_alias).toBe('default');
+    }
   }, 90_000);
 
   codexIt('codex: a model that never answers is stopped at the run timeout', async () => {
@@ -415,6 +455,14 @@ describe('agent drivers whose CLI misbehaves', () => {
       'echo "fake cli: keys $CODEX_API_KEY $ANTHROPIC_API_KEY" >&2',
       'case "$prompt" in',
       '  *"[fake:hang]"*) echo \'{"type":"thread.started","thread_id":"t-1"}\'; exec sleep 600 ;;',
+      // Codex 0.171 wraps commands in double quotes.
+      '  *"[fake:dq]"*) cat <<\'EOF\'',
+      '{"type":"thread.started","thread_id":"t-2"}',
+      '{"type":"item.completed","item":{"id":"i1","type":"command_execution","command":"/bin/bash -lc \\"cat NOTES.md && echo \\\\\\"done\\\\\\"\\"","aggregated_output":"done\\n","exit_code":0,"status":"completed"}}',
+      '{"type":"item.completed","item":{"id":"i2","type":"agent_message","text":"Looked at the notes"}}',
+      '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}',
+      'EOF',
+      '  ;;',
       '  *) echo "this is not JSON"; echo "neither is this"; exit 0 ;;',
       'esac',
     ].join('\n');
@@ -439,6 +487,14 @@ describe('agent drivers whose CLI misbehaves', () => {
     await expectFailure(broken, await finished(broken, claude.number), /claude ended without a result: its output is not stream-json \("this is not JSON"\)/);
     const trace = await events(broken, codex.number);
     expect(trace.text).toContain('fake cli: keys [redacted]');
+  }, 90_000);
+
+  it('codex: a command wrapped as /bin/bash -lc "…" shows in the trace as the agent wrote it (issue 16, point 20)', async () => {
+    const started = await startRun(broken, { prompt: '[fake:dq] Read the notes', driver: 'codex' });
+    const run = await finished(broken, started.number);
+    expect(run.status, run.error).toBe('succeeded');
+    const trace = await events(broken, run.number);
+    expect(trace.list.find((e) => e.kind === 'command')!.data).toMatchObject({ command: 'cat NOTES.md && echo "done"', exit_code: 0 });
   }, 90_000);
 
   it('codex: a CLI that hangs is stopped at the run timeout', async () => {

@@ -76,6 +76,8 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
     owner = await createTestUser(server);
     stranger = await createTestUser(server);
     await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'prov' } });
+    // AI reviews (evidence the graph keeps) need a reviewing agent since issue 16: the scripted one here.
+    await api(server, 'PATCH', `/repos/${owner.username}/prov`, { token: owner.token, body: { review_driver: 'script' } });
     work = await tempDir();
     await initWorkRepo(work.path, { 'README.md': '# Provenance\n', 'src/a.txt': 'a1\na2\na3\n', 'src/b.txt': 'b1\nb2\n' });
     remote = authUrl(server.url, `${owner.username}/prov.git`, owner.username, owner.token);
@@ -430,6 +432,15 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
       const edges = await server.app.db.selectFrom('graph_edges').innerJoin('graph_nodes as s', 's.id', 'graph_edges.src_id').innerJoin('graph_nodes as d', 'd.id', 'graph_edges.dst_id').select(['graph_edges.kind', 's.key as src', 'd.key as dst']).where('s.repository_id', '=', repo.id).execute();
       return { nodes: nodes.map((n) => `${n.kind} ${n.key}`).sort(), edges: edges.map((e) => `${e.src} ${e.kind} ${e.dst}`).sort() };
     };
+    // A review that finished while its pull request was open (earlier tests merge theirs at once): open
+    // one and wait for its review's evidence node, so the graph surely has one to keep.
+    await gitOk(work.path, ['checkout', '-q', '-b', 'backfill-review', 'main']);
+    await commitFiles(work.path, { 'src/backfill.txt': 'reviewed\n' }, 'Backfill review');
+    await gitOk(work.path, ['push', '-q', remote, 'backfill-review']);
+    await gitOk(work.path, ['checkout', '-q', 'main']);
+    const pr = await api(server, 'POST', `/repos/${owner.username}/prov/pulls`, { token: owner.token, body: { title: 'Backfill review', head: 'backfill-review', base: 'main' } });
+    expect(pr.status, pr.text).toBe(201);
+    await waitFor(async () => (await snapshot()).nodes.some((n) => n.startsWith('evidence review:')), 60_000);
     const before = await snapshot();
     expect(before.nodes.filter((n) => /^evidence [0-9a-f]{40}:\d+$/.test(n))).toHaveLength(Number((await server.app.db.selectFrom('commit_ai_contexts').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repo.id).executeTakeFirstOrThrow()).n));
     expect(before.nodes.filter((n) => n.startsWith('evidence review:')).length).toBeGreaterThan(0);
@@ -442,7 +453,7 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ removed_evidence: 0 });
     expect(await snapshot()).toEqual(before);
-  });
+  }, 90_000);
 
   it('a failure inside the run success point leaves neither the run\'s completion nor its provenance', async () => {
     if (dialect === 'sqlite') {

@@ -57,22 +57,28 @@ export const agentRouting: Behavior = {
     let sha: string;
     let trigger: AgentRouteTrigger;
     let pr: PullRequest | undefined;
+    let diffRange: [string, string];
     if (event.type === 'ref.updated') {
       const branch = branchOfRef(event.payload.ref)!;
       sha = String(event.payload.after);
       const run = await runOfBranch(app, repo!.id, branch);
       if (run) return { outcome: `${branch} is the branch of agent run #${run.number}: agents are not routed on runs' own branches` };
       const before = String(event.payload.before);
-      trigger = { event: 'push', branch, changedFiles: await changedFiles(gitDir, before === ZERO_SHA ? EMPTY_TREE : before, sha) };
+      trigger = { event: 'push', branch, changedFiles: null };
+      diffRange = [before === ZERO_SHA ? EMPTY_TREE : before, sha];
     } else {
       pr = await pullRequestById(app, event.payload.pull_request_id);
       if (!pr || pr.state !== 'open') return { outcome: 'pull request is not open' };
       const run = await runOfPullRequest(app, pr);
       if (run) return { outcome: `#${pr.number} is the pull request of agent run #${run.number}: agents are not routed on runs' own pull requests` };
       sha = typeof event.payload.after === 'string' ? event.payload.after : pr.head_sha;
-      trigger = { event: PR_EVENTS[event.type]!, branch: pr.base_branch, changedFiles: await changedFiles(gitDir, pr.merge_base_sha ?? pr.base_sha, sha) };
+      trigger = { event: PR_EVENTS[event.type]!, branch: pr.base_branch, changedFiles: null };
+      diffRange = [pr.merge_base_sha ?? pr.base_sha, sha];
     }
     const manifest = await loadAgentManifestForBranch(gitDir, sha);
+    // The diff matters only to `paths` filters of agents listening to this event: a push of thousands
+    // of branches would otherwise run one diff per branch for nothing.
+    if (manifest.agents.some((d) => d.agent.events.includes(trigger.event) && d.agent.paths.length > 0)) trigger.changedFiles = await changedFiles(gitDir, ...diffRange);
     const notes: string[] = [];
     if (trigger.event === 'push') {
       // Files gitoku.toml names (instructions_file) are checked here: a failed `gitoku.toml` status, never a refused push.

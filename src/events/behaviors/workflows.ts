@@ -25,17 +25,20 @@ export const branchWorkflows: Behavior = {
     const before = String(event.payload.before);
     const after = String(event.payload.after);
     const gitDir = systemAccess(app, repo!).gitDir;
-    // A new branch is compared with where it left the default branch (or, for the first push, with nothing).
-    let from = before;
-    if (before === ZERO_SHA) {
-      const defaultSha = await resolveCommit(gitDir, `refs/heads/${repo!.default_branch}`);
-      const base = defaultSha && defaultSha !== after ? await mergeBase(gitDir, defaultSha, after) : null;
-      from = base ?? EMPTY_TREE;
-    }
-    let changed: string[] | null = null;
-    const diff = await runGit(['diff', '--name-only', '-z', '--no-renames', '--end-of-options', from, after], { gitDir });
-    if (diff.code === 0) changed = diff.stdout.toString('utf8').split('\0').filter(Boolean);
-    const { runs, problems } = await triggerWorkflows(app, repo!, { event: 'push', ref: String(event.payload.ref), sha: after, changedFiles: changed, actorId: (event.payload.actor_id as number | null) ?? null });
+    // The push's changed files matter only to `paths` filters: listed only when a workflow has one (a
+    // push of thousands of branches would otherwise run a merge-base and a diff per branch).
+    const listChangedFiles = async (): Promise<string[] | null> => {
+      // A new branch is compared with where it left the default branch (or, for the first push, with nothing).
+      let from = before;
+      if (before === ZERO_SHA) {
+        const defaultSha = await resolveCommit(gitDir, `refs/heads/${repo!.default_branch}`);
+        const base = defaultSha && defaultSha !== after ? await mergeBase(gitDir, defaultSha, after) : null;
+        from = base ?? EMPTY_TREE;
+      }
+      const diff = await runGit(['diff', '--name-only', '-z', '--no-renames', '--end-of-options', from, after], { gitDir });
+      return diff.code === 0 ? diff.stdout.toString('utf8').split('\0').filter(Boolean) : null;
+    };
+    const { runs, problems } = await triggerWorkflows(app, repo!, { event: 'push', ref: String(event.payload.ref), sha: after, changedFiles: null, listChangedFiles, actorId: (event.payload.actor_id as number | null) ?? null });
     return outcomeOf(runs, problems);
   },
 };

@@ -17,6 +17,9 @@ const MAX_LIST = 1000;
 
 class ToolError extends Error {}
 
+/** Tools after which the runner takes a checkpoint (they may change files). */
+const CHANGING_TOOLS = new Set(['write_file', 'replace_in_file', 'delete_file', 'run_command']);
+
 type ToolArgs = Record<string, unknown>;
 
 function fn(name: string, description: string, properties: Record<string, unknown>, required: string[]): ChatCompletionFunctionTool {
@@ -272,6 +275,7 @@ export const openaiDriver: AgentDriver = {
       for (const call of toolCalls) {
         const output = await runTool(call);
         messages.push({ role: 'tool', tool_call_id: call.id, content: output });
+        if (CHANGING_TOOLS.has(call.function.name) && !output.startsWith('error:')) await ctx.afterStep?.();
       }
     }
     ctx.emit({ kind: 'usage', data: { input_tokens: usage.input_tokens, output_tokens: usage.output_tokens, total_tokens: usage.total_tokens } });
