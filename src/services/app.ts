@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -58,16 +58,51 @@ done
 exit $status
 `;
 
+const GITOKU_HOOKS = [
+  ['post-receive', POST_RECEIVE_HOOK],
+  ['pre-receive', PRE_RECEIVE_HOOK],
+] as const;
+
+/** Writes gitoku's hooks (the only hooks the server's git ever runs: receive-pack's core.hooksPath). */
+async function installGitokuHooks(hooksDir: string): Promise<void> {
+  for (const [name, script] of GITOKU_HOOKS) {
+    const hook = join(hooksDir, name);
+    await writeFile(hook, script);
+    await chmod(hook, 0o755);
+  }
+}
+
+/**
+ * Before each push: the hook directory holds exactly gitoku's hooks, as installed. Anything else there
+ * (a hook added or changed by whatever reached the data directory) is removed or rewritten, loudly,
+ * before receive-pack could run it.
+ */
+export async function ensureGitokuHooks(hooksDir: string): Promise<void> {
+  const names = new Set<string>(GITOKU_HOOKS.map(([name]) => name));
+  let tampered = false;
+  for (const entry of await readdir(hooksDir).catch(() => [] as string[])) {
+    if (names.has(entry)) continue;
+    tampered = true;
+    await rm(join(hooksDir, entry), { recursive: true, force: true });
+  }
+  for (const [name, script] of GITOKU_HOOKS) {
+    const path = join(hooksDir, name);
+    const info = await lstat(path).catch(() => null);
+    const intact = info?.isFile() && (info.mode & 0o777) === 0o755 && (await readFile(path, 'utf8').catch(() => null)) === script;
+    if (!intact) tampered = true;
+  }
+  if (!tampered) return;
+  console.error(`SECURITY: ${hooksDir} held hooks gitoku did not install; they were removed and gitoku's own hooks rewritten`);
+  for (const [name] of GITOKU_HOOKS) await rm(join(hooksDir, name), { force: true });
+  await installGitokuHooks(hooksDir);
+}
+
 export async function createAppContext(config: Config): Promise<AppContext> {
   const reposDir = join(config.dataDir, 'repos');
   const hooksDir = join(config.dataDir, 'hooks');
   await mkdir(reposDir, { recursive: true });
   await mkdir(hooksDir, { recursive: true });
-  for (const [name, script] of [['post-receive', POST_RECEIVE_HOOK], ['pre-receive', PRE_RECEIVE_HOOK]] as const) {
-    const hook = join(hooksDir, name);
-    await writeFile(hook, script);
-    await chmod(hook, 0o755);
-  }
+  await installGitokuHooks(hooksDir);
 
   const handle: DatabaseHandle = await openDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   const secret = await loadOrCreateSecret(handle.db);

@@ -160,6 +160,16 @@ describe.skipIf(!bubblewrap).each(testDialects())('a hostile workspace cannot re
     const branch = await api(server, 'POST', `/repos/${name()}/git/refs`, { token: owner.token, body: { ref: 'refs/heads/from-api', sha: (await gitOk(repo.work.path, ['rev-parse', 'HEAD'])).trim() } });
     expect(branch.status, branch.text).toBe(201);
     expect(existsSync(marker)).toBe(false);
+    // A hook that is not gitoku's in gitoku's own hook directory (changed or added by whatever reached
+    // the data directory) never runs either: the push finds it, removes it and restores gitoku's.
+    await writeFile(join(server.app.hooksDir, 'post-receive'), `#!/bin/sh\ntouch ${marker}\ncat > "$GITOKU_PUSH_RESULT_FILE"\n`);
+    await writeFile(join(server.app.hooksDir, 'update'), `#!/bin/sh\ntouch ${marker}\n`);
+    await chmod(join(server.app.hooksDir, 'update'), 0o755);
+    await commitFiles(repo.work.path, { 'third.txt': 'third\n' }, 'Third');
+    await gitOk(repo.work.path, ['push', '-q', repo.remote, 'main']);
+    expect(existsSync(marker)).toBe(false);
+    for (const [hook, content] of Object.entries(serverHooks)) expect(await readFile(join(server.app.hooksDir, hook), 'utf8')).toBe(content);
+    expect((await readdir(server.app.hooksDir)).sort()).toEqual(Object.keys(serverHooks).sort());
     // gitoku's own hooks still run: the push was recorded.
     const events = await server.app.db.selectFrom('graph_events').select(['subject']).where('type', '=', 'ref.updated').execute();
     expect(events.map((e) => e.subject)).toContain('refs/heads/from-api');

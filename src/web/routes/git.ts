@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { Hono, type Context } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { WebEnv } from '../context.ts';
-import type { AppContext } from '../../services/app.ts';
+import { ensureGitokuHooks, type AppContext } from '../../services/app.ts';
 import { authenticateAuthorizationHeader, type Identity } from '../../services/auth.ts';
 import { clientAddress, retryAfterHeaders } from '../middleware/rateLimit.ts';
 import { authorizeRepository, type RepositoryAccess } from '../../services/repositories.ts';
@@ -100,6 +100,7 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
   const isPush = service === 'git-receive-pack';
   const resultFile = isPush ? join(app.config.dataDir, 'tmp', `push-${randomUUID()}`) : null;
   if (resultFile) await mkdir(join(app.config.dataDir, 'tmp'), { recursive: true });
+  if (isPush) await ensureGitokuHooks(app.hooksDir);
   const child = spawnGitService({
     gitDir: access.gitDir,
     service,
