@@ -107,9 +107,10 @@ describe.skipIf(!bubblewrap).each(testDialects())('a hostile workspace cannot re
     const runs = await Promise.all(
       cases.map((step) => runScripted(server, owner, name(), script(`run ln -s ${server.app.hooksDir} dir-link && ln -s ${server.dataDir} data-link\n${step}`))),
     );
-    for (const run of runs) {
-      expect(run.status).toBe('failed');
+    for (const [i, run] of runs.entries()) {
       const detail = await api(server, 'GET', `/repos/${name()}/runs/${run.number}`, { token: owner.token });
+      const events = await api(server, 'GET', `/repos/${name()}/runs/${run.number}/events`, { token: owner.token });
+      expect(run.status, `${cases[i]} → ${JSON.stringify(events.json.events)}`).toBe('failed');
       expect(detail.json.error).toMatch(/symbolic link/);
     }
     expect(await readFile(victim, 'utf8')).toBe('keep me\n');
