@@ -38,3 +38,15 @@ export function titleFromPrompt(prompt: string): string {
   const clean = line.replace(/^#+\s*/, '');
   return clean.length > 72 ? `${clean.slice(0, 71)}…` : clean;
 }
+
+/** Tokens a run used, from its stored usage JSON (total, else input + output); null when unknown. */
+export function tokensOf(usage: string): number | null {
+  try {
+    const u = JSON.parse(usage) as Record<string, unknown>;
+    if (typeof u.total_tokens === 'number') return u.total_tokens;
+    const sum = Number(u.input_tokens ?? 0) + Number(u.output_tokens ?? 0);
+    return Number.isFinite(sum) && sum > 0 ? sum : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,4 +1,5 @@
 import type { AppContext } from './app.ts';
+import { tokensOf } from '../domain/runs.ts';
 import type { Run } from '../db/schema.ts';
 import { agentsAtRef, parseAgentRunContext, type AgentManifest } from './agents.ts';
 import type { RepositoryAccess } from './repositories.ts';
@@ -28,16 +29,6 @@ export interface AgentRunRow {
   definitionCommit: string | null;
 }
 
-function tokensOf(usage: string): number | null {
-  try {
-    const u = JSON.parse(usage) as Record<string, unknown>;
-    if (typeof u.total_tokens === 'number') return u.total_tokens;
-    const sum = Number(u.input_tokens ?? 0) + Number(u.output_tokens ?? 0);
-    return Number.isFinite(sum) && sum > 0 ? sum : null;
-  } catch {
-    return null;
-  }
-}
 
 const MAX_RUNS = 2000;
 

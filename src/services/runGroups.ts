@@ -1,4 +1,5 @@
 import type { AppContext } from './app.ts';
+import { tokensOf } from '../domain/runs.ts';
 import { now } from './app.ts';
 import { forbidden, invalid, notFound, ServiceError } from './errors.ts';
 import type { RepositoryAccess } from './repositories.ts';
@@ -86,16 +87,6 @@ export interface RankedAttempt extends AttemptFacts {
   reason: string;
 }
 
-function tokensOf(usage: string): number | null {
-  try {
-    const u = JSON.parse(usage) as Record<string, unknown>;
-    if (typeof u.total_tokens === 'number') return u.total_tokens;
-    const sum = Number(u.input_tokens ?? 0) + Number(u.output_tokens ?? 0);
-    return Number.isFinite(sum) && sum > 0 ? sum : null;
-  } catch {
-    return null;
-  }
-}
 
 /** What the group page and API compare per attempt. */
 export async function attemptFacts(app: AppContext, access: RepositoryAccess, run: Run): Promise<AttemptFacts> {
