@@ -440,7 +440,11 @@ describe.each(testDialects())('AI provenance on %s', (dialect) => {
     await gitOk(work.path, ['checkout', '-q', 'main']);
     const pr = await api(server, 'POST', `/repos/${owner.username}/prov/pulls`, { token: owner.token, body: { title: 'Backfill review', head: 'backfill-review', base: 'main' } });
     expect(pr.status, pr.text).toBe(201);
-    await waitFor(async () => (await snapshot()).nodes.some((n) => n.startsWith('evidence review:')), 60_000);
+    // Quiet: every event dispatched and every job (this pull request's review included) finished.
+    const busy = async () =>
+      Number((await server.app.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('status', 'in', ['queued', 'running']).executeTakeFirstOrThrow()).n) +
+      Number((await server.app.db.selectFrom('graph_events').select((eb) => eb.fn.countAll<number>().as('n')).where('dispatched_at', 'is', null).executeTakeFirstOrThrow()).n);
+    await waitFor(async () => (await busy()) === 0 && (await snapshot()).nodes.some((n) => n.startsWith('evidence review:')), 60_000);
     const before = await snapshot();
     expect(before.nodes.filter((n) => /^evidence [0-9a-f]{40}:\d+$/.test(n))).toHaveLength(Number((await server.app.db.selectFrom('commit_ai_contexts').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repo.id).executeTakeFirstOrThrow()).n));
     expect(before.nodes.filter((n) => n.startsWith('evidence review:')).length).toBeGreaterThan(0);
