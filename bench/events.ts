@@ -53,6 +53,8 @@ async function pushToReviewLatency(cleanup: Cleanup, samples: number): Promise<n
   cleanup.add('latency server', () => server.close());
   const owner = await createTestUser(server, { username: 'lat' });
   await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'lat' } });
+  // Automatic reviews are off until a repository names its reviewer: the offline scripted one here.
+  await api(server, 'PATCH', '/repos/lat/lat', { token: owner.token, body: { ai_reviews_enabled: true, review_driver: 'script' } });
   const work = await tempDir(cleanup, 'gitoku-bench-events-');
   await initWorkRepo(work.path, { 'README.md': '# lat\n' });
   const remote = authUrl(server.url, 'lat/lat.git', 'lat', owner.token);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../services/app.ts';
 import { now } from '../services/app.ts';
-import type { GraphEvent } from '../db/schema.ts';
+import type { BehaviorRun, GraphEvent } from '../db/schema.ts';
 import { findRepositoryById, type RepositoryWithOwner } from '../services/repositories.ts';
 import { type BehaviorRegistry, toDispatchedEvent } from './registry.ts';
 
@@ -89,18 +89,36 @@ export class Dispatcher {
     const events = await this.claim();
     if (events.length === 0) return 0;
     const records: DispatchRecord[] = [];
-    const repos = new Map<number, RepositoryWithOwner | null>();
-    for (const row of events) records.push(await this.dispatchEvent(row, repos));
+    // Per batch, not per event: the repositories, their switched-off behaviors, and what already ran.
+    const batch: BatchContext = { repos: new Map(), disabled: new Map(), existing: new Map() };
+    for (const r of await this.app.db.selectFrom('behavior_runs').selectAll().where('event_id', 'in', events.map((e) => e.id)).execute()) {
+      let forEvent = batch.existing.get(r.event_id);
+      if (!forEvent) batch.existing.set(r.event_id, (forEvent = new Map()));
+      forEvent.set(r.behavior_key, r);
+    }
+    for (const row of events) records.push(await this.dispatchEvent(row, batch));
     await this.app.db.transaction().execute(async (tx) => {
       const at = now();
-      for (const record of records) {
-        for (const r of record.results) {
-          await tx
-            .insertInto('behavior_runs')
-            .values({ event_id: record.eventId, behavior_key: r.key, status: r.status, outcome: r.outcome, error: r.error, attempts: r.attempts, next_attempt_at: r.nextAttemptAt, links: r.links, created_at: at, updated_at: at })
-            .onConflict((oc) => oc.columns(['event_id', 'behavior_key']).doUpdateSet({ status: r.status, outcome: r.outcome, error: r.error, attempts: r.attempts, next_attempt_at: r.nextAttemptAt, links: r.links, updated_at: at }))
-            .execute();
-        }
+      const rows = records.flatMap((record) =>
+        record.results.map((r) => ({ event_id: record.eventId, behavior_key: r.key, status: r.status, outcome: r.outcome, error: r.error, attempts: r.attempts, next_attempt_at: r.nextAttemptAt, links: r.links, created_at: at, updated_at: at })),
+      );
+      // One statement per few hundred outcomes (a 3,000-ref push is 9,000 of them).
+      for (let i = 0; i < rows.length; i += 500) {
+        await tx
+          .insertInto('behavior_runs')
+          .values(rows.slice(i, i + 500))
+          .onConflict((oc) =>
+            oc.columns(['event_id', 'behavior_key']).doUpdateSet((eb) => ({
+              status: eb.ref('excluded.status'),
+              outcome: eb.ref('excluded.outcome'),
+              error: eb.ref('excluded.error'),
+              attempts: eb.ref('excluded.attempts'),
+              next_attempt_at: eb.ref('excluded.next_attempt_at'),
+              links: eb.ref('excluded.links'),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .execute();
       }
       const done = records.filter((r) => !r.retryAt).map((r) => r.eventId);
       if (done.length) await tx.updateTable('graph_events').set({ dispatched_at: at, lease_owner: null, lease_expires_at: null }).where('id', 'in', done).where('lease_owner', '=', this.owner).execute();
@@ -127,7 +145,8 @@ export class Dispatcher {
     return result.rows.sort((a, b) => a.id - b.id);
   }
 
-  private async dispatchEvent(row: GraphEvent, repos: Map<number, RepositoryWithOwner | null>): Promise<DispatchRecord> {
+  private async dispatchEvent(row: GraphEvent, batch: BatchContext): Promise<DispatchRecord> {
+    const { repos } = batch;
     const app = this.app;
     const event = toDispatchedEvent(row);
     const behaviors = this.registry.forType(event.type);
@@ -139,10 +158,12 @@ export class Dispatcher {
       repo = repos.get(event.repositoryId)!;
     }
     const ctx = { app, repo };
-    const disabled = new Set(
-      repo && behaviors.some((b) => b.optional) ? (await app.db.selectFrom('repository_behavior_settings').select('behavior_key').where('repository_id', '=', repo.id).where('enabled', '=', 0).execute()).map((r) => r.behavior_key) : [],
-    );
-    const existing = new Map((await app.db.selectFrom('behavior_runs').selectAll().where('event_id', '=', event.id).execute()).map((r) => [r.behavior_key, r]));
+    if (repo && behaviors.some((b) => b.optional) && !batch.disabled.has(repo.id)) {
+      const off = await app.db.selectFrom('repository_behavior_settings').select('behavior_key').where('repository_id', '=', repo.id).where('enabled', '=', 0).execute();
+      batch.disabled.set(repo.id, new Set(off.map((r) => r.behavior_key)));
+    }
+    const disabled = (repo && batch.disabled.get(repo.id)) || new Set<string>();
+    const existing = batch.existing.get(event.id) ?? new Map<string, BehaviorRun>();
     for (const behavior of behaviors) {
       const prior = existing.get(behavior.key);
       if (prior && ['succeeded', 'failed', 'skipped'].includes(prior.status)) continue;
@@ -166,6 +187,12 @@ export class Dispatcher {
     }
     return record;
   }
+}
+
+interface BatchContext {
+  repos: Map<number, RepositoryWithOwner | null>;
+  disabled: Map<number, Set<string>>;
+  existing: Map<number, Map<string, BehaviorRun>>;
 }
 
 interface DispatchRecord {
