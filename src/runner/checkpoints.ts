@@ -12,6 +12,7 @@ export function reportSnapshots(client: RunnerClient, store: SnapshotStore, log:
 
 interface Taken {
   step: number;
+  traceSeq: number;
   commit: string;
   final: boolean;
   snapshot: CheckpointReport['snapshot'];
@@ -37,6 +38,7 @@ export class CheckpointRecorder {
     source: string,
     private readonly emit: (e: TraceEvent) => void,
     private readonly onSnapshot: () => void,
+    private readonly tracePosition: () => number,
   ) {
     this.parent = source;
   }
@@ -53,6 +55,7 @@ export class CheckpointRecorder {
   /** Takes the next checkpoint. Nothing may run in the workspace meanwhile. A failure is reported in the trace, never fatal. */
   async take(opts: { final?: boolean; commit?: string; setupCacheKey?: string; label?: string } = {}): Promise<void> {
     const step = this.lastStep + 1;
+    const traceSeq = this.tracePosition();
     try {
       const commit = opts.commit ?? (await this.commitWorkTree(step));
       let snapshot: Taken['snapshot'] = null;
@@ -65,7 +68,7 @@ export class CheckpointRecorder {
       } catch (err) {
         this.emit({ kind: 'status', data: { message: `Checkpoint ${step}: no snapshot (${(err as Error).message.split('\n')[0]}); its code is kept` } });
       }
-      this.taken.push({ step, commit, final: !!opts.final, snapshot, setupCacheKey: opts.setupCacheKey });
+      this.taken.push({ step, traceSeq, commit, final: !!opts.final, snapshot, setupCacheKey: opts.setupCacheKey });
       this.parent = commit;
       this.emit({ kind: 'status', data: { message: `Checkpoint ${step}${opts.label ? ` (${opts.label})` : ''}: ${commit.slice(0, 12)}${snapshot ? `, ${snapshot.mode} snapshot` : ''}` } });
     } catch (err) {
@@ -87,7 +90,7 @@ export class CheckpointRecorder {
     try {
       await this.git(['push', '-q', '--force', cloneUrl, ...this.taken.map((t) => `${t.commit}:${refPrefix}${t.step}`)], { auth: true });
       for (const t of this.taken) {
-        await client.checkpoint(jobId, { attempt, step: t.step, trace_event_id: null, commit_sha: t.commit, final: t.final, snapshot: t.snapshot, ...(t.setupCacheKey ? { setup_cache_key: t.setupCacheKey } : {}) });
+        await client.checkpoint(jobId, { attempt, step: t.step, trace_event_id: null, trace_seq: t.traceSeq, commit_sha: t.commit, final: t.final, snapshot: t.snapshot, ...(t.setupCacheKey ? { setup_cache_key: t.setupCacheKey } : {}) });
       }
     } catch (err) {
       this.emit({ kind: 'status', data: { message: `Checkpoints were not recorded: ${(err as Error).message.split('\n')[0]}` } });

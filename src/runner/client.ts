@@ -15,6 +15,8 @@ export interface CheckpointReport {
   attempt: number;
   step: number;
   trace_event_id: null;
+  /** The checkpoint's place in the attempt's trace: the seq of the last event emitted before it. */
+  trace_seq: number;
   commit_sha: string;
   final: boolean;
   snapshot: { id: string; mode: 'overlay' | 'copy'; bytes: number } | null;

@@ -49,7 +49,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
       await checkoutCommit(git, ws, payload.clone_url, payload.source_commit, payload.compare_branch);
       if (payload.setup) await runSetup(sandbox, ws, payload.setup, signal, emit);
     }
-    checkpoints = new CheckpointRecorder(sandbox, ws, git, payload.source_commit, emit, onSnapshot);
+    checkpoints = new CheckpointRecorder(sandbox, ws, git, payload.source_commit, emit, onSnapshot, () => trace.pushed);
     // Step 0: the prepared workspace; after a fresh set-up, also the repository's cached set-up.
     await checkpoints.take({ commit: payload.source_commit, label: 'workspace prepared', setupCacheKey: payload.setup && !warm ? payload.setup.cache_key : undefined });
     const recorder = checkpoints;
@@ -79,13 +79,16 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
       await git(['push', '-q', `--force-with-lease=refs/heads/${payload.compare_branch}:${tip}`, payload.clone_url, `HEAD:refs/heads/${payload.compare_branch}`], { auth: true });
     }
     await checkpoints.take({ final: true, commit: head, label: 'result' });
+    await trace.flush(); // the checkpoints point into the stored trace
     await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
-    await trace.flush();
     await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null, workspace: warm ? 'warm' : 'cold' });
     return { status: 'succeeded' };
   } catch (err) {
     // A failed or cancelled run keeps the checkpoints it took: it can be forked from before it went wrong.
-    if (checkpoints && ws && !signal.aborted) await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
+    if (checkpoints && ws && !signal.aborted) {
+      await trace.flush();
+      await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
+    }
     return await reportJobError(client, jobId, trace, err, signal, redact);
   } finally {
     if (ws && !process.env.GITOKU_KEEP_WORKSPACES) await sandbox.destroy(ws).catch(() => undefined);

@@ -12,6 +12,8 @@ export class TraceBuffer {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Events pushed so far: the server numbers an attempt's events 1, 2, … in this order (run_events.seq). */
+  pushed = 0;
 
   constructor(
     private readonly client: RunnerClient,
@@ -21,6 +23,7 @@ export class TraceBuffer {
   ) {}
 
   push(event: TraceEvent): void {
+    this.pushed++;
     if (this.stopped) return;
     const last = this.pending[this.pending.length - 1];
     if (event.kind === 'log' && last?.kind === 'log' && last.data.stream === event.data.stream && last.data.text.length < 16_384) {

@@ -126,6 +126,8 @@ export interface CheckpointInput {
   attempt: number;
   step: number;
   trace_event_id: number | null;
+  /** Or the seq of the attempt's event just before the checkpoint (the runner counts what it emitted). */
+  trace_seq?: number;
   commit_sha: string;
   final: boolean;
   snapshot: { id: string; mode: 'overlay' | 'copy'; bytes: number } | null;
@@ -143,8 +145,12 @@ export async function recordCheckpoint(app: AppContext, job: Job, runner: Runner
   if (!(await resolveCommit(gitDir, input.commit_sha))) throw invalid(`commit ${input.commit_sha} is not in the repository (push it to ${ref} first)`, 'commit_sha');
   const at = now();
   await app.db.transaction().execute(async (tx) => {
-    // The newest trace event stored so far: the checkpoint's place in the trace.
+    // The checkpoint's place in the trace: the event the runner counted, else the newest stored so far.
     let traceEventId = input.trace_event_id;
+    if (traceEventId === null && input.trace_seq !== undefined) {
+      const at = await tx.selectFrom('run_events').select('id').where('run_id', '=', run.id).where('attempt', '=', input.attempt).where('seq', '<=', input.trace_seq).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      traceEventId = at?.id ?? null;
+    }
     if (traceEventId === null) {
       const last = await tx.selectFrom('run_events').select((eb) => eb.fn.max<number>('id').as('id')).where('run_id', '=', run.id).executeTakeFirst();
       traceEventId = last?.id == null ? null : Number(last.id);

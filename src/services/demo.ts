@@ -58,6 +58,8 @@ test('greets the world when the name is empty', () => {
 const DEMO_PROMPT = `Add a farewell function next to greet, with a test, and mention it in the README.
 
 This demo task uses the scripted driver, which needs no model or API key: it executes the block below.
+It only writes files (the runner does that itself, confined to the checkout), so it works on a machine
+without bubblewrap too, where no agent process may run.
 
 \`\`\`gitoku-script
 think greet.js exports greet(name); a farewell(name) beside it keeps the module small.
@@ -81,8 +83,7 @@ append README.md
 
 \`src/farewell.js\` says goodbye: \`farewell('Ada')\` → \`Goodbye, Ada!\`
 end
-run node --test
-say Added src/farewell.js with a test, and documented it in the README. The tests pass.
+say Added src/farewell.js with a test (node --test runs it), and documented it in the README.
 \`\`\`
 `;
 

@@ -52,6 +52,10 @@ describe.skipIf(!existsSync('/usr/bin/bwrap')).each(testDialects())('warm forks 
     expect(checkpoints.status, checkpoints.text).toBe(200);
     const steps = (checkpoints.json.checkpoints ?? checkpoints.json) as { step: number; commit_sha: string; snapshot_id?: string | null; ref?: string }[];
     expect(steps.map((s) => s.step)).toEqual([0, 1, 2, 3, 4]);
+    // Each checkpoint points at its own place in the trace, in order.
+    const places = (steps as unknown as { trace_event_id: number }[]).map((s) => s.trace_event_id);
+    expect(places).toEqual([...places].sort((a, b) => a - b));
+    expect(new Set(places).size).toBe(places.length);
     // Step 1's commit holds a.txt only; the step refs exist on the server.
     expect(await file(steps[1]!.commit_sha, 'a.txt')).toBe('first\n');
     expect(await file(steps[1]!.commit_sha, 'b.txt')).toBeNull();

@@ -30,6 +30,7 @@ const checkpointBody = z.object({
   attempt: z.number().int().min(1),
   step: z.number().int().min(0).max(100_000),
   trace_event_id: z.number().int().min(0).nullable().default(null),
+  trace_seq: z.number().int().min(0).optional(),
   commit_sha: z.string().regex(/^[0-9a-f]{40}$/, 'commit_sha must be a 40-character hex sha'),
   final: z.boolean().default(false),
   snapshot: z.object({ id: snapshotId, mode: z.enum(['overlay', 'copy']), bytes: z.number().int().min(0) }).nullable().default(null),
