@@ -239,7 +239,7 @@ async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limi
   let ticks = 0;
   const watcher = setInterval(() => void (checking = checking.then(() => check(++ticks % QUOTA_CHECK_TICKS === 0))), LIMIT_CHECK_MS);
   try {
-    const [command, ...args] = joinCgroupArgv(cgroup, argv);
+    const [command, ...args] = cgroup || opts.trusted ? joinCgroupArgv(cgroup, argv) : withProcessRlimit(argv, limits.pids);
     const result = await spawnGroup(command!, args, opts.cwd ?? ws.dir, scrubbedEnvironment(ws, opts.env), { ...opts, signal: stop.signal });
     clearInterval(watcher);
     await checking;
@@ -262,6 +262,16 @@ async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limi
 /** Limits are checked every half second; the disk (a walk of the workspace) every fourth check. */
 const LIMIT_CHECK_MS = 500;
 const QUOTA_CHECK_TICKS = 4;
+
+/**
+ * Without a cgroup, the process limit falls back to RLIMIT_NPROC. The kernel counts it per user (per
+ * user namespace level), so it bounds an agent's processes where the runner is an unprivileged user;
+ * for root it is not enforced at all — there only a cgroup limits processes.
+ */
+function withProcessRlimit(argv: string[], pids: number): string[] {
+  if (process.getuid?.() === 0 || !existsSync('/usr/bin/prlimit')) return argv;
+  return ['/usr/bin/prlimit', `--nproc=${pids}:${pids}`, '--', ...argv];
+}
 
 /** Bytes allocated on disk under the directories, links not followed, hard links counted once (`du`). */
 async function diskUsage(dirs: string[]): Promise<number> {

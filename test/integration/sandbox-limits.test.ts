@@ -33,6 +33,38 @@ describe('sandbox limits', () => {
     }
   });
 
+  it.skipIf(process.getuid?.() !== 0 || !bubblewrap)('an unprivileged runner without cgroups limits processes with RLIMIT_NPROC', async () => {
+    // The runner as `nobody`: no cgroup can be made, so the process limit is the user's RLIMIT_NPROC.
+    const { mkdtemp: mk, writeFile: wf, chmod: ch, rm: rmrf } = await import('node:fs/promises');
+    const { execFile } = await import('node:child_process');
+    // The checkout must be readable by `nobody` (a clone under a private home is not): else nothing to show here.
+    const readable = await new Promise<boolean>((resolve) => execFile('runuser', ['-u', 'nobody', '--', 'test', '-r', `${process.cwd()}/node_modules/tsx/dist/esm/index.mjs`], (err) => resolve(!err)));
+    if (!readable) return void console.warn('skipped: the checkout is not readable by the user nobody');
+    const dir = await mk('/tmp/gitoku-nproc-');
+    await ch(dir, 0o777);
+    const script = `${dir}/probe.mts`;
+    await wf(
+      script,
+      `import { bubblewrapBackend } from ${JSON.stringify(`${process.cwd()}/src/runner/sandbox.ts`)};
+const sb = bubblewrapBackend({ pids: 40, memoryBytes: 1024 ** 3, cpuWeight: 50, workspaceBytes: 1024 ** 3, tmpBytes: 64 * 1024 ** 2 }, null);
+const ws = await sb.provision();
+const r = await sb.exec(ws, ['/bin/sh', '-c', 'i=0; while [ $i -lt 100 ]; do (sleep 3) 2>/dev/null & i=$((i+1)); done; wait; echo finished'], { timeoutMs: 20000 });
+console.log(JSON.stringify({ code: r.code, stderr: r.stderr }));
+await sb.destroy(ws);
+`,
+    );
+    await ch(script, 0o644);
+    try {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile('runuser', ['-u', 'nobody', '--', 'env', `HOME=${dir}`, 'GITOKU_SNAPSHOTS=off', process.execPath, '--import', `${process.cwd()}/node_modules/tsx/dist/esm/index.mjs`, script], { cwd: dir, timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout))),
+      );
+      const result = JSON.parse(out.trim().split('\n').at(-1)!) as { code: number; stderr: string };
+      expect(result.stderr).toMatch(/Cannot fork|Resource temporarily unavailable/);
+    } finally {
+      await rmrf(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
   for (const [name, make] of [
     ['bubblewrap', () => bubblewrapBackend(limits)],
     ['directory', () => directoryBackend(limits)],
