@@ -11,7 +11,7 @@ import { parseAgentRunContext } from './agents.ts';
  * resolved at the run's source commit and recorded on the run, services/agents.ts), then the task.
  * Memory will be added here as a new section; the rendered text is stored on the run.
  */
-export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner): string {
+export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner, prior: string | null = null): string {
   const context = parseAgentRunContext(run.agent_definition);
   const sections = [
     `You are working in a checkout of the repository ${repo.owner_name}/${repo.name} on branch ${run.compare_branch} (started from ${run.source_branch ?? run.source_commit.slice(0, 12)}).`,
@@ -23,6 +23,8 @@ export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner): string {
     const a = context.agent;
     sections.push(`## You are the agent "${a.name}" (${a.key}, from ${a.source})${a.description ? `: ${a.description}` : ''}`, a.instructions.trim());
   }
+  // A fork whose agent cannot resume its predecessor's session is told what that run did.
+  if (prior) sections.push('## Earlier work on this task', prior);
   sections.push(`## Task: ${run.title}`, run.prompt);
   return sections.join('\n\n');
 }

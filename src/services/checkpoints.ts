@@ -214,3 +214,32 @@ export async function replaceRunnerSnapshots(app: AppContext, runnerId: number, 
 
 /** The largest number of snapshots a runner may report at once. */
 export const MAX_INVENTORY = 10_000;
+
+/**
+ * What a fork's agent is told of the run it continues, when it cannot resume that agent's own session
+ * (another driver, or no session): the last steps of the parent's trace up to the fork's step — what
+ * it said, ran and edited — and its summary. Null for runs that are not forks, or that resume.
+ */
+export async function priorRunContext(app: AppContext, run: Run): Promise<string | null> {
+  if (run.forked_from_job_id === null) return null;
+  const parent = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('id', '=', run.forked_from_job_id).executeTakeFirst();
+  if (!parent || (parent.driver === run.driver && parent.session_id)) return null;
+  const upTo = run.forked_from_step !== null ? ((await findCheckpoint(app.db, parent.id, run.forked_from_step))?.trace_event_id ?? null) : null;
+  let q = app.db.selectFrom('run_events').select(['kind', 'data']).where('run_id', '=', parent.id).where('kind', 'in', ['message', 'command', 'file_edit', 'error']);
+  if (upTo !== null) q = q.where('id', '<=', upTo);
+  const events = (await q.orderBy('id', 'desc').limit(40).execute()).reverse();
+  const clip = (text: unknown, n: number) => String(text ?? '').replace(/\s+/g, ' ').trim().slice(0, n);
+  const lines = events.map((e) => {
+    const d = JSON.parse(e.data) as Record<string, unknown>;
+    if (e.kind === 'message') return `- said: ${clip(d.text, 300)}`;
+    if (e.kind === 'command') return `- ran \`${clip(d.command, 200)}\` (exit ${String(d.exit_code ?? '?')})`;
+    if (e.kind === 'file_edit') return `- ${String(d.action ?? 'edited')} ${clip(d.path, 200)}`;
+    return `- error: ${clip(d.message, 300)}`;
+  });
+  const where = run.forked_from_step !== null ? ` up to its step ${run.forked_from_step}` : '';
+  return [
+    `You continue the work of run #${parent.number} (${parent.driver}${parent.model && parent.model !== 'default' ? ` · ${parent.model}` : ''})${where}: the checkout holds its files at that point. What it did${where}:`,
+    lines.length ? lines.join('\n') : '- (no recorded steps)',
+    ...(upTo === null && parent.result_summary ? [`Its summary: ${clip(parent.result_summary, 1000)}`] : []),
+  ].join('\n');
+}

@@ -27,7 +27,7 @@ import { wakeDispatcher } from '../events/wake.ts';
 import { prepareRunProvenance, writeRunProvenance } from './provenance.ts';
 import { exportProvenanceNotes } from './provenanceNotes.ts';
 import { runBranchIsEmpty, runOutcomeBody, settleRunPullRequest } from './runPullRequests.ts';
-import { checkpointRefPrefix, warmPayloadForRun, type WarmPayload } from './checkpoints.ts';
+import { checkpointRefPrefix, priorRunContext, warmPayloadForRun, type WarmPayload } from './checkpoints.ts';
 
 export const RUN_JOB_KIND = 'prompt_run';
 export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000;
@@ -460,7 +460,7 @@ export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPa
   if (!run || ['succeeded', 'failed', 'cancelled'].includes(run.status)) return null;
   const repo = await findRepositoryById(app.db, run.repository_id);
   if (!repo) return null;
-  const rendered = renderAgentPrompt(run, repo);
+  const rendered = renderAgentPrompt(run, repo, await priorRunContext(app, run));
   const timeoutMs = payload.timeout_ms ?? DEFAULT_RUN_TIMEOUT_MS;
   const at = now();
   const token = await app.db.transaction().execute(async (tx) => {

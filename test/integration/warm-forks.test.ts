@@ -80,6 +80,10 @@ describe.skipIf(!existsSync('/usr/bin/bwrap')).each(testDialects())('warm forks 
     expect(forkTrace).toMatch(/warm, from snapshot \S+ \(step 1\)/);
     expect(forkTrace).not.toContain('Setting up the workspace');
     expect(forked.workspace_start).toBe('warm');
+    // The scripted agent keeps no session to resume: the fork's prompt says what run #1 did up to step 1.
+    expect(forked.rendered_prompt).toContain('## Earlier work on this task');
+    expect(forked.rendered_prompt).toMatch(/- write a\.txt/);
+    expect(forked.rendered_prompt).not.toMatch(/- write b\.txt/);
     expect(await file(forked.compare_branch, 'a.txt')).toBe('first\n');
     expect(await file(forked.compare_branch, 'c.txt')).toBe('third\n');
     expect(await file(forked.compare_branch, 'b.txt')).toBeNull();
