@@ -53,14 +53,14 @@ export class CheckpointRecorder {
   }
 
   /** Takes the next checkpoint. Nothing may run in the workspace meanwhile. A failure is reported in the trace, never fatal. */
-  async take(opts: { final?: boolean; commit?: string; setupCacheKey?: string; label?: string } = {}): Promise<void> {
+  async take(opts: { final?: boolean; commit?: string; setupCacheKey?: string; label?: string; codeOnly?: boolean } = {}): Promise<void> {
     const step = this.lastStep + 1;
     const traceSeq = this.tracePosition();
     try {
       const commit = opts.commit ?? (await this.commitWorkTree(step));
       let snapshot: Taken['snapshot'] = null;
       try {
-        const info = await this.sandbox.snapshot(this.ws);
+        const info = opts.codeOnly ? null : await this.sandbox.snapshot(this.ws);
         if (info) {
           snapshot = { id: info.id, mode: info.mode, bytes: info.bytes };
           this.onSnapshot();
@@ -84,8 +84,25 @@ export class CheckpointRecorder {
     return (await this.git(['commit-tree', tree, '-p', this.parent, '-m', `gitoku checkpoint: step ${step}`], { env })).trim();
   }
 
+  private queue: Promise<void> = Promise.resolve();
+
+  /**
+   * For agents that run as one process (the Codex, Claude Code and command drivers): a code-only
+   * checkpoint after each step the trace shows changing files, taken while the agent goes on (the
+   * workspace cannot be frozen under a running process). Serialized; `settled` waits for them.
+   */
+  onTraceEvent(event: TraceEvent): void {
+    if (event.kind !== 'file_edit' && !(event.kind === 'command' && event.data.exit_code !== null)) return;
+    this.queue = this.queue.then(() => this.take({ codeOnly: true }));
+  }
+
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   /** Pushes every checkpoint's commit to its step ref in one push, then reports them. */
   async flush(client: RunnerClient, jobId: number, attempt: number, cloneUrl: string, refPrefix: string | undefined): Promise<void> {
+    await this.queue;
     if (!this.taken.length || !refPrefix) return;
     try {
       await this.git(['push', '-q', '--force', cloneUrl, ...this.taken.map((t) => `${t.commit}:${refPrefix}${t.step}`)], { auth: true });

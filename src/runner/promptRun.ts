@@ -14,6 +14,8 @@ export type { JobOutcome } from './outcome.ts';
 export { redactor } from './redact.ts';
 
 const AGENT_IDENTITY = { name: 'gitoku agent', email: 'agent@gitoku.invalid' };
+/** Drivers that call DriverContext.afterStep between their steps. */
+const STEPWISE_DRIVERS = new Set(['script', 'openai']);
 const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
 
 /**
@@ -53,10 +55,15 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     // Step 0: the prepared workspace; after a fresh set-up, also the repository's cached set-up.
     await checkpoints.take({ commit: payload.source_commit, label: 'workspace prepared', setupCacheKey: payload.setup && !warm ? payload.setup.cache_key : undefined });
     const recorder = checkpoints;
-    const result = await runAgentPhase(sandbox, ws, payload, signal, emit, (secret) => (redact = redactor([...secrets, secret])), {
-      afterStep: () => recorder.take(),
+    // Drivers whose steps the runner sees one by one call afterStep (a full checkpoint between steps);
+    // for the others (one agent process), the trace marks the steps: code-only checkpoints.
+    const stepwise = STEPWISE_DRIVERS.has(payload.driver);
+    const agentEmit = stepwise ? emit : (e: TraceEvent) => (emit(e), recorder.onTraceEvent(e));
+    const result = await runAgentPhase(sandbox, ws, payload, signal, agentEmit, (secret) => (redact = redactor([...secrets, secret])), {
+      afterStep: stepwise ? () => recorder.take() : undefined,
       resumeSession: payload.resume_session?.driver === payload.driver ? payload.resume_session.session_id : null,
     });
+    await recorder.settled();
     result.summary = redact(result.summary);
     if (signal.aborted) throw new AgentFailure('cancelled');
 

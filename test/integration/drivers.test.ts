@@ -227,6 +227,10 @@ describe.each(testDialects())('agent drivers on %s', (dialect) => {
     expect(seen[0]!.body.model).toBe('gpt-5.5');
     expect(seen[0]!.headers.authorization).toBe(`Bearer ${KEYS.codex}`);
     await expectNoSecrets(f, run);
+    // One agent process: code-only checkpoints at the steps its trace shows, between step 0 and the result.
+    const checkpoints = (await api(f.server, 'GET', f.path(`/runs/${run.number}/checkpoints`), { token: f.owner.token })).json as { step: number; commit_sha: string; snapshot: unknown }[];
+    expect(checkpoints.length).toBeGreaterThanOrEqual(3);
+    expect(checkpoints.slice(1, -1).every((c) => c.snapshot === null)).toBe(true);
   }, 90_000);
 
   claudeIt('claude: the real CLI writes a file and runs a command; its key never reaches the trace', async () => {
