@@ -77,7 +77,7 @@ describe.skipIf(!DATABASE_URL)('cluster (PostgreSQL only; skipped without GITOKU
   it(`${RUNS} scripted runs and pushes through two servers survive a killed runner and a server killed mid-dispatch`, async () => {
     const t0 = performance.now();
     const timings: string[] = [];
-    const mark = (what: string) => timings.push(`${what}: ${elapsed(t0)}`);
+    const mark = (what: string) => { timings.push(`${what}: ${elapsed(t0)}`); if (process.env.GITOKU_CLUSTER_VERBOSE) console.log(`[cluster] ${what}: ${elapsed(t0)}`); };
 
     servers.A = await startServeProcess(env);
     servers.B = await startServeProcess(env);
