@@ -91,7 +91,8 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null, workspace: warm ? 'warm' : 'cold' });
     return { status: 'succeeded' };
   } catch (err) {
-    // A failed or cancelled run keeps the checkpoints it took: it can be forked from before it went wrong.
+    // A failed run keeps the checkpoints it took: it can be forked from before it went wrong. (A run that
+    // was stopped — cancelled, or its lease or token lost — reports nothing more.)
     if (checkpoints && ws && !signal.aborted) {
       await trace.flush();
       await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
