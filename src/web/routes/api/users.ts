@@ -24,6 +24,11 @@ const createUserBody = z.object({
   admin: z.boolean().optional(),
 });
 
+/** The service's input from a create-repository body (GitHub's field names). */
+function createRepositoryInput(body: z.infer<typeof createRepoBody>) {
+  return { name: body.name, description: body.description ?? '', isPrivate: body.private ?? false, autoInit: body.auto_init ?? false, defaultBranch: body.default_branch };
+}
+
 export function registerUserRoutes(api: ApiRegistry): void {
   api.add({ method: 'get', path: '/user', summary: 'The authenticated user', tag: 'users', access: 'user', responses: { 200: { description: 'The user', schema: userSchema }, 401: { description: 'Not signed in', schema: errorSchema } } }, (c) => {
     const { user } = requireIdentity(c);
@@ -68,13 +73,7 @@ export function registerUserRoutes(api: ApiRegistry): void {
     async (c, { body }) => {
       const app = c.get('app');
       const identity = requireIdentity(c);
-      const repo = await createRepository(app, identity.user, {
-        name: body.name,
-        description: body.description ?? '',
-        isPrivate: body.private ?? false,
-        autoInit: body.auto_init ?? false,
-        defaultBranch: body.default_branch,
-      });
+      const repo = await createRepository(app, identity.user, createRepositoryInput(body));
       return c.json(repositoryJson(app, repo, 'admin'), 201);
     },
   );
@@ -106,13 +105,7 @@ export function registerUserRoutes(api: ApiRegistry): void {
     async (c, { body }) => {
       const app = c.get('app');
       const owner = await getUserByName(app, c.req.param('username')!);
-      const repo = await createRepository(app, owner, {
-        name: body.name,
-        description: body.description ?? '',
-        isPrivate: body.private ?? false,
-        autoInit: body.auto_init ?? false,
-        defaultBranch: body.default_branch,
-      });
+      const repo = await createRepository(app, owner, createRepositoryInput(body));
       return c.json(repositoryJson(app, repo, 'admin'), 201);
     },
   );

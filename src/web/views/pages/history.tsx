@@ -199,7 +199,7 @@ export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists;
           </span>
         </div>
       ) : !identical && cmp.branches && cmp.mergeBase !== null && canOpen ? (
-        <NewPullForm ctx={ctx} view={view} values={form ?? { base: cmp.base, head: cmp.head, title: defaultTitle(cmp), body: defaultBody(cmp) }} error={error} fixedRefs />
+        <NewPullForm ctx={ctx} view={view} values={form ?? { base: cmp.base, head: cmp.head, title: defaultTitle(cmp), body: defaultBody(cmp) }} error={error} />
       ) : null}
       {identical ? (
         <div class="card">

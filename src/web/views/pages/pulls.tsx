@@ -180,7 +180,8 @@ export interface NewPullValues {
 }
 
 /** The "open a pull request" form, on the compare page (refs fixed) and on /pulls/new (selects). */
-export const NewPullForm: FC<{ ctx: PageContext; view: RepoView; values: NewPullValues; error?: FormError | null; fixedRefs?: boolean; branches?: string[] }> = ({ ctx, view, values, error, fixedRefs, branches = [] }) => (
+/** The form under the compare view: the branches are chosen there (the chooser above it), title and description here. */
+export const NewPullForm: FC<{ ctx: PageContext; view: RepoView; values: NewPullValues; error?: FormError | null }> = ({ ctx, view, values, error }) => (
   <PostForm ctx={ctx} action={pullsUrl(view.repo)} class="card new-pull" id="new-pull">
     <div class="card-head">
       <Icon name="pull" />
@@ -188,44 +189,11 @@ export const NewPullForm: FC<{ ctx: PageContext; view: RepoView; values: NewPull
     </div>
     <div class="card-pad stack">
       <FormAlert error={error} />
-      {fixedRefs ? (
-        <>
-          <input type="hidden" name="base" value={values.base} />
-          <input type="hidden" name="head" value={values.head} />
-          <p class="muted new-pull-refs">
-            Merge <span class="branch-chip mono">{values.head}</span> into <span class="branch-chip mono">{values.base}</span>
-          </p>
-        </>
-      ) : (
-        <div class="new-pull-branches">
-          <div class="field">
-            <label for="pr-base">Base (merge into)</label>
-            <select id="pr-base" name="base" class="input select" aria-invalid={fieldInvalid(error, 'base') ? 'true' : undefined}>
-              {branches.map((b) => (
-                <option value={b} selected={b === values.base}>
-                  {b}
-                </option>
-              ))}
-            </select>
-          </div>
-          <span class="compare-arrow" aria-hidden="true">
-            ←
-          </span>
-          <div class="field">
-            <label for="pr-head">Compare (changes from)</label>
-            <select id="pr-head" name="head" class="input select" aria-invalid={fieldInvalid(error, 'head') ? 'true' : undefined}>
-              <option value="" selected={!values.head}>
-                Choose a branch…
-              </option>
-              {branches.map((b) => (
-                <option value={b} selected={b === values.head}>
-                  {b}
-                </option>
-              ))}
-            </select>
-          </div>
-        </div>
-      )}
+      <input type="hidden" name="base" value={values.base} />
+      <input type="hidden" name="head" value={values.head} />
+      <p class="muted new-pull-refs">
+        Merge <span class="branch-chip mono">{values.head}</span> into <span class="branch-chip mono">{values.base}</span>
+      </p>
       <div class="field">
         <label for="pr-title">Title</label>
         <input id="pr-title" class="input" type="text" name="title" value={values.title} maxlength={256} required aria-invalid={fieldInvalid(error, 'title') ? 'true' : undefined} />
