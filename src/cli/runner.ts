@@ -13,6 +13,10 @@ export function registerRunnerCommand(program: Command): void {
     .option('--name <name>', 'runner name (default: host-pid)')
     .option('--sandbox <kind>', 'auto | bubblewrap | directory (GITOKU_SANDBOX; directory runs agents WITHOUT isolation)', process.env.GITOKU_SANDBOX || 'auto')
     .action(async (opts: { server: string; token: string; concurrency: string; labels: string; name?: string; sandbox: string }) => {
+      // A non-root runner moves into its own user namespace, where overlay snapshots can be mounted.
+      const { reexecInUserNamespace } = await import('../runner/userNamespace.ts');
+      const reexecuted = await reexecInUserNamespace();
+      if (reexecuted !== null) process.exit(reexecuted);
       installProcessGuards('runner');
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new CliError('--concurrency must be 1..64');
@@ -24,6 +28,7 @@ export function registerRunnerCommand(program: Command): void {
         import('../runner/sandbox.ts'),
         import('../services/runners.ts'),
       ]);
+      const [{ openSnapshotStore }, { limitsFromEnvironment }] = await Promise.all([import('../runner/snapshots.ts'), import('../runner/limits.ts')]);
       let token = opts.token;
       const name = opts.name ?? defaultRunnerName();
       const registrationToken = token.startsWith(REGISTRATION_TOKEN_PREFIX) ? token : null;
@@ -37,7 +42,7 @@ export function registerRunnerCommand(program: Command): void {
           throw new CliError(e.message);
         });
       }
-      const sandbox = await detectSandbox(opts.sandbox as 'auto').catch((e: Error) => {
+      const sandbox = await (async () => detectSandbox(opts.sandbox as 'auto', limitsFromEnvironment(), await openSnapshotStore(process.env, { persistent: true })))().catch((e: Error) => {
         throw new CliError(e.message);
       });
       const warning = sandboxWarning(sandbox);
@@ -52,7 +57,7 @@ export function registerRunnerCommand(program: Command): void {
         reregister: registrationToken ? register : undefined,
       });
       runner.start();
-      console.log(`gitoku runner "${name}" polling ${opts.server} (${concurrency} slot${concurrency === 1 ? '' : 's'}, ${sandbox.name} sandbox)`);
+      console.log(`gitoku runner "${name}" polling ${opts.server} (${concurrency} slot${concurrency === 1 ? '' : 's'}, ${sandbox.name} sandbox, ${sandbox.store ? `${sandbox.store.mode} snapshots${process.env.GITOKU_RUNNER_USERNS === '1' ? ' in a user namespace' : ''}` : 'no snapshots'})`);
       await new Promise<void>((resolve) => {
         const stop = async () => {
           console.log('[runner] stopping…');

@@ -1,13 +1,16 @@
 import type { CheckpointReport, RunnerClient } from './client.ts';
 import type { SandboxBackend, Workspace } from './sandbox.ts';
-import type { SnapshotStore } from './snapshots.ts';
+import type { SnapshotInfo, SnapshotStore } from './snapshots.ts';
 import type { WorkspaceGit } from './workspaceGit.ts';
 import type { TraceEvent } from './drivers/types.ts';
 
+/** A live snapshot slower than this makes the rest of the run's steps code-only checkpoints. */
+const LIVE_SNAPSHOT_BUDGET_MS = 2_000;
+
 /** Replaces the runner's snapshot inventory on the server (best effort: a failure is logged, never fatal). */
-export function reportSnapshots(client: RunnerClient, store: SnapshotStore, log: (line: string) => void): void {
+export function reportSnapshots(client: RunnerClient, store: SnapshotStore, log: (line: string) => void): Promise<void> {
   const inventory = store.list().map((s) => ({ id: s.id, mode: s.mode, bytes: s.bytes, parent: s.parent, created_at: s.created_at, last_used_at: s.last_used_at }));
-  client.reportSnapshots(inventory).catch((err: unknown) => log(`reporting snapshots failed: ${(err as Error)?.message ?? String(err)}`));
+  return client.reportSnapshots(inventory).catch((err: unknown) => log(`reporting snapshots failed: ${(err as Error)?.message ?? String(err)}`));
 }
 
 interface Taken {
@@ -30,6 +33,8 @@ interface Taken {
 export class CheckpointRecorder {
   private readonly taken: Taken[] = [];
   private parent: string;
+  /** A live snapshot went over its budget (the agent changed a lot of files): later steps keep their code only. */
+  private liveTooSlow = false;
 
   constructor(
     private readonly sandbox: SandboxBackend,
@@ -53,14 +58,19 @@ export class CheckpointRecorder {
   }
 
   /** Takes the next checkpoint. Nothing may run in the workspace meanwhile. A failure is reported in the trace, never fatal. */
-  async take(opts: { final?: boolean; commit?: string; setupCacheKey?: string; label?: string; codeOnly?: boolean } = {}): Promise<void> {
+  async take(opts: { final?: boolean; commit?: string; setupCacheKey?: string; label?: string; live?: boolean; reuse?: SnapshotInfo } = {}): Promise<void> {
     const step = this.lastStep + 1;
     const traceSeq = this.tracePosition();
     try {
       const commit = opts.commit ?? (await this.commitWorkTree(step));
       let snapshot: Taken['snapshot'] = null;
       try {
-        const info = opts.codeOnly ? null : await this.sandbox.snapshot(this.ws);
+        const started = Date.now();
+        const info = opts.reuse ?? (opts.live && this.liveTooSlow ? null : await this.sandbox.snapshot(this.ws, opts.live ? { live: true } : undefined));
+        if (opts.live && Date.now() - started > LIVE_SNAPSHOT_BUDGET_MS && !this.liveTooSlow) {
+          this.liveTooSlow = true;
+          this.emit({ kind: 'status', data: { message: `Checkpoint ${step}: snapshotting the running workspace took ${Date.now() - started} ms; the next steps keep their code only` } });
+        }
         if (info) {
           snapshot = { id: info.id, mode: info.mode, bytes: info.bytes };
           this.onSnapshot();
@@ -87,13 +97,15 @@ export class CheckpointRecorder {
   private queue: Promise<void> = Promise.resolve();
 
   /**
-   * For agents that run as one process (the Codex, Claude Code and command drivers): a code-only
-   * checkpoint after each step the trace shows changing files, taken while the agent goes on (the
-   * workspace cannot be frozen under a running process). Serialized; `settled` waits for them.
+   * For agents that run as one process (the Codex, Claude Code and command drivers): a checkpoint after
+   * each step the trace shows changing files, taken while the agent goes on — its code, and a live
+   * snapshot where the store makes that cheap (overlay: the changes since boot; the agent's session
+   * files in its home included, so a fork resumes the conversation as it was at that step). Serialized;
+   * `settled` waits for them.
    */
   onTraceEvent(event: TraceEvent): void {
     if (event.kind !== 'file_edit' && !(event.kind === 'command' && event.data.exit_code !== null)) return;
-    this.queue = this.queue.then(() => this.take({ codeOnly: true }));
+    this.queue = this.queue.then(() => this.take({ live: true }));
   }
 
   settled(): Promise<void> {

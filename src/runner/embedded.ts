@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AppContext } from '../services/app.ts';
@@ -5,6 +6,8 @@ import { createEmbeddedRunner, deleteRunner, EMBEDDED_RUNNER_PRUNE_MS, pruneStal
 import { RunnerClient } from './client.ts';
 import { JobRunner } from './runner.ts';
 import { detectSandbox, sandboxWarning } from './sandbox.ts';
+import { openSnapshotStore } from './snapshots.ts';
+import { limitsFromEnvironment } from './limits.ts';
 
 export interface EmbeddedRunner {
   runner: JobRunner;
@@ -26,7 +29,9 @@ export function embeddedRunnerName(): string {
  * the records of embedded runners whose process is gone.
  */
 export async function startEmbeddedRunner(app: AppContext, serverUrl: string, concurrency = 2, log: (line: string) => void = (l) => console.log(`[runner] ${l}`)): Promise<EmbeddedRunner> {
-  const sandbox = await detectSandbox(app.config.sandbox);
+  // The embedded runner's snapshots outlive a restart of the server, in its data directory.
+  const store = await openSnapshotStore({ GITOKU_SNAPSHOT_DIR: join(app.config.dataDir, 'snapshots'), ...process.env }, { persistent: true });
+  const sandbox = await detectSandbox(app.config.sandbox, limitsFromEnvironment(), store);
   const warning = sandboxWarning(sandbox);
   if (warning) console.error(`[runner] ${warning}`);
   const name = embeddedRunnerName();

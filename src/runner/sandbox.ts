@@ -5,6 +5,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentFailure } from './drivers/types.ts';
+import { isRealRoot } from './userNamespace.ts';
 import { openSnapshotStore, type SnapshotInfo, type SnapshotStore, type StoreWorkspace } from './snapshots.ts';
 import { createProcessCgroup, DEFAULT_LIMITS, formatBytes, joinCgroupArgv, limitsFromEnvironment, type ResourceLimits } from './limits.ts';
 
@@ -90,8 +91,12 @@ export interface SandboxBackend {
   isolated: boolean;
   /** A fresh workspace, or one booted from a snapshot this runner holds (`from`). */
   provision(opts?: { from?: string | null }): Promise<Workspace>;
-  /** Freezes the workspace (nothing may run in it meanwhile); null when this backend keeps no snapshots. */
-  snapshot(ws: Workspace): Promise<SnapshotInfo | null>;
+  /**
+   * Freezes the workspace (nothing may run in it meanwhile); null when this backend keeps no snapshots.
+   * `live`: while an agent process runs in it (a step of a one-process agent) — only where that is
+   * cheap (overlay: the changes since boot are copied); null otherwise.
+   */
+  snapshot(ws: Workspace, opts?: { live?: boolean }): Promise<SnapshotInfo | null>;
   /** The snapshot store, where the backend has one. */
   store: SnapshotStore | null;
   exec(ws: Workspace, argv: string[], opts: ExecOptions): Promise<ExecResult>;
@@ -210,7 +215,7 @@ function workspaces(store: SnapshotStore | null, view?: WorkspaceView): Pick<San
       const paths = { dir: join(stored.tree, 'work'), home: join(stored.tree, 'home'), tmp: stored.tmp, gitDir: join(stored.tree, 'git') };
       return { id: stored.root.split('/').pop()!, root: stored.root, ...paths, view: view ?? paths, stored, bootedFrom: stored.from };
     },
-    snapshot: async (ws) => (store && ws.stored ? store.snapshot(ws.stored) : null),
+    snapshot: async (ws, opts) => (store && ws.stored ? (opts?.live ? store.snapshotLive(ws.stored) : store.snapshot(ws.stored)) : null),
     destroy: async (ws) => (store && ws.stored ? store.release(ws.stored) : rm(ws.root, { recursive: true, force: true })),
   };
 }
@@ -266,10 +271,11 @@ const QUOTA_CHECK_TICKS = 4;
 /**
  * Without a cgroup, the process limit falls back to RLIMIT_NPROC. The kernel counts it per user (per
  * user namespace level), so it bounds an agent's processes where the runner is an unprivileged user;
- * for root it is not enforced at all — there only a cgroup limits processes.
+ * for root it is not enforced at all — there only a cgroup limits processes. (uid 0 in the runner's own
+ * user namespace is not root: the limit holds there.)
  */
 function withProcessRlimit(argv: string[], pids: number): string[] {
-  if (process.getuid?.() === 0 || !existsSync('/usr/bin/prlimit')) return argv;
+  if (isRealRoot() || !existsSync('/usr/bin/prlimit')) return argv;
   return ['/usr/bin/prlimit', `--nproc=${pids}:${pids}`, '--', ...argv];
 }
 

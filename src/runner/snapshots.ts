@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
@@ -19,6 +19,12 @@ import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
  *
  * Snapshots carry a size, a parent and a last-use time; the store keeps them under a quota (least
  * recently used first) and a retention time, and removes layers no snapshot or live workspace uses.
+ *
+ * A runner's store (`persistent`) outlives the runner process: it lives at `<dir>/store`, held by one
+ * process at a time through `<dir>/store.lock`, and a restarted runner takes it over with its
+ * snapshots (its index is only written after a layer is complete, so a runner killed mid-snapshot
+ * leaves at worst an unreferenced layer, removed on the next open). Other stores (tests, a second
+ * runner on the same directory) are per process and removed with it.
  */
 
 export type SnapshotMode = 'overlay' | 'copy';
@@ -49,6 +55,8 @@ export interface StoreWorkspace {
 }
 
 const MAX_LAYERS = 40;
+/** A snapshot deeper than this is squashed into one layer in the background (reads of deep stacks slow down). */
+const SQUASH_AT = 16;
 
 function run(command: string, args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
   return new Promise((resolve) => {
@@ -82,13 +90,13 @@ export function defaultSnapshotDir(env: NodeJS.ProcessEnv = process.env): string
  * ~/.cache/gitoku/snapshots), GITOKU_SNAPSHOT_QUOTA (default 20G), GITOKU_SNAPSHOT_RETENTION_HOURS
  * (default 168: a week). GITOKU_SNAPSHOTS=off keeps none (every run and fork starts cold).
  */
-export async function openSnapshotStore(env: NodeJS.ProcessEnv = process.env): Promise<SnapshotStore | null> {
+export async function openSnapshotStore(env: NodeJS.ProcessEnv = process.env, opts: { persistent?: boolean } = {}): Promise<SnapshotStore | null> {
   if (env.GITOKU_SNAPSHOTS === 'off') return null;
   const quota = env.GITOKU_SNAPSHOT_QUOTA ? parseBytes(env.GITOKU_SNAPSHOT_QUOTA) : 20 * 1024 ** 3;
   if (quota === null) throw new LimitsConfigError(`GITOKU_SNAPSHOT_QUOTA must be a size such as 20G, got "${env.GITOKU_SNAPSHOT_QUOTA}"`);
   const hours = env.GITOKU_SNAPSHOT_RETENTION_HOURS ? Number(env.GITOKU_SNAPSHOT_RETENTION_HOURS) : 168;
   if (!Number.isFinite(hours) || hours <= 0) throw new LimitsConfigError(`GITOKU_SNAPSHOT_RETENTION_HOURS must be a positive number, got "${env.GITOKU_SNAPSHOT_RETENTION_HOURS}"`);
-  return SnapshotStore.open(defaultSnapshotDir(env), { quotaBytes: quota, retentionMs: hours * 3_600_000 });
+  return SnapshotStore.open(defaultSnapshotDir(env), { quotaBytes: quota, retentionMs: hours * 3_600_000, persistent: opts.persistent });
 }
 
 export interface StoreOptions {
@@ -96,6 +104,8 @@ export interface StoreOptions {
   retentionMs: number;
   /** Force a mode (tests); default: overlay where a probe mount works, else copy. */
   mode?: SnapshotMode;
+  /** Keep the snapshots for the next runner process (the runner's own store); default: removed with this process. */
+  persistent?: boolean;
 }
 
 export class SnapshotStore {
@@ -108,6 +118,8 @@ export class SnapshotStore {
     readonly root: string,
     readonly mode: SnapshotMode,
     private readonly opts: StoreOptions,
+    /** The lock file held while this process owns a persistent store; null for a per-process store. */
+    private readonly lock: string | null,
   ) {}
 
   /**
@@ -121,17 +133,50 @@ export class SnapshotStore {
       if (!pid || isAlive(pid)) continue;
       await removeStore(join(base, entry));
     }
-    const root = join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
+    const lock = opts.persistent ? join(base, 'store.lock') : null;
+    const owned = lock !== null && (await takeLock(lock));
+    const root = owned ? join(base, 'store') : join(base, `${process.pid}-${randomBytes(4).toString('hex')}`);
     for (const dir of ['layers', 'workspaces', 'empty']) await mkdir(join(root, dir), { recursive: true });
     const mode = opts.mode ?? ((await probeOverlay(root)) ? 'overlay' : 'copy');
-    const store = new SnapshotStore(root, mode, opts);
+    const store = new SnapshotStore(root, mode, opts, owned ? lock : null);
+    if (owned) await store.recover();
     return store;
   }
 
-  /** Releases every workspace and removes the store (a clean runner stop). */
+  /**
+   * Takes over the snapshots a previous runner process left: its workspaces are gone (their mounts died
+   * with it), half-made layers are removed, and a snapshot is kept only when all its layers are whole
+   * and this store's mode can boot it (a copy store cannot stack overlay layers).
+   */
+  private async recover(): Promise<void> {
+    for (const entry of await readdir(join(this.root, 'workspaces')).catch(() => [] as string[])) {
+      const tree = join(this.root, 'workspaces', entry, 'tree');
+      if ((await run('umount', [tree])).code !== 0) await run('umount', ['-l', tree]);
+      await rm(join(this.root, 'workspaces', entry), { recursive: true, force: true });
+    }
+    const saved = await readFile(join(this.root, 'index.json'), 'utf8').then(
+      (text) => JSON.parse(text) as unknown,
+      () => [],
+    );
+    for (const s of Array.isArray(saved) ? (saved as SnapshotInfo[]) : []) {
+      if (typeof s?.id !== 'string' || !Array.isArray(s.layers) || !s.layers.length) continue;
+      if (this.mode === 'copy' && s.mode === 'overlay') continue;
+      const whole = await Promise.all(s.layers.map((l) => stat(this.layerDir(l)).then((st) => st.isDirectory(), () => false)));
+      if (whole.every(Boolean)) this.index.set(s.id, s);
+    }
+    for (const layer of await readdir(join(this.root, 'layers')).catch(() => [] as string[])) {
+      if (layer.endsWith('.partial')) await rm(this.layerDir(layer), { recursive: true, force: true });
+    }
+    await this.save();
+    await this.collect();
+  }
+
+  /** Releases every workspace; a persistent store keeps its snapshots for the next runner, any other is removed (a clean runner stop). */
   async close(): Promise<void> {
+    await this.squashing;
     for (const ws of [...this.live]) await this.release(ws);
-    await removeStore(this.root);
+    if (this.lock) await unlink(this.lock).catch(() => undefined);
+    else await removeStore(this.root);
   }
 
   list(): SnapshotInfo[] {
@@ -140,6 +185,10 @@ export class SnapshotStore {
 
   has(id: string): boolean {
     return this.index.has(id);
+  }
+
+  get(id: string): SnapshotInfo | undefined {
+    return this.index.get(id);
   }
 
   private layerDir(id: string): string {
@@ -226,6 +275,88 @@ export class SnapshotStore {
     }
     await this.save();
     await this.collect();
+    this.squashLater(info);
+    return info;
+  }
+
+  private squashing: Promise<void> = Promise.resolve();
+
+  /**
+   * Deep chains are squashed in the background: the snapshot's layers are mounted read-only, copied
+   * into one new layer, and the snapshot is re-pointed at it (workspaces booted from the old layers
+   * keep them until released; unused layers are then collected). A failure leaves the chain as it was.
+   */
+  private squashLater(info: SnapshotInfo): void {
+    if (this.mode !== 'overlay' || info.layers.length < SQUASH_AT) return;
+    this.squashing = this.squashing.then(() => this.squash(info.id).catch(() => undefined));
+  }
+
+  /** Waits for the background squashes scheduled so far (tests, a clean stop). */
+  idle(): Promise<void> {
+    return this.squashing;
+  }
+
+  private async squash(id: string): Promise<void> {
+    const snapshot = this.index.get(id);
+    if (!snapshot || snapshot.layers.length < SQUASH_AT) return;
+    const layers = [...snapshot.layers];
+    const layer = `l${randomBytes(8).toString('hex')}`;
+    const view = join(this.root, 'workspaces', `squash-${layer}`);
+    const tmp = `${this.layerDir(layer)}.partial`;
+    await mkdir(view, { recursive: true });
+    try {
+      // Only lower layers: a read-only overlay, the merged view of the chain.
+      await must('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${layers.map((l) => this.layerDir(l)).join(':')}`, view]);
+      try {
+        await must('cp', ['-a', '--reflink=auto', '--', view, tmp]);
+      } finally {
+        if ((await run('umount', [view])).code !== 0) await run('umount', ['-l', view]);
+      }
+      await rename(tmp, this.layerDir(layer));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    } finally {
+      await rm(view, { recursive: true, force: true });
+    }
+    const current = this.index.get(id);
+    if (!current || current.layers.join(':') !== layers.join(':')) {
+      await rm(this.layerDir(layer), { recursive: true, force: true });
+      return;
+    }
+    current.layers = [layer];
+    current.bytes = await diskBytes(this.layerDir(layer));
+    await this.save();
+    await this.collect();
+  }
+
+  /**
+   * A snapshot of a workspace an agent process is running in (it cannot be unmounted): overlay only —
+   * its upper directory, the changes since it booted, is copied into a new layer on top of the layers
+   * it booted from, while the workspace goes on unchanged. Cost grows with those changes, not with the
+   * workspace. Files being written at that very moment may be caught half written (the runner takes it
+   * right after a step, when the agent's tool has finished). Null in copy mode (a whole copy per step
+   * would cost too much): the checkpoint then keeps the code only.
+   */
+  async snapshotLive(ws: StoreWorkspace): Promise<SnapshotInfo | null> {
+    if (this.mode !== 'overlay' || ws.layers.length >= MAX_LAYERS) return null;
+    const id = `s${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
+    const layer = `l${randomBytes(8).toString('hex')}`;
+    const tmp = `${this.layerDir(layer)}.partial`;
+    try {
+      await must('cp', ['-a', '--reflink=auto', '--', join(ws.root, 'upper'), tmp]);
+      await rename(tmp, this.layerDir(layer));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    const at = new Date().toISOString();
+    const info: SnapshotInfo = { id, mode: 'overlay', bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers: [layer, ...ws.layers], created_at: at, last_used_at: at };
+    this.index.set(id, info);
+    ws.from = id;
+    await this.save();
+    await this.collect();
+    this.squashLater(info);
     return info;
   }
 
@@ -281,6 +412,25 @@ export class SnapshotStore {
     if (evicted.length) await this.save();
     return evicted;
   }
+}
+
+/**
+ * Takes `<dir>/store.lock` for this process: free, or left by a process that is gone. A live holder —
+ * another runner on the same directory, or this very process already — keeps it.
+ */
+async function takeLock(lock: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') return false;
+      const holder = Number(await readFile(lock, 'utf8').catch(() => ''));
+      if (holder && isAlive(holder)) return false;
+      await unlink(lock).catch(() => undefined);
+    }
+  }
+  return false;
 }
 
 async function removeStore(root: string): Promise<void> {

@@ -2,16 +2,21 @@ import { LeaseLostError, RunnerAuthError, type RunnerClient } from './client.ts'
 import type { TraceEvent } from './drivers/types.ts';
 
 /**
- * Batches trace events to the server (every 250 ms or 200 events), merging consecutive log output
+ * Batches trace events to the server (output every 250 ms or 200 events; steps within 50 ms), merging consecutive log output
  * of the same stream so a chatty command does not become thousands of rows. Uploads never reject:
  * a failed upload is logged, and once the server says the job is no longer this runner's (409) or
  * no longer accepts the runner's token (401), the buffer stops uploading and drops what it holds.
  */
+const BATCH_MS = 250;
+const STEP_MS = 50;
+
 export class TraceBuffer {
   private pending: TraceEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private stopped = false;
+  private lastFlushAt = 0;
+  private timerDue = 0;
   /** Events pushed so far: the server numbers an attempt's events 1, 2, … in this order (run_events.seq). */
   pushed = 0;
 
@@ -31,8 +36,16 @@ export class TraceBuffer {
     } else {
       this.pending.push(structuredClone(event));
     }
-    if (this.pending.length >= 200) void this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => void this.flush(), 250);
+    // Output is batched (every 250 ms or 200 events); a step — a command, an edit, a message, a status —
+    // goes within 50 ms, at once after a quiet spell, so the run page shows it as it happens.
+    const now = Date.now();
+    const due = Math.max(now, this.lastFlushAt + (event.kind === 'log' ? BATCH_MS : STEP_MS));
+    if (this.pending.length >= 200 || due <= now) void this.flush();
+    else if (!this.timer || due < this.timerDue) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timerDue = due;
+      this.timer = setTimeout(() => void this.flush(), due - now);
+    }
   }
 
   /** Stops uploading: the job is no longer this runner's to report. */
@@ -45,6 +58,7 @@ export class TraceBuffer {
 
   /** Uploads what is pending; resolves (never rejects) once every upload so far has been attempted. */
   flush(): Promise<void> {
+    this.lastFlushAt = Date.now();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending.splice(0);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { createHash } from 'node:crypto';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
@@ -60,16 +61,21 @@ function onlineCutoff(): string {
   return new Date(Date.now() - RUNNER_ONLINE_MS).toISOString();
 }
 
-/** The runner holding `snapshotId` in its inventory, when that runner is online; else null. */
+/**
+ * An online runner holding `snapshotId` in its inventory — the one that made it (`runnerId`) when it
+ * still does, else any other: a runner restarted (or the server's embedded runner, re-registered under
+ * a new record) reports the snapshots its persistent store kept. Null when no online runner holds it.
+ */
 export async function onlineHolder(db: DbOrTx, runnerId: number | null, snapshotId: string | null): Promise<SnapshotRef | null> {
-  if (runnerId === null || !snapshotId) return null;
+  if (!snapshotId) return null;
   const row = await db
     .selectFrom('runner_snapshots')
     .innerJoin('runners', 'runners.id', 'runner_snapshots.runner_id')
     .select(['runner_snapshots.runner_id', 'runner_snapshots.snapshot_id'])
-    .where('runner_snapshots.runner_id', '=', runnerId)
     .where('runner_snapshots.snapshot_id', '=', snapshotId)
     .where('runners.last_seen_at', '>', onlineCutoff())
+    .orderBy(sql`case when runner_snapshots.runner_id = ${runnerId ?? -1} then 0 else 1 end`)
+    .orderBy('runner_snapshots.runner_id')
     .executeTakeFirst();
   return row ? { id: row.snapshot_id, runner_id: row.runner_id } : null;
 }

@@ -63,3 +63,42 @@ export async function forkRunFromStep(app: AppContext, access: RepositoryAccess,
   await addEdge(app.db, child, parent, 'derived_from', { step: checkpoint?.step ?? null, commit_sha: checkpoint?.commit_sha ?? run.source_commit });
   return run;
 }
+
+export interface LineageNode {
+  run: Run;
+  /** 0 for the family's first run. */
+  depth: number;
+}
+
+/** The most runs a lineage shows (a family bigger than this is cut, deepest and latest forks first). */
+const LINEAGE_LIMIT = 200;
+
+/**
+ * A run's family (issue 13 "lineage"): from its first ancestor down through every fork, in tree order
+ * (each run followed by its forks, oldest first), with the step each fork started from on the run row
+ * (`forked_from_step`). Walks up at most 100 generations; lists at most 200 runs.
+ */
+export async function runLineage(app: AppContext, run: Run): Promise<LineageNode[]> {
+  let root = run;
+  for (let hops = 0; root.forked_from_job_id !== null && hops < 100; hops++) {
+    const parent = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('id', '=', root.forked_from_job_id).executeTakeFirst();
+    if (!parent || parent.repository_id !== run.repository_id) break;
+    root = parent;
+  }
+  const children = new Map<number, Run[]>();
+  let frontier = [root.id];
+  let count = 1;
+  while (frontier.length && count < LINEAGE_LIMIT) {
+    const rows = await app.db.selectFrom('prompt_pull_request_jobs').selectAll().where('forked_from_job_id', 'in', frontier).where('repository_id', '=', run.repository_id).orderBy('number').limit(LINEAGE_LIMIT - count).execute();
+    for (const r of rows) children.set(r.forked_from_job_id!, [...(children.get(r.forked_from_job_id!) ?? []), r]);
+    count += rows.length;
+    frontier = rows.map((r) => r.id);
+  }
+  const out: LineageNode[] = [];
+  const visit = (r: Run, depth: number) => {
+    out.push({ run: r, depth });
+    for (const child of children.get(r.id) ?? []) visit(child, depth + 1);
+  };
+  visit(root, 0);
+  return out;
+}

@@ -3,10 +3,11 @@ import { tokensOf } from '../domain/runs.ts';
 import { now } from './app.ts';
 import { forbidden, invalid, notFound, ServiceError } from './errors.ts';
 import type { RepositoryAccess } from './repositories.ts';
-import { buildPromptPullRequestJob, draftPromptPullRequestJob, launchPromptPullRequestJob, type RunRequest, type ValidatedRun } from './runs.ts';
+import { buildPromptPullRequestJob, cancelRun, draftPromptPullRequestJob, launchPromptPullRequestJob, type RunRequest, type ValidatedRun } from './runs.ts';
 import { combineStatuses, listCommitStatuses } from './statuses.ts';
 import { updatePullRequest } from './pulls.ts';
 import { runDiff } from './uiRuns.ts';
+import type { DiffResult } from '../git/diff.ts';
 import type { Run, RunGroup, User } from '../db/schema.ts';
 import { roleAtLeast } from '../domain/permissions.ts';
 
@@ -76,6 +77,8 @@ export interface AttemptFacts {
   diff: { files: number; additions: number; deletions: number } | null;
   /** The files the attempt changed (the first 200), for the side-by-side view. */
   files: { path: string; additions: number; deletions: number }[];
+  /** The attempt's whole diff (from its source commit), for the page; null before it has a result. */
+  patch: DiffResult | null;
   checks: { state: ChecksState; contexts: { context: string; state: string; description: string }[] };
   review: ReviewVerdict;
   tokens: number | null;
@@ -103,6 +106,7 @@ export async function attemptFacts(app: AppContext, access: RepositoryAccess, ru
     pullRequest: pr ? { id: pr.id, number: pr.number, state: pr.state, draft: pr.draft === 1 } : null,
     diff: diff ? { files: diff.files.length, additions: diff.files.reduce((n, f) => n + f.additions, 0), deletions: diff.files.reduce((n, f) => n + f.deletions, 0) } : null,
     files: (diff?.files ?? []).slice(0, 200).map((f) => ({ path: f.path, additions: f.additions, deletions: f.deletions })),
+    patch: diff,
     checks,
     review: review?.state ?? null,
     tokens: tokensOf(run.usage),
@@ -147,7 +151,10 @@ export async function compareRunGroup(app: AppContext, access: RepositoryAccess,
   return rankAttempts(await Promise.all(runs.map((r) => attemptFacts(app, access, r))));
 }
 
-/** Keeps one attempt: its pull request becomes ready for review; the other open ones are closed (branches stay). */
+/**
+ * Keeps one attempt: its pull request becomes ready for review; the other attempts still at work are
+ * cancelled and every other open pull request of the group is closed (branches stay).
+ */
 export async function keepRunGroupAttempt(app: AppContext, access: RepositoryAccess, actor: User, group: RunGroup, runNumber: number): Promise<RunGroup> {
   if (!roleAtLeast(access.role, 'write')) throw forbidden('You need write access to keep an attempt');
   const runs = await groupRuns(app, group.id);
@@ -159,6 +166,8 @@ export async function keepRunGroupAttempt(app: AppContext, access: RepositoryAcc
   if (keptPr && keptPr.state === 'open' && keptPr.draft === 1) await updatePullRequest(app, access, actor, keptPr.number, { draft: false });
   for (const r of runs) {
     if (r.id === kept.id) continue;
+    // An attempt still at work is abandoned: cancelled, so it neither spends tokens nor reopens its PR.
+    if (r.status === 'queued' || r.status === 'running') await cancelRun(app, access, actor, r.number).catch(() => undefined);
     const pr = await prNumber(r);
     if (pr && pr.state === 'open') await updatePullRequest(app, access, actor, pr.number, { state: 'closed' });
   }

@@ -22,12 +22,20 @@ export interface RunnerProcess {
   stop(): Promise<void>;
 }
 
+export interface RunnerProcessOptions {
+  /** Run as this unprivileged uid (and gid) through setpriv; the test must run as root. */
+  uid?: number;
+  env?: Record<string, string>;
+}
+
 /** A separate `gitoku runner` process, registered with a fresh registration token. */
-export async function startRunnerProcess(server: TestServer, name: string): Promise<RunnerProcess> {
+export async function startRunnerProcess(server: TestServer, name: string, opts: RunnerProcessOptions = {}): Promise<RunnerProcess> {
   const registration = await createRegistrationToken(server.app, null);
   const bin = resolve(import.meta.dirname, '../../bin/gitoku.js');
-  const child = spawn(process.execPath, [bin, 'runner', '--server', server.url, '--token', registration, '--name', name], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  const argv = [process.execPath, bin, 'runner', '--server', server.url, '--token', registration, '--name', name];
+  const command = opts.uid === undefined ? argv : ['/usr/bin/setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups', '--', ...argv];
+  const child = spawn(command[0]!, command.slice(1), {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...opts.env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -94,4 +94,125 @@ describe.each(modes)('snapshot store (%s)', (mode) => {
       await next.close();
     }
   }, 60_000);
+
+  it('snapshots a workspace a process is running in: overlay copies only the changes, copy keeps none', async () => {
+    const ws = await store.provision();
+    await writeFile(join(ws.tree, 'work', 'gone.txt'), 'to be deleted\n');
+    await writeFile(join(ws.tree, 'work', 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 3));
+    const base = await store.snapshot(ws);
+    const booted = await store.provision(base.id);
+    // A process keeps the workspace busy (as a running agent does): it cannot be unmounted.
+    const busy = spawn('sleep', ['30'], { cwd: join(booted.tree, 'work'), stdio: 'ignore' });
+    try {
+      await rm(join(booted.tree, 'work', 'gone.txt'));
+      await writeFile(join(booted.tree, 'work', 'step.txt'), 'step 1\n');
+      await writeFile(join(booted.tree, 'home', 'session.jsonl'), '{"turn":1}\n');
+      const live = await store.snapshotLive(booted);
+      if (mode === 'copy') {
+        expect(live).toBeNull();
+        return;
+      }
+      expect(live).toMatchObject({ mode: 'overlay', parent: base.id });
+      // Only the changes were copied: far less than the 8 MiB below them.
+      expect(live!.bytes).toBeLessThan(1024 * 1024);
+      // The workspace went on where it was.
+      await writeFile(join(booted.tree, 'work', 'step.txt'), 'step 2\n');
+      const fork = await store.provision(live!.id);
+      expect(await readFile(join(fork.tree, 'work', 'step.txt'), 'utf8')).toBe('step 1\n');
+      expect(await readFile(join(fork.tree, 'home', 'session.jsonl'), 'utf8')).toBe('{"turn":1}\n');
+      expect(existsSync(join(fork.tree, 'work', 'gone.txt'))).toBe(false);
+      expect((await readFile(join(fork.tree, 'work', 'big.bin'))).length).toBe(8 * 1024 * 1024);
+      await store.release(fork);
+    } finally {
+      busy.kill('SIGKILL');
+      await new Promise((r) => busy.once('close', r));
+      await store.release(booted);
+      await store.release(ws);
+    }
+  });
+
+  it('squashes a deep chain into one layer in the background, contents intact', async () => {
+    const ws = await store.provision();
+    let last = '';
+    for (let i = 0; i < 18; i++) {
+      await writeFile(join(ws.tree, 'work', `f${i}.txt`), `${i}\n`);
+      if (i === 5) await rm(join(ws.tree, 'work', 'f2.txt'));
+      last = (await store.snapshot(ws)).id;
+    }
+    await store.idle();
+    const info = store.get(last)!;
+    expect(info.layers.length).toBe(1); // overlay: 18 layers squashed into one; copy: always one
+    const fork = await store.provision(last);
+    expect((await readdir(join(fork.tree, 'work'))).sort()).toEqual(Array.from({ length: 18 }, (_, i) => `f${i}.txt`).filter((f) => f !== 'f2.txt').sort());
+    expect(await readFile(join(fork.tree, 'work', 'f17.txt'), 'utf8')).toBe('17\n');
+    // The workspace that made the chain goes on, and can still be snapshotted.
+    await writeFile(join(ws.tree, 'work', 'after.txt'), 'after\n');
+    const after = await store.snapshot(ws);
+    const again = await store.provision(after.id);
+    expect(await readFile(join(again.tree, 'work', 'after.txt'), 'utf8')).toBe('after\n');
+    await store.release(again);
+    await store.release(fork);
+    await store.release(ws);
+  });
+
+  it('a persistent store outlives its runner: the next process takes it over, snapshots intact', async () => {
+    const dir = join(base, 'persistent');
+    const opts = { quotaBytes: 1e12, retentionMs: 1e9, mode, persistent: true };
+    const first = await SnapshotStore.open(dir, opts);
+    const ws = await first.provision();
+    await writeFile(join(ws.tree, 'work', 'kept.txt'), 'kept\n');
+    const snap = await first.snapshot(ws);
+    // A second runner on the same directory while the first lives: a store of its own, removed with it.
+    const second = await SnapshotStore.open(dir, opts);
+    expect(second.root).not.toBe(first.root);
+    expect(second.has(snap.id)).toBe(false);
+    await second.close();
+    await first.close();
+
+    const next = await SnapshotStore.open(dir, opts);
+    try {
+      expect(next.root).toBe(first.root);
+      expect(next.list().map((s) => s.id)).toEqual([snap.id]);
+      const booted = await next.provision(snap.id);
+      expect(await readFile(join(booted.tree, 'work', 'kept.txt'), 'utf8')).toBe('kept\n');
+      await next.release(booted);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('a persistent store killed mid-snapshot keeps its whole snapshots and never uses the half one', async () => {
+    const dir = join(base, 'crash-persistent');
+    const opts = { quotaBytes: 1e12, retentionMs: 1e9, mode, persistent: true };
+    const script = `
+      import { SnapshotStore } from ${JSON.stringify(join(process.cwd(), 'src/runner/snapshots.ts'))};
+      import { writeFile } from 'node:fs/promises';
+      const store = await SnapshotStore.open(${JSON.stringify(dir)}, ${JSON.stringify(opts)});
+      const ws = await store.provision();
+      await writeFile(ws.tree + '/work/small', 'small');
+      const whole = await store.snapshot(ws);
+      await writeFile(ws.tree + '/work/big', Buffer.alloc(64 * 1024 * 1024, 1));
+      console.log('READY ' + whole.id);
+      await store.snapshot(ws);
+      await new Promise(() => {});
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const whole = await new Promise<string>((resolve) => child.stdout!.on('data', (d: Buffer) => /READY (\S+)/.exec(d.toString()) && resolve(/READY (\S+)/.exec(d.toString())![1]!)));
+    await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('close', r));
+    const next = await SnapshotStore.open(dir, opts);
+    try {
+      expect(next.list().map((s) => s.id)).toEqual([whole]);
+      const layers = await readdir(join(next.root, 'layers'));
+      expect(layers.filter((l) => l.endsWith('.partial'))).toEqual([]);
+      expect(new Set(layers)).toEqual(new Set(next.list().flatMap((s) => s.layers)));
+      const booted = await next.provision(whole);
+      expect(await readFile(join(booted.tree, 'work', 'small'), 'utf8')).toBe('small');
+      expect(existsSync(join(booted.tree, 'work', 'big'))).toBe(false);
+      await next.release(booted);
+    } finally {
+      await next.close();
+    }
+  }, 60_000);
 });

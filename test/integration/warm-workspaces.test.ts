@@ -1,3 +1,4 @@
+import { createSession } from '../../src/services/sessions.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
@@ -131,8 +132,8 @@ describe.each(testDialects())('warm workspaces on %s', (dialect) => {
     const subject = `${first.payload.checkpoint_ref_prefix}0`;
     const event = await waitFor(() => server.app.db.selectFrom('graph_events').selectAll().where('type', '=', 'ref.updated').where('subject', '=', subject).where('dispatched_at', 'is not', null).executeTakeFirst());
     const ran = await server.app.db.selectFrom('behavior_runs').selectAll().where('event_id', '=', event.id).execute();
-    expect(ran).toEqual([]);
-    const page = await fetch(`${server.url}/${owner.username}/warm/branches`, { headers: { Authorization: `Bearer ${owner.token}` } });
+    expect(ran.map((r) => r.behavior_key)).toEqual([]);
+    const page = await fetch(`${server.url}/${owner.username}/warm/branches`, { headers: { Cookie: `gitoku_session=${await createSession(server.app, owner.id)}` } });
     expect(await page.text()).not.toContain('runs/1/steps');
   });
 
@@ -292,6 +293,53 @@ describe.each(testDialects())('warm workspaces on %s', (dialect) => {
     expect(prs[numbers[2]!]).toMatchObject({ state: 'closed' });
     const refs = await gitOk(work.path, ['ls-remote', remote]);
     for (const b of branches) expect(refs).toContain(`refs/heads/${b}`);
+  });
+
+  it('shows each attempt\'s diff on the group page, and keeping one cancels the attempts still at work', async () => {
+    const created = await api(server, 'POST', path('/runs'), { token: owner.token, body: { prompt: script('say two ways'), title: 'Two ways', attempts: 2 } });
+    expect(created.status, created.text).toBe(201);
+    const [a, b] = (created.json.attempts as { run: { number: number } }[]).map((x) => x.run.number).sort((x, y) => x - y);
+    let done: number | null = null;
+    for (let i = 0; i < 2 && done === null; i++) {
+      const job = (await claim(1))!;
+      if (job.payload.number !== a) continue;
+      const { sha } = await pushWith(job.payload.token, job.payload.source_commit, { 'kept-way.txt': 'the kept way\n' }, `refs/heads/${job.payload.compare_branch}`);
+      expect((await runnerCall(runners[1]!.token, 'POST', `/jobs/${job.id}/complete`, { result: { commit_sha: sha, changed: true, summary: 'ok', files: ['kept-way.txt'] } })).status).toBe(200);
+      done = job.payload.number;
+    }
+    expect(done).toBe(a);
+    const page = await fetch(`${server.url}/${owner.username}/warm/runs/groups/${created.json.id}`, { headers: { Cookie: `gitoku_session=${await createSession(server.app, owner.id)}` } });
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('id="run-group-diffs"');
+    expect(html).toContain('kept-way.txt');
+    expect(html).toContain('the kept way');
+
+    const kept = await api(server, 'POST', path(`/run-groups/${created.json.id}/keep`), { token: owner.token, body: { run: a } });
+    expect(kept.status, kept.text).toBe(200);
+    const other = await api(server, 'GET', path(`/runs/${b}`), { token: owner.token });
+    expect(other.json.status).toBe('cancelled');
+    expect(other.json.pull_request).toMatchObject({ state: 'closed' });
+  });
+
+  it('lists a run\'s family: its first ancestor and every fork, in tree order, with their steps', async () => {
+    const child = await api(server, 'POST', path(`/runs/${firstRun.number}/forks`), { token: owner.token, body: { step: 0, prompt: script('say child') } });
+    expect(child.status, child.text).toBe(201);
+    const grandchild = await api(server, 'POST', path(`/runs/${child.json.number}/forks`), { token: owner.token, body: { prompt: script('say grandchild') } });
+    expect(grandchild.status, grandchild.text).toBe(201);
+    const lineage = await api(server, 'GET', path(`/runs/${grandchild.json.number}/lineage`), { token: owner.token });
+    expect(lineage.status, lineage.text).toBe(200);
+    const family = lineage.json as { number: number; depth: number; forked_from: number | null; forked_from_step: number | null; current: boolean }[];
+    expect(family[0]).toMatchObject({ number: firstRun.number, depth: 0, forked_from: null });
+    const childAt = family.findIndex((n) => n.number === child.json.number);
+    expect(family[childAt]).toMatchObject({ depth: 1, forked_from: firstRun.number, forked_from_step: 0 });
+    expect(family[childAt + 1]).toMatchObject({ number: grandchild.json.number, depth: 2, forked_from: child.json.number, current: true });
+    expect(family.filter((n) => n.current)).toHaveLength(1);
+    expect((await api(server, 'GET', path(`/runs/${grandchild.json.number}/lineage`), { token: stranger.token })).status).toBe(404);
+    const page = await fetch(`${server.url}/${owner.username}/warm/runs/${child.json.number}`, { headers: { Cookie: `gitoku_session=${await createSession(server.app, owner.id)}` } });
+    const html = await page.text();
+    expect(html).toContain('id="run-lineage"');
+    expect(html).toMatch(new RegExp(`data-run="${grandchild.json.number}"`));
   });
 
   it('CLI: gitoku run fork and gitoku run --attempts', async () => {

@@ -12,6 +12,7 @@ import type { RunGroup } from '../../../db/schema.ts';
 import { getRun } from '../../../services/runs.ts';
 import { compareRunGroup, getRunGroup, keepRunGroupAttempt } from '../../../services/runGroups.ts';
 import { listCheckpointsWithState } from '../../../services/checkpoints.ts';
+import { runLineage } from '../../../services/forks.ts';
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
 
@@ -53,6 +54,31 @@ function idParam(c: Context<WebEnv>, name: string): number {
 }
 
 export function registerRunGroupRoutes(api: ApiRegistry): void {
+  api.add(
+    { method: 'get', path: '/repos/{owner}/{repo}/runs/{number}/lineage', summary: "A run's family: from its first ancestor through every fork, in tree order, with the step each fork started from", tag: 'runs', access: 'public', responses: { 200: { description: 'The family, tree order' }, 404: { description: 'No such run', schema: errorSchema } } },
+    async (c) => {
+      const app = c.get('app');
+      const access = await repoFromPath(c);
+      const run = await getRun(app, access.repo.id, idParam(c, 'number'));
+      const family = await runLineage(app, run);
+      const numbers = new Map(family.map((n) => [n.run.id, n.run.number]));
+      return c.json(
+        family.map((n) => ({
+          number: n.run.number,
+          depth: n.depth,
+          forked_from: n.run.forked_from_job_id !== null ? (numbers.get(n.run.forked_from_job_id) ?? null) : null,
+          forked_from_step: n.run.forked_from_step,
+          title: n.run.title,
+          status: n.run.status,
+          driver: n.run.driver,
+          model: n.run.model,
+          workspace_start: n.run.workspace_start,
+          current: n.run.id === run.id,
+        })),
+      );
+    },
+  );
+
   api.add(
     { method: 'get', path: '/repos/{owner}/{repo}/runs/{number}/checkpoints', summary: "A run's checkpoints: per step its commit (on a hidden ref) and whether an online runner holds its snapshot", tag: 'runs', access: 'public', responses: { 200: { description: 'Checkpoints, by step' }, 404: { description: 'No such run', schema: errorSchema } } },
     async (c) => {

@@ -6,7 +6,7 @@ import type { RunLinks } from '../../../services/uiRuns.ts';
 import type { RepoView } from './repo.tsx';
 import { PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
-import { RunAgent, RunPullLink, RunStatusBadge, RunsLayout, canWriteRuns, formatDuration, runUrl, runsUrl } from './runs.tsx';
+import { DiffView, RunAgent, RunPullLink, RunStatusBadge, RunsLayout, canWriteRuns, formatDuration, runUrl, runsUrl } from './runs.tsx';
 
 export const groupUrl = (view: RepoView, id: number) => `${runsUrl(view)}/groups/${id}`;
 
@@ -117,6 +117,26 @@ export const RunGroupPage: FC<{ ctx: PageContext; view: RepoView; group: RunGrou
           );
         })}
       </div>
+      {attempts.some((a) => a.patch && a.patch.files.length > 0) && (
+        <section class="run-group-diffs" id="run-group-diffs">
+          <h2>The diffs</h2>
+          {attempts.length >= 2 && attempts[0]!.run.commit_sha && attempts[1]!.run.commit_sha && (
+            <p class="muted">
+              <a href={`${runsUrl(view)}/compare?a=${attempts[0]!.run.number}&b=${attempts[1]!.run.number}`}>Compare #{attempts[0]!.run.number} with #{attempts[1]!.run.number}</a> file by file.
+            </p>
+          )}
+          {attempts.map((a) =>
+            a.patch ? (
+              <details class="run-attempt-diff-full" open={a.rank === 1} data-run={String(a.run.number)}>
+                <summary>
+                  #{a.rank} · Task #{a.run.number} <RunAgent run={a.run} />
+                </summary>
+                <DiffView diff={a.patch} anchor={`attempt-${a.run.number}`} empty="This attempt changed nothing." />
+              </details>
+            ) : null,
+          )}
+        </section>
+      )}
     </RunsLayout>
   );
 };

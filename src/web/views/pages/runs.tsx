@@ -222,6 +222,11 @@ const RunRow: FC<{ ctx: PageContext; view: RepoView; run: Run; links: RunLinks; 
               <Icon name="branch" /> fork of #{parent}
             </a>
           )}
+          {run.workspace_start && (
+            <span class={`badge run-workspace run-workspace-${run.workspace_start}`} title={run.workspace_start === 'warm' ? 'Booted from a snapshot: dependencies, build caches and the agent session intact' : 'Checked out fresh (and set up)'}>
+              {run.workspace_start}
+            </span>
+          )}
           {(links.dependsOn.get(run.id) ?? []).length > 0 && (
             <span class="run-forked" title="This task starts when the tasks it depends on have succeeded">
               <Icon name="clock" /> {run.status === 'blocked' ? 'waits for' : 'after'}{' '}
