@@ -4,6 +4,7 @@ import { withoutUntrustedData } from './untrusted.ts';
  * The `script` agent's language: a fenced ```gitoku-script block in the prompt, one command per line.
  *   write PATH / append PATH … end   file content between the command and a line "end"
  *   delete PATH · run SHELL-COMMAND · say TEXT · think TEXT · sleep SECONDS · fail MESSAGE
+ *   remember KIND "subject" "fact" [PATH:START-END …] [because "reason"]   (an entry of the memory file)
  * Deterministic and offline: for tests and the demo.
  */
 export type ScriptStep =
@@ -11,7 +12,17 @@ export type ScriptStep =
   | { op: 'delete'; path: string }
   | { op: 'run'; command: string }
   | { op: 'say' | 'think' | 'fail'; text: string }
-  | { op: 'sleep'; seconds: number };
+  | { op: 'sleep'; seconds: number }
+  | { op: 'remember'; entry: ScriptMemoryEntry };
+
+/** An entry the scripted agent appends to its memory file (`remember`, issue 14). */
+export interface ScriptMemoryEntry {
+  kind: string;
+  subject: string;
+  fact: string;
+  reason?: string;
+  citations: { path: string; start_line: number; end_line: number }[];
+}
 
 export const SCRIPT_SYNTAX = [
   'The script driver runs a fenced block in the prompt:',
@@ -20,6 +31,7 @@ export const SCRIPT_SYNTAX = [
   'file content…',
   'end',
   'append PATH … end | delete PATH | run SHELL-COMMAND | say TEXT | think TEXT | sleep SECONDS | fail MESSAGE',
+  'remember KIND "subject" "fact" [PATH:START-END …] [because "reason"]   (appends to the memory file)',
   '```',
 ].join('\n');
 
@@ -84,6 +96,9 @@ export function parseScript(source: string): ScriptStep[] {
         steps.push({ op, seconds });
         break;
       }
+      case 'remember':
+        steps.push({ op, entry: parseRemember(arg, lineNo) });
+        break;
       default:
         throw new ScriptSyntaxError(`line ${lineNo}: unknown command "${op}"`);
     }
@@ -101,4 +116,32 @@ export function checkScriptPrompt(prompt: string): string | null {
   } catch (err) {
     return `malformed gitoku-script: ${(err as Error).message}`;
   }
+}
+
+/** `KIND "subject" "fact" [PATH:START-END …] [because "reason"]`: quoted strings are JSON strings. */
+function parseRemember(arg: string, lineNo: number): ScriptMemoryEntry {
+  const tokens: { quoted: boolean; text: string }[] = [];
+  for (const m of arg.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)) {
+    if (m[1] !== undefined) {
+      try {
+        tokens.push({ quoted: true, text: JSON.parse(`"${m[1]}"`) as string });
+      } catch {
+        throw new ScriptSyntaxError(`line ${lineNo}: bad escape in "${m[1]}"`);
+      }
+    } else tokens.push({ quoted: false, text: m[2]! });
+  }
+  const [kind, subject, fact, ...rest] = tokens;
+  if (!kind || kind.quoted || !subject?.quoted || !fact?.quoted) throw new ScriptSyntaxError(`line ${lineNo}: remember needs KIND "subject" "fact"`);
+  const entry: ScriptMemoryEntry = { kind: kind.text, subject: subject.text, fact: fact.text, citations: [] };
+  for (let i = 0; i < rest.length; i++) {
+    const t = rest[i]!;
+    if (!t.quoted && t.text === 'because' && rest[i + 1]?.quoted) {
+      entry.reason = rest[++i]!.text;
+      continue;
+    }
+    const c = t.quoted ? null : /^(.+):(\d+)(?:-(\d+))?$/.exec(t.text);
+    if (!c) throw new ScriptSyntaxError(`line ${lineNo}: "${t.text}" is not a citation PATH:START-END`);
+    entry.citations.push({ path: c[1]!, start_line: Number(c[2]), end_line: Number(c[3] ?? c[2]) });
+  }
+  return entry;
 }

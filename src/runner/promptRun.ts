@@ -1,5 +1,5 @@
 import type { RunJobPayload } from '../services/runs.ts';
-import type { ClaimedJob, RunnerClient } from './client.ts';
+import type { RunnerClient } from './client.ts';
 import { CheckpointRecorder, reportSnapshots } from './checkpoints.ts';
 import { sandboxWarning, type SandboxBackend, type Workspace } from './sandbox.ts';
 import { AgentFailure, type TraceEvent } from './drivers/types.ts';
@@ -8,6 +8,7 @@ import { reportJobError, type JobOutcome } from './outcome.ts';
 import { checkoutCommit, stageWorkTree, workspaceGit, type WorkspaceGit } from './workspaceGit.ts';
 import { runAgentPhase } from './agentPhase.ts';
 import { redactor } from './redact.ts';
+import { memoryFileEnvironment, readMemoryFile, redactMemory, resetMemoryFile } from './memoryFile.ts';
 
 export type { JobOutcome } from './outcome.ts';
 /** Redaction of secrets in every form an agent prints them (see redact.ts). */
@@ -25,7 +26,7 @@ const COMMITTER = { name: 'gitoku', email: 'gitoku@gitoku.invalid' };
  * trailers), push the compare branch with the job token, report. Git commands the runner itself needs
  * run in the same sandbox.
  */
-export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal, job?: ClaimedJob): Promise<JobOutcome> {
+export async function executePromptRun(client: RunnerClient, sandbox: SandboxBackend, jobId: number, payload: RunJobPayload, signal: AbortSignal): Promise<JobOutcome> {
   const secrets = [payload.token, ...(payload.secret_env ?? []).map((name) => payload.env[name] ?? '')];
   let redact = redactor(secrets);
   const trace = new TraceBuffer(client, jobId, payload.attempt, (text) => redact(text));
@@ -34,10 +35,20 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
   let checkpoints: CheckpointRecorder | null = null;
   const onSnapshot = () => sandbox.store && reportSnapshots(client, sandbox.store, () => undefined);
   try {
-    const held = (ref: { id: string; runner_id: number } | null | undefined) => (ref && job?.runner_id === ref.runner_id && sandbox.store?.has(ref.id) ? ref.id : null);
-    const forkSnapshot = held(payload.from_snapshot);
-    const setupSnapshot = forkSnapshot ? null : held(payload.setup?.snapshot);
-    ws = await sandbox.provision({ from: forkSnapshot ?? setupSnapshot });
+    // Snapshot ids are random and a store is held by one runner process at a time: whichever runner the
+    // server named, this one boots warm when it has the snapshot (a restarted runner has its store's).
+    const held = (ref: { id: string; runner_id: number } | null | undefined) => (ref && sandbox.store?.has(ref.id) ? ref.id : null);
+    let forkSnapshot = held(payload.from_snapshot);
+    let setupSnapshot = forkSnapshot ? null : held(payload.setup?.snapshot);
+    try {
+      ws = await sandbox.provision({ from: forkSnapshot ?? setupSnapshot });
+    } catch (err) {
+      if (!(forkSnapshot ?? setupSnapshot)) throw err;
+      // A snapshot this runner can no longer boot (its files gone): the run starts cold instead.
+      emit({ kind: 'status', data: { message: `Snapshot ${(forkSnapshot ?? setupSnapshot)!} could not be restored (${(err as Error).message.split('\n')[0]}); starting cold` } });
+      forkSnapshot = setupSnapshot = null;
+      ws = await sandbox.provision({});
+    }
     const git = workspaceGit(sandbox, ws, payload.token, signal, (text) => redact(text));
     const warm = !!(forkSnapshot ?? setupSnapshot);
     emit({ kind: 'status', data: { message: `Preparing workspace (${sandbox.name} sandbox) at ${payload.source_commit.slice(0, 12)}: ${warm ? `warm, from snapshot ${(forkSnapshot ?? setupSnapshot)!}${forkSnapshot && payload.forked_from_step !== null ? ` (step ${payload.forked_from_step})` : ' (cached set-up)'}` : 'cold'}` } });
@@ -52,20 +63,25 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
       if (payload.setup) await runSetup(sandbox, ws, payload.setup, signal, emit);
     }
     checkpoints = new CheckpointRecorder(sandbox, ws, git, payload.source_commit, emit, onSnapshot, () => trace.pushed);
-    // Step 0: the prepared workspace; after a fresh set-up, also the repository's cached set-up.
-    await checkpoints.take({ commit: payload.source_commit, label: 'workspace prepared', setupCacheKey: payload.setup && !warm ? payload.setup.cache_key : undefined });
+    // Step 0: the prepared workspace; after a fresh set-up, also the repository's cached set-up. A fork
+    // booted from a step's snapshot is that snapshot (at that step's commit): no new one is needed.
+    const reuse = forkSnapshot ? sandbox.store?.get(forkSnapshot) : undefined;
+    await checkpoints.take({ commit: payload.source_commit, label: 'workspace prepared', setupCacheKey: payload.setup && !warm ? payload.setup.cache_key : undefined, reuse });
     const recorder = checkpoints;
     // Drivers whose steps the runner sees one by one call afterStep (a full checkpoint between steps);
     // for the others (one agent process), the trace marks the steps: code-only checkpoints.
     const stepwise = STEPWISE_DRIVERS.has(payload.driver);
     const agentEmit = stepwise ? emit : (e: TraceEvent) => (emit(e), recorder.onTraceEvent(e));
-    const result = await runAgentPhase(sandbox, ws, payload, signal, agentEmit, (secret) => (redact = redactor([...secrets, secret])), {
+    await resetMemoryFile(ws);
+    const result = await runAgentPhase(sandbox, ws, { ...payload, env: { ...payload.env, ...memoryFileEnvironment(ws) } }, signal, agentEmit, (secret) => (redact = redactor([...secrets, secret])), {
       afterStep: stepwise ? () => recorder.take() : undefined,
       resumeSession: payload.resume_session?.driver === payload.driver ? payload.resume_session.session_id : null,
     });
     await recorder.settled();
     result.summary = redact(result.summary);
     if (signal.aborted) throw new AgentFailure('cancelled');
+    // What the agent asked the repository to remember (validated by the server; a bad file never fails the run).
+    const memory = await readMemoryFile(ws).catch((err: Error) => [`the memory file could not be read: ${err.message}`]);
 
     // The runner commits the checkout's files in its own repository: whatever the agent did to the
     // checkout's .git (its own commits included) is not trusted, only the files it left.
@@ -88,7 +104,7 @@ export async function executePromptRun(client: RunnerClient, sandbox: SandboxBac
     await checkpoints.take({ final: true, commit: head, label: 'result' });
     await trace.flush(); // the checkpoints point into the stored trace
     await checkpoints.flush(client, jobId, payload.attempt, payload.clone_url, payload.checkpoint_ref_prefix);
-    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null, workspace: warm ? 'warm' : 'cold' });
+    await client.complete(jobId, { commit_sha: head, changed, summary: result.summary, files, usage: result.usage, session_id: result.sessionId, model: result.model ?? null, workspace: warm ? 'warm' : 'cold', memory: redactMemory(memory, redact) });
     return { status: 'succeeded' };
   } catch (err) {
     // A failed run keeps the checkpoints it took: it can be forked from before it went wrong. (A run that

@@ -3,15 +3,17 @@ import type { AgentSettings } from '../config/index.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 import { extractScript } from '../domain/script.ts';
 import { untrustedBlock, untrustedNonce } from '../domain/untrusted.ts';
+import { MEMORY_FILE_INSTRUCTIONS } from '../domain/memory.ts';
 import { parseAgentRunContext } from './agents.ts';
 
 /**
  * The only places that assemble what an agent sees (DESIGN §4.4). The prompt composes, in order: the
  * run's coordinates, the repository's instructions (AGENTS.md), the named agent's instructions (both as
  * resolved at the run's source commit and recorded on the run, services/agents.ts), then the task.
- * Memory will be added here as a new section; the rendered text is stored on the run.
+ * Memory (`memory`: the section services/memoryRetrieval.ts rendered for this run) comes before the task;
+ * the rendered text is stored on the run.
  */
-export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner, prior: string | null = null): string {
+export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner, prior: string | null = null, memory: string | null = null): string {
   const context = parseAgentRunContext(run.agent_definition);
   const sections = [
     `You are working in a checkout of the repository ${repo.owner_name}/${repo.name} on branch ${run.compare_branch} (started from ${run.source_branch ?? run.source_commit.slice(0, 12)}).`,
@@ -25,6 +27,9 @@ export function renderAgentPrompt(run: Run, repo: RepositoryWithOwner, prior: st
   }
   // A fork whose agent cannot resume its predecessor's session is told what that run did.
   if (prior) sections.push('## Earlier work on this task', prior);
+  // What the repository remembers (services/memoryRetrieval.ts: retrieved, validated and rendered before), and how to add to it.
+  if (memory) sections.push(memory);
+  sections.push(MEMORY_FILE_INSTRUCTIONS);
   sections.push(`## Task: ${run.title}`, run.prompt);
   return sections.join('\n\n');
 }

@@ -5,8 +5,8 @@ import type { DbOrTx } from '../db/index.ts';
  * The knowledge graph (DESIGN §3): typed nodes keyed per repository, typed edges between them.
  * Writes are idempotent (upserts on the identity constraints) so callers may repeat them.
  */
-export type NodeKind = 'run' | 'agent' | 'evidence' | 'commit' | 'file_range' | 'pull_request' | 'task' | 'claim' | 'decision' | 'failure';
-export type EdgeKind = 'derived_from' | 'produced_by' | 'forked_from' | 'about' | 'depends_on' | 'contradicts' | 'supersedes';
+export type NodeKind = 'run' | 'agent' | 'evidence' | 'commit' | 'file_range' | 'pull_request' | 'task' | 'claim' | 'decision' | 'failure' | 'convention';
+export type EdgeKind = 'derived_from' | 'produced_by' | 'forked_from' | 'about' | 'depends_on' | 'contradicts' | 'supersedes' | 'cites' | 'learned_from' | 'used_by';
 
 /** Creates the node (repository, kind, key) or updates its data; returns its id. */
 export async function upsertNode(db: DbOrTx, repositoryId: number | null, kind: NodeKind, key: string, data: Record<string, unknown> = {}): Promise<number> {

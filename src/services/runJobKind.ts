@@ -12,6 +12,8 @@ const resultSchema = z.object({
   /** The model that answered (the alias resolved), when the agent reported it. */
   model: z.string().max(255).nullish(),
   workspace: z.enum(['warm', 'cold']).optional(),
+  /** The agent's memory-file entries (issue 14), validated by the server (services/memoryRuns.ts). */
+  memory: z.array(z.unknown()).max(100).optional(),
 });
 
 const runIdOf = (payload: string) => (JSON.parse(payload) as { run_id: number }).run_id;

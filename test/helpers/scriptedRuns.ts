@@ -47,11 +47,11 @@ export interface FinishedRun {
 }
 
 /** Starts a run of the scripted agent on owner/name and waits until it has finished. */
-export async function runScripted(server: TestServer, owner: TestUser, repo: string, prompt: string, extra: Record<string, unknown> = {}): Promise<FinishedRun> {
+export async function runScripted(server: TestServer, owner: TestUser, repo: string, prompt: string, extra: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<FinishedRun> {
   const res = await api(server, 'POST', `/repos/${repo}/runs`, { token: owner.token, body: { prompt, ...extra } });
   if (res.status !== 201) throw new Error(`starting a run: ${res.status} ${res.text}`);
   return waitFor(async () => {
     const r = await api(server, 'GET', `/repos/${repo}/runs/${res.json.number}`, { token: owner.token });
     return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? (r.json as FinishedRun) : null;
-  });
+  }, timeoutMs);
 }

@@ -181,7 +181,14 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
     expect(commit.html).toContain(`class="ai-graph-link" href="${base()}/graph?evidence=${run.commit_sha}%3A0"`);
   });
 
-  it('?run=N: a run without a graph node is an empty state; an unknown run is a 404', async () => {
+  it('?run=N: a failed run shows the failure it left in memory; a run without a graph node is an empty state; an unknown run is a 404', async () => {
+    const taught = await page(`${base()}/graph?run=${failed.number}`);
+    expect(taught.status).toBe(200);
+    expect(graphOf(taught.html).nodes.map((n) => n.kind)).toEqual(expect.arrayContaining(['run', 'failure']));
+    // A run from before the graph recorded anything (here: its nodes removed) is an empty state.
+    const [node] = await server.app.db.selectFrom('graph_nodes').select('id').where('kind', '=', 'run').where('key', '=', String(failed.id)).execute();
+    await server.app.db.deleteFrom('graph_edges').where((eb) => eb.or([eb('src_id', '=', node!.id), eb('dst_id', '=', node!.id)])).execute();
+    await server.app.db.deleteFrom('graph_nodes').where('id', '=', node!.id).execute();
     const res = await page(`${base()}/graph?run=${failed.number}`);
     expect(res.status).toBe(200);
     expect(res.html).toContain(`Run #${failed.number} has no graph yet`);
@@ -259,12 +266,12 @@ describe.each(testDialects())('the knowledge-graph page on %s', (dialect) => {
     expect((await page(`${base()}/graph?run=${run.number}`)).html).toContain(`<a href="${base()}/graph" class="tab active" aria-current="page">`);
   });
 
-  it('draws at most 150 nodes and says so', async () => {
+  it('draws at most 150 nodes and says so', { timeout: 120_000 }, async () => {
     const big = await createPushedRepo(server, owner, 'big', { 'README.md': '# Big\n' });
     try {
       const steps: string[] = [];
       for (let i = 0; i < 160; i++) steps.push(`write gen/f${i}.txt`, `x${i}`, 'end');
-      const huge = await runScripted(server, owner, `${owner.username}/big`, scriptPrompt(steps.join('\n')), { title: 'Huge' });
+      const huge = await runScripted(server, owner, `${owner.username}/big`, scriptPrompt(steps.join('\n')), { title: 'Huge' }, 110_000); // 160 steps, each checkpointed
       expect(huge.status).toBe('succeeded');
       const res = await page(`/${owner.username}/big/graph?run=${huge.number}`);
       const g = graphOf(res.html);

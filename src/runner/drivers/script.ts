@@ -1,6 +1,7 @@
 import { extractScript, parseScript, SCRIPT_SYNTAX, ScriptSyntaxError } from '../../domain/script.ts';
 import { deleteConfinedFile, WorkspacePathError, writeConfinedFile } from '../workspaceFs.ts';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
+import { appendMemoryEntry } from '../memoryFile.ts';
 
 /** A refused path is the script's failure, not the runner's. */
 async function confined<T>(op: () => Promise<T>): Promise<T> {
@@ -52,6 +53,11 @@ export const scriptDriver: AgentDriver = {
         case 'fail':
           ctx.emit({ kind: 'error', data: { message: step.text } });
           throw new AgentFailure(step.text || 'the script failed');
+        case 'remember':
+          // The memory file is the agent's, like any other file it writes: confined to its home.
+          await confined(() => appendMemoryEntry(ctx.workspace.home, { ...step.entry }));
+          ctx.emit({ kind: 'message', data: { text: `Remembering (${step.entry.kind}): ${step.entry.subject}` } });
+          break;
         case 'sleep':
           await sleep(Math.min(step.seconds * 1000, Math.max(0, deadline - Date.now())), ctx.signal);
           if (Date.now() >= deadline) throw new AgentFailure('timed out');

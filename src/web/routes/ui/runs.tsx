@@ -3,9 +3,10 @@ import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
 import { ServiceError } from '../../../services/errors.ts';
 import { cancelRun, getRun, listRuns, startRun, type RunRequest } from '../../../services/runs.ts';
-import { forkRunFromStep } from '../../../services/forks.ts';
+import { forkRunFromStep, runLineage } from '../../../services/forks.ts';
 import { compareRunGroup, createRunGroup, getRunGroup, groupRuns, keepRunGroupAttempt } from '../../../services/runGroups.ts';
 import { listCheckpointsWithState } from '../../../services/checkpoints.ts';
+import { memoryGivenToRun } from '../../../services/memory.ts';
 import { RunGroupPage } from '../../views/pages/runGroup.tsx';
 import type { StepForkValues } from '../../views/pages/runTimeline.tsx';
 import { streamRunEvents } from '../../runEvents.ts';
@@ -75,7 +76,9 @@ async function renderNewRun(c: Context<WebEnv>, access: RepositoryAccess, values
 async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: Run, fork?: { values: ForkValues; error: FormError | null }, status: 200 | 409 | 413 | 422 = 200, stepFork?: { values: StepForkValues; error: FormError | null }) {
   const app = c.get('app');
   const checkpoints = await listCheckpointsWithState(app.db, run.id);
-  const [view, trace, diff, forks, siblings] = await Promise.all([repoView(c, access), loadRunTrace(app, run.id), runDiff(access, run), listRunForks(app, run), listSiblingRuns(app, run)]);
+  // What the run was given from memory: known once its prompt was rendered.
+  const memory = run.rendered_prompt ? await memoryGivenToRun(app.db, run.id) : null;
+  const [view, trace, diff, forks, siblings, lineage] = await Promise.all([repoView(c, access), loadRunTrace(app, run.id), runDiff(access, run), listRunForks(app, run), listSiblingRuns(app, run), runLineage(app, run)]);
   const links = await loadRunLinks(app, [run, ...forks]);
   return render(
     c,
@@ -88,6 +91,7 @@ async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: 
       omittedEvents={trace.omitted}
       diff={diff}
       forks={forks}
+      lineage={lineage}
       siblings={siblings}
       drivers={listDrivers(c.get('app').config.agents)}
       now={Date.now()}
@@ -95,6 +99,7 @@ async function renderRunPage(c: Context<WebEnv>, access: RepositoryAccess, run: 
       checkpoints={checkpoints}
       stepFork={stepFork}
       groupId={run.group_id}
+      memory={memory}
     />,
     status,
   );

@@ -168,11 +168,16 @@ const AgentCard: FC<{ view: RepoView; refName: string; def: AgentDefinition; rec
           <code class="ag-key">@{a.key}</code>
           <Badge kind="accent">{FORMAT_LABEL[a.format] ?? a.format}</Badge>
         </div>
-        {write && (
-          <a class="btn btn-sm" href={`${repoUrl(repo)}/runs/new?agent=${encodeURIComponent(a.key)}`}>
-            <Icon name="play" /> Run
+        <div class="btn-group">
+          <a class="btn btn-sm ag-memory" href={`${repoUrl(repo)}/memory?agent=${encodeURIComponent(a.key)}`} title={`What this repository remembers for @${a.key}`}>
+            <Icon name="book" /> Memory
           </a>
-        )}
+          {write && (
+            <a class="btn btn-sm" href={`${repoUrl(repo)}/runs/new?agent=${encodeURIComponent(a.key)}`}>
+              <Icon name="play" /> Run
+            </a>
+          )}
+        </div>
       </header>
       {a.description && <p class="ag-desc">{a.description}</p>}
       <dl class="ag-facts">

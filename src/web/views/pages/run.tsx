@@ -1,3 +1,4 @@
+import type { LineageNode } from '../../../services/forks.ts';
 import type { Child, FC } from 'hono/jsx';
 import type { FormError, PageContext } from '../context.ts';
 import type { Run, RunEvent } from '../../../db/schema.ts';
@@ -30,6 +31,7 @@ import {
 } from './runs.tsx';
 import { AgentFields, type AgentValues } from './runNew.tsx';
 import { RunTimeline, type StepForkValues, type TimelineCheckpoint } from './runTimeline.tsx';
+import { RunMemorySection, type RunMemoryGiven } from './runMemory.tsx';
 
 /* ---------- the trace ---------- */
 
@@ -190,6 +192,8 @@ export interface RunPageProps {
   omittedEvents: number;
   diff: DiffResult | null;
   forks: Run[];
+  /** The run's family, from its first ancestor through every fork (tree order). */
+  lineage: LineageNode[];
   siblings: Run[];
   drivers: DriverInfo[];
   now: number;
@@ -198,6 +202,8 @@ export interface RunPageProps {
   checkpoints?: TimelineCheckpoint[];
   stepFork?: { values: StepForkValues; error: FormError | null };
   groupId?: number | null;
+  /** Semantic memory (issue 14): what the run was given from the repository's memory. */
+  memory?: RunMemoryGiven | null;
 }
 
 function usageSummary(raw: string): string | null {
@@ -210,7 +216,7 @@ function usageSummary(raw: string): string | null {
   return parts.length ? `${parts.join(' · ')} tokens` : null;
 }
 
-export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omittedEvents, diff, forks, siblings, drivers, now, fork, checkpoints, stepFork, groupId }) => {
+export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omittedEvents, diff, forks, siblings, drivers, now, fork, checkpoints, stepFork, groupId, memory, lineage }) => {
   const write = canWriteRuns(view);
   const active = isActive(run);
   const pr = run.pull_request_id ? links.pulls.get(run.pull_request_id) : undefined;
@@ -380,6 +386,8 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
             ) : null}
           </details>
 
+          {memory && <RunMemorySection ctx={ctx} view={view} given={memory} />}
+
           <RunTimeline ctx={ctx} view={view} run={run} checkpoints={checkpoints ?? []} events={events} drivers={drivers} write={write} fork={stepFork} />
 
           <section class="card run-trace-card" id="trace">
@@ -517,16 +525,24 @@ export const RunPage: FC<RunPageProps> = ({ ctx, view, run, links, events, omitt
               </div>
             )}
           </dl>
-          {forks.length > 0 && (
-            <div class="run-side-block" id="run-forks">
-              <h3 class="run-side-title">Forks</h3>
-              <ul class="run-mini-list">
-                {forks.map((f) => (
-                  <li>
-                    <RunStatusBadge status={f.status} />
-                    <a href={runUrl(view, f.number)}>
-                      #{f.number} {f.title}
-                    </a>
+          {lineage.length > 1 && (
+            <div class="run-side-block" id="run-lineage">
+              <h3 class="run-side-title">Lineage</h3>
+              <ul class="run-mini-list run-lineage">
+                {lineage.map((n) => (
+                  <li class={`run-lineage-d${Math.min(n.depth, 6)}${n.run.id === run.id ? ' run-lineage-current' : ''}`} data-run={String(n.run.number)}>
+                    <RunStatusBadge status={n.run.status} />
+                    <span class="run-lineage-text">
+                      {n.run.id === run.id ? (
+                        <strong aria-current="true">#{n.run.number}</strong>
+                      ) : (
+                        <a href={runUrl(view, n.run.number)} title={n.run.title}>
+                          #{n.run.number}
+                        </a>
+                      )}
+                      {n.depth > 0 ? <span class="muted"> from {n.run.forked_from_step !== null ? `step ${n.run.forked_from_step}` : 'its result'}</span> : <span class="muted"> first run</span>}
+                      {n.run.workspace_start && <span class={`badge run-workspace run-workspace-${n.run.workspace_start}`}>{n.run.workspace_start}</span>}
+                    </span>
                   </li>
                 ))}
               </ul>

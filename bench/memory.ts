@@ -1,0 +1,132 @@
+/**
+ * Semantic memory benchmark (issue 14): retrieval + just-in-time validation for one run's prompt with
+ * 100,000 memory entries in the repository (each citing lines of one of 200 files), on SQLite (and
+ * PostgreSQL with GITOKU_TEST_DATABASE_URL): p50/p95 over 20 different tasks × 3 rounds (the first
+ * round validates cold), target p95 ≤ 10 ms; and the prompt-render overhead of memory: selecting +
+ * rendering vs rendering without memory, same run.
+ */
+import { type Benchmark, type BenchOptions, check, Cleanup, log, printTable, repeat, run, statsRows, STATS_HEADER, tempDir, type BenchCheck } from './lib.ts';
+import { createTestUser, startTestServer } from '../test/helpers/server.ts';
+import { authUrl, gitOk, initWorkRepo } from '../test/helpers/git.ts';
+import { authorizeRepository, findRepositoryById } from '../src/services/repositories.ts';
+import { findUserByName } from '../src/services/users.ts';
+import { retrieveMemory, selectMemoryForRun } from '../src/services/memoryRetrieval.ts';
+import { renderAgentPrompt } from '../src/services/agentContext.ts';
+import { hashLines, normalizeFact, normalizeSubject } from '../src/domain/memory.ts';
+import { now } from '../src/services/app.ts';
+import { sql } from 'kysely';
+
+const ENTRIES = 100_000;
+const FILES = 200;
+const LINES = 60;
+const TASKS = 20;
+
+const WORDS = (
+  'parser tokenizer lexer cache index router handler session token queue worker lease retry backoff snapshot overlay sandbox runner driver prompt memory citation blame diff merge rebase branch commit tree blob hook webhook release asset upload download stream buffer chunk header footer layout page view model service schema migration column table query transaction lock deadlock timeout signal process thread pool limit quota budget metric trace span event outbox dispatcher behavior registry config secret credential password hash salt nonce csrf cookie login logout signup avatar profile email notification mention comment review approval conflict resolution label milestone issue pull draft merge squash fastforward encoding unicode newline whitespace indentation quotes semicolon comma separator escape json yaml toml markdown sanitize html template render hydrate'
+).split(' ');
+
+function rng(seed: number) {
+  let s = seed;
+  return () => (s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+}
+
+function fileText(f: number): string[] {
+  return Array.from({ length: LINES }, (_, i) => `export const v${f}_${i} = "${WORDS[(f * 7 + i) % WORDS.length]}"; // line ${i + 1}`);
+}
+
+export const memory: Benchmark = {
+  name: 'memory',
+  description: 'memory retrieval + citation validation for one run with 100,000 entries (p95 ≤ 10 ms), SQLite and PostgreSQL; prompt render with vs without memory',
+  async run(opts: BenchOptions, cleanup: Cleanup) {
+    const rounds = opts.repeat ?? 3;
+    const dialects: ('sqlite' | 'postgres')[] = process.env.GITOKU_TEST_DATABASE_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+    const checks: BenchCheck[] = [];
+    const notes: string[] = [];
+    for (const dialect of dialects) {
+      const server = await startTestServer(dialect, { GITOKU_MEMORY_BUDGET_TOKENS: '2000' }, { dispatcher: false });
+      let closed = false;
+      cleanup.add(`server ${dialect}`, () => (closed ? undefined : server.close()));
+      const user = await createTestUser(server, { username: 'bench' });
+      const owner = (await findUserByName(server.app.db, 'bench'))!;
+      await fetch(`${server.url}/api/v1/user/repos`, { method: 'POST', headers: { Authorization: `Bearer ${user.token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'mem' }) });
+      const work = await tempDir(cleanup, 'gitoku-bench-mem-');
+      const files: Record<string, string> = {};
+      for (let f = 0; f < FILES; f++) files[`src/m${f % 10}/file${f}.js`] = fileText(f).join('\n') + '\n';
+      await initWorkRepo(work.path, files);
+      await gitOk(work.path, ['push', '-q', authUrl(server.url, 'bench/mem.git', 'bench', user.token), 'main']);
+      const access = await authorizeRepository(server.app, 'bench', 'mem', { userId: owner.id, isAdmin: false, tokenScopes: null }, 'write');
+      const head = (await run('git', ['--git-dir', access.gitDir, 'rev-parse', 'main'])).stdout.trim();
+
+      log(opts, `${dialect}: writing ${ENTRIES.toLocaleString('en')} memory entries with citations`);
+      const rnd = rng(7);
+      const word = () => WORDS[Math.floor(Math.pow(rnd(), 1.6) * WORDS.length)]!;
+      const at = now();
+      const expires = new Date(Date.parse(at) + 28 * 86_400_000).toISOString();
+      const started = Date.now();
+      const BATCH = 1000;
+      for (let b = 0; b < ENTRIES; b += BATCH) {
+        const rows = [];
+        const cites: { f: number; start: number; end: number }[] = [];
+        for (let i = b; i < Math.min(ENTRIES, b + BATCH); i++) {
+          const subject = `${word()} ${word()} ${word()}`;
+          const fact = `${word()} ${word()} ${word()} ${word()} ${word()} ${word()} ${word()} ${word()} when ${word()} ${word()}`;
+          const f = Math.floor(rnd() * FILES);
+          const start = 1 + Math.floor(rnd() * (LINES - 5));
+          cites.push({ f, start, end: start + Math.floor(rnd() * 4) });
+          const kind = i % 10 === 0 ? 'failure' : i % 7 === 0 ? 'decision' : 'claim';
+          rows.push({ repository_id: access.repo.id, node_id: 0, kind, subject, subject_key: normalizeSubject(subject), fact, fact_key: normalizeFact(fact), reason: `${word()} ${word()}`, citations: '[]', scope_agent: i % 50 === 0 ? 'docs' : null, scope_paths: '[]', source_type: 'run', source_id: null, source_label: 'bench', confidence: 0.3 + (i % 7) / 10, pinned: i % 20_000 === 0 ? 1 : 0, status: 'live', contradiction: 0, created_by_id: null, created_at: at, validated_at: null, expires_at: expires, updated_at: at });
+        }
+        const ids = await server.app.db.insertInto('memory_entries').values(rows).returning('id').execute();
+        await server.app.db
+          .insertInto('memory_citations')
+          .values(
+            ids.map((r, k) => {
+              const c = cites[k]!;
+              const text = fileText(c.f).slice(c.start - 1, c.end).join('\n');
+              return { entry_id: r.id, repository_id: access.repo.id, path: `src/m${c.f % 10}/file${c.f}.js`, start_line: c.start, end_line: c.end, commit_sha: head, content_hash: hashLines(text), text };
+            }),
+          )
+          .execute();
+      }
+      if (dialect === 'postgres') await sql`ANALYZE`.execute(server.app.db);
+      log(opts, `${dialect}: wrote them in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+      const tasks = Array.from({ length: TASKS }, (_, t) => ({
+        task: `Fix the ${WORDS[(t * 13) % 60]} ${WORDS[(t * 17 + 5) % 60]} handling in src/m${t % 10}/file${t * 7}.js so that ${WORDS[(t * 3) % 90]} works`,
+        paths: [`src/m${t % 10}/file${t * 7}.js`],
+      }));
+      const samples: number[] = [];
+      let given = 0;
+      let considered = 0;
+      for (let r = 0; r < rounds; r++) {
+        for (const t of tasks) {
+          const t0 = performance.now();
+          const sel = await retrieveMemory(server.app.db, server.app.dialect, access.gitDir, { repositoryId: access.repo.id, agentKey: null, task: t.task, commit: head, paths: t.paths }, 2000, at);
+          samples.push(performance.now() - t0);
+          given += sel.entries.length;
+          considered += sel.considered;
+        }
+      }
+      const sorted = [...samples].sort((a, b) => a - b);
+      const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+      printTable(`${dialect}: retrieval + validation, ${ENTRIES.toLocaleString('en')} entries, ${TASKS} tasks × ${rounds} rounds`, ['p50', 'p95', 'max', 'entries given (mean)', 'candidates ranked (mean)'], [[pct(50).toFixed(2) + ' ms', pct(95).toFixed(2) + ' ms', sorted.at(-1)!.toFixed(2) + ' ms', (given / samples.length).toFixed(1), (considered / samples.length).toFixed(0)]]);
+      checks.push(check(`${dialect}: retrieval + validation p95 (vs 10 ms target)`, pct(95), 10, 1));
+
+      // Prompt render: with memory (select + render) vs without (render only), the same run.
+      const runRow = await server.app.db
+        .insertInto('prompt_pull_request_jobs')
+        .values({ repository_id: access.repo.id, number: 1, prompt: tasks[0]!.task, title: 'bench', description: '', mode: 'code', agent_key: null, driver: 'script', model: 'scripted', base_branch: 'main', source_branch: 'main', source_commit: head, compare_branch: 'run', commit_sha: null, pull_request_id: null, forked_from_job_id: null, job_id: null, status: 'running', error: null, result_summary: null, usage: '{}', rendered_prompt: null, session_id: null, created_by_id: owner.id, created_at: at, started_at: at, finished_at: null, updated_at: at })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      const repo = (await findRepositoryById(server.app.db, access.repo.id))!;
+      const n = 30;
+      const without = await repeat(async () => renderAgentPrompt(runRow, repo, null, null), { repeat: n, warmup: 3 });
+      const withMemory = await repeat(async () => renderAgentPrompt(runRow, repo, null, (await selectMemoryForRun(server.app, runRow, repo, at)).section), { repeat: n, warmup: 3 });
+      printTable(`${dialect}: prompt render for one run`, STATS_HEADER, statsRows(new Map([['without memory', without], ['with memory (select + validate + render)', withMemory]])));
+      notes.push(`${dialect}: prompt render overhead of memory: +${(withMemory.median - without.median).toFixed(2)} ms median (${withMemory.median.toFixed(2)} ms vs ${without.median.toFixed(3)} ms)`);
+      closed = true;
+      await server.close();
+    }
+    return { checks, notes };
+  },
+};
