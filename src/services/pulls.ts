@@ -1,7 +1,8 @@
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { ServiceError, forbidden, invalid, notFound } from './errors.ts';
-import type { RepositoryAccess } from './repositories.ts';
+import { type RepositoryAccess, assertNotArchived } from './repositories.ts';
+import { assertMergeAllowed, protectionForBranch } from './branchProtection.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { isUniqueViolation } from './users.ts';
 import type { PullRequest, User } from '../db/schema.ts';
@@ -18,6 +19,7 @@ import { runGit } from '../git/exec.ts';
 import { wakeDispatcher } from '../events/wake.ts';
 import { carryProvenanceThroughMerge } from './provenanceMerge.ts';
 import { commitsToLink, linkCapturesToPullRequest } from './provenance.ts';
+import { nextIssueNumber } from './issueNumbers.ts';
 
 export const MAX_TITLE = 256;
 export const MAX_BODY = 65536;
@@ -50,6 +52,7 @@ function branchFromLabel(access: RepositoryAccess, label: string): string {
 }
 
 export async function createPullRequest(app: AppContext, access: RepositoryAccess, actor: User, input: CreatePullRequestInput, db: DbOrTx = app.db): Promise<PullRequest> {
+  assertNotArchived(access);
   if (!roleAtLeast(access.role, 'write')) throw forbidden('You need write access to open a pull request');
   checkText(input.title, input.body);
   const head = branchFromLabel(access, input.head);
@@ -77,12 +80,13 @@ export async function createPullRequest(app: AppContext, access: RepositoryAcces
     const at = now();
     try {
       const insert = async (tx: DbOrTx) => {
-        const max = await tx.selectFrom('pull_requests').select((eb) => eb.fn.max<number>('number').as('n')).where('repository_id', '=', access.repo.id).executeTakeFirst();
+        // One sequence with issues (services/issueNumbers.ts): #N is an issue or a pull request, never both.
+        const number = await nextIssueNumber(tx, access.repo.id);
         const pr = await tx
           .insertInto('pull_requests')
           .values({
             repository_id: access.repo.id,
-            number: Number(max?.n ?? 0) + 1,
+            number,
             title: input.title.trim(),
             body: input.body ?? '',
             state: 'open',
@@ -294,6 +298,7 @@ export interface MergeOutcome {
  * meanwhile or a concurrent merge fails cleanly with 409 and leaves the repository unchanged.
  */
 export async function mergePullRequest(app: AppContext, access: RepositoryAccess, actor: User, number: number, input: MergeInput): Promise<MergeOutcome> {
+  assertNotArchived(access);
   if (!roleAtLeast(access.role, 'write')) throw forbidden('You need write access to merge');
   const pr = await getPullRequest(app, access, number);
   if (pr.state === 'merged') throw new ServiceError(405, 'Pull request is already merged');
@@ -301,6 +306,7 @@ export async function mergePullRequest(app: AppContext, access: RepositoryAccess
   if (pr.draft === 1) throw new ServiceError(405, 'Pull request is in draft state; mark it ready for review first');
   if (input.expectedHeadSha && input.expectedHeadSha !== pr.head_sha) throw new ServiceError(409, 'Head branch was modified. Review and try the merge again.');
   if (pr.mergeable !== 1) throw new ServiceError(405, `Pull request is not mergeable: conflicts in ${JSON.parse(pr.conflict_files).join(', ') || 'the branches'}`);
+  await assertMergeAllowed(app, access, pr); // the base branch's protection: reviews, status checks (405 listing what is missing)
   const who = { name: actor.full_name || actor.username, email: actor.email };
   const title = input.commitTitle?.trim();
   const commits = await listCommits(access.gitDir, pr.head_sha, { exclude: pr.base_sha, limit: 250 });
@@ -361,6 +367,7 @@ export async function mergePullRequest(app: AppContext, access: RepositoryAccess
 async function deleteMergedBranch(app: AppContext, access: RepositoryAccess, pr: PullRequest, actor: User): Promise<void> {
   const ref = `refs/heads/${pr.compare_branch}`;
   if (pr.compare_branch === access.repo.default_branch) return;
+  if ((await protectionForBranch(app.db, access.repo.id, pr.compare_branch))?.allowDeletions === false) return; // protected: kept
   const current = (await listRefs(access.gitDir, ref)).find((r) => r.name === ref);
   if (!current || current.sha !== pr.head_sha) return; // moved since: keep the new work
   const r = await runGit(['update-ref', '-d', '--end-of-options', ref, current.sha], { gitDir: access.gitDir });

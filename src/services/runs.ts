@@ -28,6 +28,9 @@ import { prepareRunProvenance, writeRunProvenance } from './provenance.ts';
 import { exportProvenanceNotes } from './provenanceNotes.ts';
 import { runBranchIsEmpty, runOutcomeBody, settleRunPullRequest } from './runPullRequests.ts';
 import { checkpointRefPrefix, priorRunContext, warmPayloadForRun, type WarmPayload } from './checkpoints.ts';
+import { recordMemoryUse, selectRunMemory } from './memoryRetrieval.ts';
+import { recordMemoryEntry } from './memory.ts';
+import { prepareDeclaredMemory, prepareFailureMemory } from './memoryRuns.ts';
 
 export const RUN_JOB_KIND = 'prompt_run';
 export const DEFAULT_RUN_TIMEOUT_MS = 30 * 60 * 1000;
@@ -460,11 +463,14 @@ export async function prepareRunJob(app: AppContext, job: Job): Promise<RunJobPa
   if (!run || ['succeeded', 'failed', 'cancelled'].includes(run.status)) return null;
   const repo = await findRepositoryById(app.db, run.repository_id);
   if (!repo) return null;
-  const rendered = renderAgentPrompt(run, repo, await priorRunContext(app, run));
-  const timeoutMs = payload.timeout_ms ?? DEFAULT_RUN_TIMEOUT_MS;
   const at = now();
+  // Memory is retrieved and validated before the (pure) render; what was given is recorded with the prompt.
+  const memory = await selectRunMemory(app, run, repo, at);
+  const rendered = renderAgentPrompt(run, repo, await priorRunContext(app, run), memory?.section ?? null);
+  const timeoutMs = payload.timeout_ms ?? DEFAULT_RUN_TIMEOUT_MS;
   const token = await app.db.transaction().execute(async (tx) => {
     await tx.updateTable('prompt_pull_request_jobs').set({ status: 'running', rendered_prompt: rendered, started_at: run.started_at ?? at, updated_at: at }).where('id', '=', run.id).execute();
+    await recordMemoryUse(tx, run, memory, at);
     if (run.status !== 'running') await appendEvents(tx, [{ type: 'run.started', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, attempt: job.attempts } }], at);
     return createJobToken(tx, { jobId: job.id, repositoryId: repo.id, userId: run.created_by_id ?? repo.owner_id, allowedRef: `refs/heads/${run.compare_branch}`, allowedRefPrefix: checkpointRefPrefix(run.number), ttlMs: timeoutMs + 10 * 60_000 });
   });
@@ -503,6 +509,8 @@ export interface RunResult {
   model?: string | null;
   /** 'warm' when the runner booted from a snapshot, else 'cold'. */
   workspace?: 'warm' | 'cold';
+  /** Entries the agent appended to its memory file (runner/memoryFile.ts), unchecked: validated here; a string is the runner's note on a line it dropped. */
+  memory?: unknown[];
 }
 
 /**
@@ -523,6 +531,10 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
   });
   // A run that left no commits of its own closes its pull request (issue 16).
   const empty = await runBranchIsEmpty(repositoryGitDir(app, repo), run, result.commit_sha);
+  // What the agent declared it learned (issue 14): checked against the result commit; bad entries are dropped with a trace note.
+  const memory = await prepareDeclaredMemory(app, run, repo, result.commit_sha, result.memory ?? []);
+  // The notes are in the trace before the run shows as succeeded.
+  if (memory.dropped.length) await appendRunEvents(app, run.id, job.attempts, memory.dropped.map((message) => ({ kind: 'status', data: { message } })));
   const at = now();
   const done = await app.db.transaction().execute(async (tx) => {
     if (!(await finishJob(tx, job.id, owner, 'succeeded', { result }))) return false;
@@ -534,6 +546,7 @@ export async function completeRun(app: AppContext, job: Job, owner: string, resu
     await settleRunPullRequest(tx, run, runOutcomeBody(run, repo, { status: 'succeeded', changed: result.changed, summary: result.summary, files: result.files }, empty), { headSha: result.commit_sha, close: empty }, at);
     await revokeJobTokens(tx, job.id);
     await writeRunProvenance(tx, run, result.commit_sha, provenance);
+    for (const entry of memory.entries) await recordMemoryEntry(tx, repo.id, entry, at);
     await appendEvents(tx, [{ type: 'run.succeeded', repositoryId: repo.id, subject: `run/${run.number}`, payload: { run_id: run.id, number: run.number, commit_sha: result.commit_sha, changed: result.changed, pull_request_id: run.pull_request_id, forked_from_job_id: run.forked_from_job_id } }], at);
     return true;
   });
@@ -578,6 +591,11 @@ export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'ca
   const gitDir = repositoryGitDir(app, repo);
   // A run that left no commits of its own closes its pull request (issue 16).
   const empty = await runBranchIsEmpty(gitDir, run, await resolveCommit(gitDir, `refs/heads/${run.compare_branch}`));
+  // The failure it leaves in the repository's memory (issue 14): what it attempted and why it failed.
+  const failure = await prepareFailureMemory(app, run, repo, status, outcome.error).catch((err: Error) => {
+    console.error(`gitoku: could not prepare the failure memory of run ${run.id}: ${err.message}`);
+    return null;
+  });
   await app.db.transaction().execute(async (tx) => {
     const res = await tx
       .updateTable('prompt_pull_request_jobs')
@@ -586,6 +604,7 @@ export async function closeRun(app: AppContext, run: Run, status: 'failed' | 'ca
       .where('status', 'in', ['queued', 'running', 'blocked'])
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) return;
+    if (failure) await recordMemoryEntry(tx, repo.id, failure, at);
     if (run.job_id) await revokeJobTokens(tx, run.job_id);
     if (run.pull_request_id) {
       const pr = await tx.selectFrom('pull_requests').selectAll().where('id', '=', run.pull_request_id).executeTakeFirst();

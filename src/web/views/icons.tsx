@@ -53,6 +53,10 @@ const PATHS = {
   // automation: events and behaviors
   bolt: 'M9 1.75L3.25 9h4.25L7 14.25 12.75 7H8.5z',
   robot: 'M3.25 5.5h9.5v7.5h-9.5zM8 5.5V3M8 3a.75.75 0 1 0 0-.01M6 8.5h.01M10 8.5h.01M6.25 11h3.5M1.75 8v2.5M14.25 8v2.5',
+  // issues: open (a dot in a circle), closed as completed (a check), closed as not planned (a slash)
+  issueOpen: 'M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5zM8 7.25a.75.75 0 1 0 0 1.5.75.75 0 0 0 0-1.5z',
+  issueClosed: 'M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5zM5.5 8.25l1.75 1.75 3.25-3.5',
+  issueSkipped: 'M8 1.75a6.25 6.25 0 1 0 0 12.5 6.25 6.25 0 0 0 0-12.5zM3.6 12.4l8.8-8.8',
   // the knowledge graph: three linked nodes
   graph: 'M4 2.1a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM12.2 4.1a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM6 10.3a1.9 1.9 0 1 0 0 3.8 1.9 1.9 0 0 0 0-3.8zM5.85 4.45l4.5 1.1M4.5 5.85l1 4.45M10.75 7.35l-3.3 3.4',
 } as const;

@@ -27,6 +27,9 @@ export function commitsUrl(r: RepoRef, ref: string, opts: { path?: string; page?
 export const compareUrl = (r: RepoRef, base: string, head: string) => `${repoUrl(r)}/compare/${encodePath(base)}...${encodePath(head)}`;
 export const pullsUrl = (r: RepoRef) => `${repoUrl(r)}/pulls`;
 export const pullUrl = (r: RepoRef, n: number, tab: '' | 'commits' | 'files' = '') => `${repoUrl(r)}/pull/${n}${tab ? `/${tab}` : ''}`;
+export const issuesUrl = (r: RepoRef) => `${repoUrl(r)}/issues`;
+export const issueUrl = (r: RepoRef, n: number) => `${repoUrl(r)}/issues/${n}`;
+export const labelsUrl = (r: RepoRef) => `${repoUrl(r)}/labels`;
 
 /** How many hops the graph page shows around its target unless ?depth says otherwise. */
 export const GRAPH_DEFAULT_DEPTH = 2;

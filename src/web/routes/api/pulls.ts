@@ -13,11 +13,9 @@ import type { PullRequest, User } from '../../../db/schema.ts';
 import { createPullRequest, getPullRequest, listPullRequests, mergePullRequest, updatePullRequest } from '../../../services/pulls.ts';
 import {
   type CommentWithAuthor,
-  createConversationComment,
   createLineComment,
   createReview,
   getReview,
-  listConversationComments,
   listLineComments,
   listReviews,
   type ReviewWithAuthor,
@@ -89,7 +87,7 @@ export async function pullJson(app: AppContext, access: RepositoryAccess, pr: Pu
   };
 }
 
-function commentJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, c: CommentWithAuthor) {
+export function commentJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, c: CommentWithAuthor) {
   const repo = access.repo;
   const api = `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}`;
   const html = `${app.config.baseUrl}/${repo.owner_name}/${repo.name}/pull/${pr.number}#comment-${c.id}`;
@@ -113,7 +111,7 @@ function commentJson(app: AppContext, access: RepositoryAccess, pr: PullRequest,
   };
 }
 
-function reviewJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, r: ReviewWithAuthor) {
+export function reviewJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, r: ReviewWithAuthor) {
   const repo = access.repo;
   return {
     id: r.id,
@@ -127,7 +125,7 @@ function reviewJson(app: AppContext, access: RepositoryAccess, pr: PullRequest, 
   };
 }
 
-function statusJson(app: AppContext, s: CommitStatus) {
+export function statusJson(app: AppContext, s: CommitStatus) {
   return { id: s.id, state: s.state, context: s.context, description: s.description || null, target_url: s.target_url, created_at: iso(s.created_at), updated_at: iso(s.updated_at) };
 }
 
@@ -155,7 +153,6 @@ const reviewBody = z.object({
   commit_id: z.string().optional(),
   comments: z.array(z.object({ path: z.string(), line: z.number().int().positive(), side: z.enum(['LEFT', 'RIGHT']).optional(), body: z.string() })).max(200).optional(),
 });
-const commentBody = z.object({ body: z.string() });
 const statusBody = z.object({ state: z.enum(STATUS_STATES as [string, ...string[]]), target_url: z.string().nullish(), description: z.string().nullish(), context: z.string().optional() });
 
 function prNumber(c: Context<WebEnv>): number {
@@ -267,21 +264,7 @@ export function registerPullRoutes(api: ApiRegistry): void {
     },
   );
 
-  api.add({ method: 'get', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Conversation comments of a pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'Comments' } } }, async (c) => {
-    const app = c.get('app');
-    const access = await repoFromPath(c);
-    const pr = await getPullRequest(app, access, prNumber(c));
-    return c.json((await listConversationComments(app, pr)).map((cm) => commentJson(app, access, pr, cm)));
-  });
-
-  api.add({ method: 'post', path: '/repos/{owner}/{repo}/issues/{number}/comments', summary: 'Comment on the conversation', tag: 'pulls', access: 'repo', body: commentBody, responses: { 201: { description: 'Created' } } }, async (c, { body }) => {
-    const app = c.get('app');
-    const identity = requireIdentity(c);
-    const access = await repoFromPath(c);
-    const comment = await createConversationComment(app, access, identity.user, prNumber(c), body.body);
-    const pr = await getPullRequest(app, access, prNumber(c));
-    return c.json(commentJson(app, access, pr, comment), 201);
-  });
+  // Conversation comments (`/issues/{number}/comments`) are served by the issue routes (api/issues.ts): issues and pull requests share numbers.
 
   api.add({ method: 'get', path: '/repos/{owner}/{repo}/pulls/{number}/reviews', summary: 'Reviews of a pull request', tag: 'pulls', access: 'public', responses: { 200: { description: 'Reviews' } } }, async (c) => {
     const app = c.get('app');

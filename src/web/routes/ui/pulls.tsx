@@ -26,6 +26,7 @@ import { ComparePage } from '../../views/pages/history.tsx';
 import type { DiffResult } from '../../../git/diff.ts';
 import { loadCaptureViews, loadPullRequestAiLines, pullRequestCapturedPaths } from '../../../services/provenance.ts';
 import { aiLineMarks, type AiLineMark } from '../../views/aiProvenance.tsx';
+import { resolveReferenceLinks } from '../../models/references.ts';
 
 const PER_PAGE = 25;
 const STATES = ['open', 'closed', 'all'] as const;
@@ -90,6 +91,7 @@ async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
   const app = c.get('app');
   const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
   const aiLines = await pullAiLines(c, access, pr, diff, data.commits);
+  data.links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, lineComments.map((x) => x.body));
   return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} aiLines={aiLines} />, status);
 }
 
@@ -169,6 +171,7 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const pr = await loadPullRequest(app, access, prNumber(c));
     const [data, conv, view] = await Promise.all([pullPageData(c, access, pr), loadConversation(app, access, pr), repoView(c, access)]);
+    data.links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, [pr.body, ...conv.comments.map((x) => x.body), ...conv.lineComments.map((x) => x.body), ...conv.reviews.map((x) => x.body)]);
     return render(c, <PullConversationPage ctx={pageContext(c)} view={view} data={data} conv={conv} />);
   });
 
@@ -277,13 +280,23 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
         cancelHref: pullUrl(access.repo, n),
       });
     }
-    const result = await mergePullRequest(app, writer, c.get('identity')!.user, n, {
-      method,
-      commitTitle: form.get('commit_title').trim() || undefined,
-      commitMessage: form.get('commit_message').trim() || undefined,
-      expectedHeadSha: /^[0-9a-f]{40}$/.test(sha) ? sha : undefined,
-      deleteBranch: form.get('delete_branch') === '1',
-    });
+    let result;
+    try {
+      result = await mergePullRequest(app, writer, c.get('identity')!.user, n, {
+        method,
+        commitTitle: form.get('commit_title').trim() || undefined,
+        commitMessage: form.get('commit_message').trim() || undefined,
+        expectedHeadSha: /^[0-9a-f]{40}$/.test(sha) ? sha : undefined,
+        deleteBranch: form.get('delete_branch') === '1',
+      });
+    } catch (err) {
+      // Refused by the base branch's protection (reviews, checks): say what is missing on the pull request.
+      if (err instanceof ServiceError && err.status === 405 && err.message.startsWith('Protected branch')) {
+        setFlash(c, 'error', err.message);
+        return c.redirect(pullUrl(access.repo, n), 303);
+      }
+      throw err;
+    }
     setFlash(c, 'success', `Pull request #${n} merged (${method}) as ${result.sha.slice(0, 7)}${form.get('delete_branch') === '1' ? `; branch ${result.pr.compare_branch} deleted` : ''}.`);
     return c.redirect(pullUrl(access.repo, n), 303);
   });

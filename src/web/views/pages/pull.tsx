@@ -6,7 +6,7 @@ import type { PullConversation } from '../../../services/uiPulls.ts';
 import type { CommitBrief } from '../../../services/uiBrowse.ts';
 import type { DiffResult, FileDiff } from '../../../git/diff.ts';
 import { parsePatchLines } from '../../../domain/diffLines.ts';
-import { renderMarkdown } from '../../markdown.ts';
+import { renderMarkdown, type ReferenceLinks } from '../../markdown.ts';
 import { Avatar, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { CommitGroups, DiffView, HunkSnippet, shortSha, StatusDot, type DiffHooks } from '../code.tsx';
@@ -31,6 +31,8 @@ export interface PullPageData {
   commentCount: number;
   /** A closed or merged pull request whose branch is gone: the page offers to restore it. */
   branchDeleted?: boolean;
+  /** The page's #N, OWNER/REPO#N and @user references, resolved for the viewer (web/models/references.ts). */
+  links?: ReferenceLinks;
 }
 
 /** GitHub's "Restore branch", under a closed or merged pull request whose branch was deleted. */
@@ -46,7 +48,7 @@ const RestoreBranch: FC<{ ctx: PageContext; view: RepoView; data: PullPageData }
     </PostForm>
   ) : null;
 
-const md = (text: string) => renderMarkdown(text);
+const md = (text: string, links?: ReferenceLinks) => renderMarkdown(text, links);
 
 // ---------- header ----------
 
@@ -184,7 +186,7 @@ const PullLayout: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; tab
 
 // ---------- comments ----------
 
-const CommentBox: FC<{ c: { id: number; author_name: string | null; body: string; created_at: string }; prAuthor: string | null; verb?: string; badge?: Child; idPrefix?: string }> = ({ c, prAuthor, verb = 'commented', badge, idPrefix = 'comment' }) => (
+const CommentBox: FC<{ c: { id: number; author_name: string | null; body: string; created_at: string }; prAuthor: string | null; verb?: string; badge?: Child; idPrefix?: string; links?: ReferenceLinks }> = ({ c, prAuthor, verb = 'commented', badge, idPrefix = 'comment', links }) => (
   <div class="comment" id={`${idPrefix}-${c.id}`}>
     <div class="comment-head">
       <Avatar name={c.author_name ?? 'ghost'} size="sm" />
@@ -200,12 +202,12 @@ const CommentBox: FC<{ c: { id: number; author_name: string | null; body: string
         {prAuthor && c.author_name === prAuthor && <span class="label">Author</span>}
       </span>
     </div>
-    {c.body.trim() ? <div class="markdown-body comment-body" dangerouslySetInnerHTML={{ __html: md(c.body) }} /> : <div class="comment-body muted comment-empty">No description provided.</div>}
+    {c.body.trim() ? <div class="markdown-body comment-body" dangerouslySetInnerHTML={{ __html: md(c.body, links) }} /> : <div class="comment-body muted comment-empty">No description provided.</div>}
   </div>
 );
 
 /** A line comment and its replies, with a reply form. */
-const Thread: FC<{ ctx: PageContext; view: RepoView; pr: PullRequest; prAuthor: string | null; thread: CommentWithAuthor[]; back: PullTab; context?: boolean }> = ({ ctx, view, pr, prAuthor, thread, back, context }) => {
+const Thread: FC<{ ctx: PageContext; view: RepoView; pr: PullRequest; prAuthor: string | null; thread: CommentWithAuthor[]; back: PullTab; context?: boolean; links?: ReferenceLinks }> = ({ ctx, view, pr, prAuthor, thread, back, context, links }) => {
   const root = thread[0]!;
   return (
     <div class={root.outdated ? 'thread thread-outdated' : 'thread'} id={`thread-${root.id}`}>
@@ -222,7 +224,7 @@ const Thread: FC<{ ctx: PageContext; view: RepoView; pr: PullRequest; prAuthor: 
       )}
       <div class="thread-comments">
         {thread.map((c) => (
-          <CommentBox c={c} prAuthor={prAuthor} badge={!context && c === root && root.outdated ? <span class="label label-outdated">Outdated</span> : undefined} />
+          <CommentBox c={c} prAuthor={prAuthor} badge={!context && c === root && root.outdated ? <span class="label label-outdated">Outdated</span> : undefined} links={links} />
         ))}
       </div>
       {ctx.user && (
@@ -310,7 +312,7 @@ export const PullConversationPage: FC<{ ctx: PageContext; view: RepoView; data: 
           <div class="timeline-item timeline-comment">
             <Avatar name={data.authorName ?? 'ghost'} size="md" />
             <div class="comment-card">
-              <CommentBox c={{ id: 0, author_name: data.authorName, body: pr.body, created_at: pr.created_at }} prAuthor={null} verb="opened this pull request" idPrefix="description" />
+              <CommentBox c={{ id: 0, author_name: data.authorName, body: pr.body, created_at: pr.created_at }} prAuthor={null} verb="opened this pull request" idPrefix="description" links={data.links} />
             </div>
           </div>
           {items.map((item) => (
@@ -418,7 +420,7 @@ const TimelineEntry: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; 
       <div class="timeline-item timeline-comment">
         <Avatar name={item.comment.author_name ?? 'ghost'} size="md" />
         <div class="comment-card">
-          <CommentBox c={item.comment} prAuthor={prAuthor} />
+          <CommentBox c={item.comment} prAuthor={prAuthor} links={data.links} />
         </div>
       </div>
     );
@@ -443,7 +445,7 @@ const TimelineEntry: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; 
           <span class="event-text">
             <strong>{item.thread[0]!.author_name ?? 'ghost'}</strong> commented on <span class="mono">{item.thread[0]!.path}</span> <Time iso={item.at} />
           </span>
-          <Thread ctx={ctx} view={view} pr={data.pr} prAuthor={prAuthor} thread={item.thread} back="conversation" context />
+          <Thread ctx={ctx} view={view} pr={data.pr} prAuthor={prAuthor} thread={item.thread} back="conversation" context links={data.links} />
         </div>
       </div>
     );
@@ -461,10 +463,10 @@ const TimelineEntry: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; 
         </span>
         {(r.body.trim() || item.threads.length > 0) && (
           <div class={`comment-card review-card review-card-${state.toLowerCase()}`}>
-            {r.body.trim() && <CommentBox c={{ id: r.id, author_name: r.author_name, body: r.body, created_at: r.created_at }} prAuthor={prAuthor} verb="left a review" idPrefix="review-body" />}
+            {r.body.trim() && <CommentBox c={{ id: r.id, author_name: r.author_name, body: r.body, created_at: r.created_at }} prAuthor={prAuthor} verb="left a review" idPrefix="review-body" links={data.links} />}
             {item.threads.map((t) => (
               <div class="review-thread">
-                <Thread ctx={ctx} view={view} pr={data.pr} prAuthor={prAuthor} thread={t} back="conversation" context />
+                <Thread ctx={ctx} view={view} pr={data.pr} prAuthor={prAuthor} thread={t} back="conversation" context links={data.links} />
               </div>
             ))}
           </div>
@@ -714,7 +716,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
       if (!here && !formHere) return null;
       return (
         <div class="line-threads">
-          {here?.map((t) => <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" />)}
+          {here?.map((t) => <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" links={data.links} />)}
           {formHere && <LineCommentForm ctx={ctx} view={view} pr={pr} path={file.path} line={line} body={open.body} error={open.error} id="new-line-comment" cancelHref={filesUrl} />}
         </div>
       );
@@ -729,7 +731,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
           </summary>
           <div class="outdated-threads">
             {top.map((t) => (
-              <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" context />
+              <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" context links={data.links} />
             ))}
           </div>
         </details>
@@ -745,7 +747,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
           </summary>
           <div class="outdated-threads">
             {orphans.map((t) => (
-              <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" context />
+              <Thread ctx={ctx} view={view} pr={pr} prAuthor={data.authorName} thread={t} back="files" context links={data.links} />
             ))}
           </div>
         </details>
