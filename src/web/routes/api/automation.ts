@@ -16,7 +16,7 @@ import { resolveCommit } from '../../../git/tree.ts';
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
 
-function workflowRunJson(app: AppContext, access: RepositoryAccess, r: WorkflowRun) {
+export function workflowRunJson(app: AppContext, access: RepositoryAccess, r: WorkflowRun) {
   const base = `${app.config.baseUrl}/${access.repo.owner_name}/${access.repo.name}`;
   return {
     id: r.id,
