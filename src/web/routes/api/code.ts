@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Context } from 'hono';
 import type { WebEnv } from '../../context.ts';
@@ -289,8 +290,8 @@ export function registerCodeRoutes(api: ApiRegistry): void {
       tags.slice((query.page - 1) * query.per_page, query.page * query.per_page).map((t) => ({
         name: t.name,
         commit: { sha: t.commitSha, url: `${b.api}/commits/${t.commitSha}` },
-        zipball_url: null,
-        tarball_url: null,
+        zipball_url: `${b.api}/zipball/refs/tags/${t.name.split('/').map(encodeURIComponent).join('/')}`,
+        tarball_url: `${b.api}/tarball/refs/tags/${t.name.split('/').map(encodeURIComponent).join('/')}`,
       })),
     );
   });
@@ -301,6 +302,11 @@ export function registerCodeRoutes(api: ApiRegistry): void {
       const access = await repoFromPath(c);
       const split = await fileAtRefPath(access, c.req.param('refpath')!);
       const path = split.path;
+      // The answer is fully determined by the resolved commit, the path and the ref's name: revalidation costs no blame.
+      const etag = `"blame-${split.sha}-${createHash('sha1').update(`${split.ref}\0${path}`).digest('base64url')}"`;
+      c.header('ETag', etag);
+      c.header('Cache-Control', 'private, no-cache');
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304);
       await checkBlameSize(access, split.sha, path);
       const blame = await blameFile(access.gitDir, split.sha, path);
       if (!blame) throw notFound('Not Found');

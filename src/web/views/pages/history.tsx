@@ -13,6 +13,7 @@ import { NewPullForm, type NewPullValues } from './pulls.tsx';
 import type { FormError } from '../context.ts';
 import type { CaptureView } from '../../../services/provenance.ts';
 import { AiCommitPanel } from '../aiProvenance.tsx';
+import { renderPlainText, type ReferenceLinks } from '../../markdown.ts';
 
 export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; commits: CommitBrief[]; page: number; hasMore: boolean; statuses: Map<string, StatusState>; aiOnly?: boolean }> = ({ ctx, view, loc, refs, commits, page, hasMore, statuses, aiOnly }) => {
   const { repo } = view;
@@ -67,7 +68,7 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
   );
 };
 
-export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[]; aiGraphHref?: string | null }> = ({ ctx, view, commit, diff, status, ai, aiGraphHref }) => {
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[]; aiGraphHref?: string | null; links?: ReferenceLinks }> = ({ ctx, view, commit, diff, status, ai, aiGraphHref, links }) => {
   const { repo } = view;
   const body = commit.message.slice(commit.title.length).trim();
   return (
@@ -78,7 +79,8 @@ export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBr
             {commit.title}
             <StatusDot state={status?.state} title={status ? status.contexts.map((c) => `${c.context}: ${c.state}`).join(', ') : undefined} />
           </h1>
-          {body && <pre class="commit-body commit-body-full">{body}</pre>}
+          {/* Escaped text with #N / OWNER/REPO#N / @user linked (web/markdown.ts). */}
+          {body && <pre class="commit-body commit-body-full" dangerouslySetInnerHTML={{ __html: renderPlainText(body, links) }} />}
           <a class="btn btn-sm browse-files" href={treeUrl(repo, commit.sha)}>
             <Icon name="code" /> Browse files
           </a>
@@ -242,6 +244,8 @@ export interface BranchRow {
   sha: string;
   commit: CommitBrief | null;
   pull: { number: number; draft: boolean } | null;
+  /** Covered by a branch protection rule (settings). */
+  protected?: boolean;
 }
 
 export const BranchesPage: FC<{ ctx: PageContext; view: RepoView; branches: BranchRow[]; canWrite: boolean }> = ({ ctx, view, branches, canWrite }) => {
@@ -255,6 +259,11 @@ export const BranchesPage: FC<{ ctx: PageContext; view: RepoView; branches: Bran
           <Icon name="branch" /> {b.name}
         </a>
         {b.name === repo.default_branch && <Badge kind="accent">default</Badge>}
+        {b.protected && (
+          <span class="badge branch-protected-badge" title="A branch protection rule covers this branch">
+            <Icon name="lock" /> Protected
+          </span>
+        )}
         {b.commit && (
           <span class="ref-row-meta muted">
             Updated <Time iso={b.commit.committerDate} /> by {b.commit.authorName} ·{' '}
@@ -303,56 +312,3 @@ export const BranchesPage: FC<{ ctx: PageContext; view: RepoView; branches: Bran
     </RepoLayout>
   );
 };
-
-export interface TagRow {
-  name: string;
-  sha: string;
-  commit: CommitBrief | null;
-}
-
-export const TagsPage: FC<{ ctx: PageContext; view: RepoView; tags: TagRow[] }> = ({ ctx, view, tags }) => {
-  const { repo } = view;
-  return (
-    <RepoLayout ctx={ctx} view={view} title={`Tags · ${repo.owner_name}/${repo.name}`} active="tags">
-      <div class="page-title-row">
-        <h2 class="page-title">Tags</h2>
-        <a class="btn btn-sm" href={`${repoUrl(repo)}/branches`}>
-          <Icon name="branch" /> Branches
-        </a>
-      </div>
-      {tags.length === 0 ? (
-        <div class="card">
-          <EmptyState icon="tag" title="No tags yet">
-            <p class="muted">Tags mark specific points in history, such as releases. Push one with git push --tags.</p>
-          </EmptyState>
-        </div>
-      ) : (
-        <ul class="card ref-list">
-          {tags.map((t) => (
-            <li class="ref-row">
-              <div class="ref-row-main">
-                <a class="ref-row-name mono" href={treeUrl(repo, t.name)}>
-                  <Icon name="tag" /> {t.name}
-                </a>
-                {t.commit && (
-                  <span class="ref-row-meta muted">
-                    <Time iso={t.commit.committerDate} /> ·{' '}
-                    <a href={commitUrl(repo, t.sha)} class="muted-link">
-                      {t.commit.title}
-                    </a>
-                  </span>
-                )}
-              </div>
-              <div class="ref-row-actions">
-                <a class="btn btn-sm sha-button" href={commitUrl(repo, t.sha)}>
-                  <code>{shortSha(t.sha)}</code>
-                </a>
-              </div>
-            </li>
-          ))}
-        </ul>
-      )}
-    </RepoLayout>
-  );
-};
-
