@@ -2,8 +2,10 @@ import type { FC } from 'hono/jsx';
 import type { PageContext } from '../context.ts';
 import type { RepositoryWithOwner } from '../../../services/repositories.ts';
 import { Layout } from '../layout.tsx';
-import { Avatar, EmptyState, RepoList } from '../components.tsx';
+import { Avatar, EmptyState, PageAssets, RepoList } from '../components.tsx';
 import { Icon, Logo } from '../icons.tsx';
+import type { ActivityItem } from '../../../services/activity.ts';
+import { ActivityFeed } from '../activityFeed.tsx';
 
 export const LandingPage: FC<{ ctx: PageContext; repos: RepositoryWithOwner[] }> = ({ ctx, repos }) => (
   <Layout
@@ -48,10 +50,10 @@ export const LandingPage: FC<{ ctx: PageContext; repos: RepositoryWithOwner[] }>
   </Layout>
 );
 
-export const DashboardPage: FC<{ ctx: PageContext; repos: RepositoryWithOwner[]; total: number }> = ({ ctx, repos, total }) => {
+export const DashboardPage: FC<{ ctx: PageContext; repos: RepositoryWithOwner[]; total: number; activity?: ActivityItem[] }> = ({ ctx, repos, total, activity = [] }) => {
   const user = ctx.user!;
   return (
-    <Layout ctx={ctx} title="Dashboard">
+    <Layout ctx={ctx} title="Dashboard" head={<PageAssets ctx={ctx} styles={['search.css']} />}>
       <div class="split main-first">
         <aside class="split-side">
           <div class="card card-pad profile-mini">
@@ -96,6 +98,7 @@ export const DashboardPage: FC<{ ctx: PageContext; repos: RepositoryWithOwner[];
               </EmptyState>
             </div>
           )}
+          <ActivityFeed items={activity} />
         </section>
       </div>
     </Layout>
