@@ -31,29 +31,55 @@ cat > "$GITOKU_PUSH_RESULT_FILE"
 `;
 
 /**
- * pre-receive hook: a push made with a job token may update only the run's compare branch and, when
+ * pre-receive hook. A push made with a job token may update only the run's compare branch and, when
  * GITOKU_ALLOWED_REF_PREFIX is set, refs named exactly that prefix followed by a step number (the run's
- * checkpoint refs) — a strict, literal prefix check.
+ * checkpoint refs) — a strict, literal prefix check. Then branch protection: GITOKU_PROTECTION_FILE holds
+ * what the server decided for this push's protected refs (services/branchProtection.ts pushPolicy), one
+ * `<kind> <ref|*> <message>` line each: `deny` refuses the update, `noforce` refuses it unless it is a
+ * fast-forward (only here can that be told: the pushed objects are in the hook's quarantine).
  */
 const PRE_RECEIVE_HOOK = `#!/bin/sh
-# Installed by gitoku: restricts pushes made with an agent job's token to its refs.
-[ -n "$GITOKU_ALLOWED_REF" ] || exit 0
+# Installed by gitoku: restricts pushes made with an agent job's token to its refs, and enforces branch protection.
+[ -n "$GITOKU_ALLOWED_REF" ] || [ -n "$GITOKU_PROTECTION_FILE" ] || exit 0
+zero=0000000000000000000000000000000000000000
 status=0
 while read old new ref; do
-  [ "$ref" = "$GITOKU_ALLOWED_REF" ] && continue
-  if [ -n "$GITOKU_ALLOWED_REF_PREFIX" ]; then
-    case "$ref" in
-      "$GITOKU_ALLOWED_REF_PREFIX"*)
-        step="\${ref#"$GITOKU_ALLOWED_REF_PREFIX"}"
-        case "$step" in
-          ''|*[!0-9]*) ;;
-          *) continue ;;
-        esac
-        ;;
-    esac
+  if [ -n "$GITOKU_ALLOWED_REF" ] && [ "$ref" != "$GITOKU_ALLOWED_REF" ]; then
+    allowed=0
+    if [ -n "$GITOKU_ALLOWED_REF_PREFIX" ]; then
+      case "$ref" in
+        "$GITOKU_ALLOWED_REF_PREFIX"*)
+          step="\${ref#"$GITOKU_ALLOWED_REF_PREFIX"}"
+          case "$step" in
+            ''|*[!0-9]*) ;;
+            *) allowed=1 ;;
+          esac
+          ;;
+      esac
+    fi
+    if [ "$allowed" = 0 ]; then
+      echo "gitoku: this job token may only push $GITOKU_ALLOWED_REF\${GITOKU_ALLOWED_REF_PREFIX:+ and $GITOKU_ALLOWED_REF_PREFIX<step>} (refused $ref)" >&2
+      status=1
+      continue
+    fi
   fi
-  echo "gitoku: this job token may only push $GITOKU_ALLOWED_REF\${GITOKU_ALLOWED_REF_PREFIX:+ and $GITOKU_ALLOWED_REF_PREFIX<step>} (refused $ref)" >&2
-  status=1
+  [ -n "$GITOKU_PROTECTION_FILE" ] && [ -f "$GITOKU_PROTECTION_FILE" ] || continue
+  refused=0
+  while read -r kind pref msg; do
+    [ "$pref" = "$ref" ] || [ "$pref" = "*" ] || continue
+    if [ "$kind" = noforce ]; then
+      [ "$old" = "$zero" ] || [ "$new" = "$zero" ] && continue
+      git merge-base --is-ancestor "$old" "$new" 2>/dev/null && continue
+    elif [ "$kind" != deny ]; then
+      continue
+    fi
+    if [ "$refused" = 0 ]; then
+      echo "error: GH006: Protected branch update failed for $ref." >&2
+      refused=1
+    fi
+    echo "error: $msg" >&2
+    status=1
+  done < "$GITOKU_PROTECTION_FILE"
 done
 exit $status
 `;

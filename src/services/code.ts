@@ -1,10 +1,12 @@
 import type { AppContext } from './app.ts';
 import { invalid, notFound, ServiceError } from './errors.ts';
 import type { RepositoryAccess } from './repositories.ts';
+import { assertBranchDeletionAllowed } from './branchProtection.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { isSafeRevision, isSha, isValidBranchName, isValidRefName, ZERO_SHA } from '../domain/refs.ts';
 import { entryAtPath, resolveCommit, isSafeRepoPath } from '../git/tree.ts';
 import { listRefs } from '../git/refs.ts';
+import { loadRefMap, refCommit } from '../git/refCache.ts';
 import { runGit } from '../git/exec.ts';
 import { catFilePool, streamBlob } from '../git/catFile.ts';
 
@@ -25,17 +27,17 @@ export function checkPathOr404(path: string): string {
 
 /**
  * Splits "<ref>/<path>" where the ref itself may contain slashes (feature/x/src/a.ts): the longest
- * prefix that names a branch or tag wins, else a leading sha. Null when nothing matches.
+ * prefix that names a branch or tag wins (a branch before a tag), else a leading sha. Answered from the
+ * repository's in-memory ref map (src/git/refCache.ts), so no git process runs per request. Null when
+ * nothing matches.
  */
 export async function splitRefAndPath(access: RepositoryAccess, refAndPath: string): Promise<{ ref: string; sha: string; path: string } | null> {
   const segments = refAndPath.split('/');
-  const refs = new Set((await listRefs(access.gitDir, 'refs/')).map((r) => r.name));
+  const map = await loadRefMap(access.gitDir, `${access.repo.pushed_at ?? ''}\0${access.repo.updated_at}`);
   for (let n = segments.length; n >= 1; n--) {
     const candidate = segments.slice(0, n).join('/');
-    if (refs.has(`refs/heads/${candidate}`) || refs.has(`refs/tags/${candidate}`)) {
-      const sha = await resolveCommit(access.gitDir, refs.has(`refs/heads/${candidate}`) ? `refs/heads/${candidate}` : `refs/tags/${candidate}`);
-      if (sha) return { ref: candidate, sha, path: segments.slice(n).join('/') };
-    }
+    const sha = refCommit(map, 'branch', candidate) ?? refCommit(map, 'tag', candidate);
+    if (sha) return { ref: candidate, sha, path: segments.slice(n).join('/') };
   }
   const first = segments[0]!;
   if (/^[0-9a-f]{7,40}$/.test(first)) {
@@ -159,6 +161,7 @@ export async function createRef(app: AppContext, access: RepositoryAccess, ref: 
 export async function deleteRef(app: AppContext, access: RepositoryAccess, ref: string, actorId: number): Promise<void> {
   if (!isValidRefName(ref) || !(ref.startsWith('refs/heads/') || ref.startsWith('refs/tags/'))) throw notFound('Reference does not exist');
   if (ref === `refs/heads/${access.repo.default_branch}`) throw new ServiceError(422, 'Cannot delete the default branch');
+  if (ref.startsWith('refs/heads/')) await assertBranchDeletionAllowed(app, access.repo.id, ref.slice('refs/heads/'.length));
   const current = (await listRefs(access.gitDir, ref)).find((r) => r.name === ref);
   if (!current) throw new ServiceError(422, 'Reference does not exist');
   const r = await runGit(['update-ref', '-d', '--end-of-options', ref, current.sha], { gitDir: access.gitDir });

@@ -12,6 +12,7 @@ import { listBranches } from '../git/refs.ts';
 import { findUserByName, isUniqueViolation } from './users.ts';
 import { handleRepositoryRefChanges } from './refChanges.ts';
 import { repositoryGitDir } from './storage.ts';
+import { dropRepositoryRedirect } from './repositoryRedirects.ts';
 import { findDriver } from './drivers.ts';
 import { RUN_BRANCH_CLEANUP } from '../domain/runs.ts';
 import { NETWORK_MODES, parseAllowedHosts, type NetworkMode, type NetworkPolicy } from '../domain/network.ts';
@@ -34,6 +35,19 @@ export interface RepositoryAccess {
   repo: RepositoryWithOwner;
   role: RepoRole;
   gitDir: string;
+  /**
+   * Set when the repository is archived and `role` was capped at read because of it: the role the
+   * viewer has otherwise (the header still offers an administrator the settings, to unarchive).
+   */
+  archivedRole?: RepoRole;
+}
+
+/** What a write to an archived repository answers (403), in git's `remote:` lines too. */
+export const ARCHIVED_MESSAGE = 'This repository was archived so it is read-only.';
+
+/** Refuses (403) a write to an archived repository: for writers that load the repository with read access first. */
+export function assertNotArchived(access: RepositoryAccess): void {
+  if (access.repo.archived === 1) throw forbidden(ARCHIVED_MESSAGE);
 }
 
 function selectRepositories(db: DbOrTx) {
@@ -73,12 +87,20 @@ export async function authorizeRepository(
   const missing = notFound('Not Found');
   const repo = await findRepository(app.db, ownerName, repoName);
   if (!repo) throw missing;
-  const role = await roleFor(app, repo, viewer);
+  let role = await roleFor(app, repo, viewer);
   if (!roleAtLeast(role, 'read')) throw missing;
+  // Archived: read-only for everyone. Every write needs `write`, so capping the role here refuses them
+  // all, present and future; administration (settings, unarchive, delete) still needs and gets `admin`.
+  let archivedRole: RepoRole | undefined;
+  if (repo.archived === 1 && needed !== 'admin' && roleAtLeast(role, 'write')) {
+    archivedRole = role;
+    role = 'read';
+  }
   if (!roleAtLeast(role, needed)) {
+    if (archivedRole) throw forbidden(ARCHIVED_MESSAGE);
     throw viewer ? forbidden(`You need ${needed} access to ${repo.owner_name}/${repo.name}`) : new ServiceError(401, 'Requires authentication');
   }
-  return { repo, role, gitDir: repositoryGitDir(app, repo) };
+  return { repo, role, gitDir: repositoryGitDir(app, repo), ...(archivedRole ? { archivedRole } : {}) };
 }
 
 export interface CreateRepositoryInput {
@@ -126,6 +148,8 @@ export async function createRepository(app: AppContext, owner: User, input: Crea
     if (isUniqueViolation(err)) throw invalid(`${owner.username}/${input.name} already exists`, 'name');
     throw err;
   }
+  // A repository created under a renamed repository's old name takes it over: the redirect goes.
+  await dropRepositoryRedirect(app.db, owner.id, repo.lower_name);
   const gitDir = repositoryGitDir(app, repo);
   try {
     await removeRepository(gitDir); // a leftover directory from a crashed earlier attempt
@@ -249,13 +273,8 @@ export async function updateRepository(app: AppContext, access: RepositoryAccess
     changes.review_instructions = input.reviewInstructions;
   }
   if (input.name !== undefined && input.name !== repo.name) {
-    const check = checkRepositoryName(input.name);
-    if (!check.ok) throw invalid(check.reason, 'name');
-    if (input.name.toLowerCase() !== repo.lower_name && (await findRepository(app.db, repo.owner_name, input.name))) {
-      throw invalid(`${repo.owner_name}/${input.name} already exists`, 'name');
-    }
-    changes.name = input.name;
-    changes.lower_name = input.name.toLowerCase();
+    // Renames move the directory and leave a redirect: services/repositorySettings.ts renameRepository.
+    throw invalid('rename a repository with renameRepository', 'name');
   }
   if (input.defaultBranch !== undefined && input.defaultBranch !== repo.default_branch) {
     if (!isValidBranchName(input.defaultBranch)) throw invalid(`"${input.defaultBranch}" is not a valid branch name`, 'default_branch');

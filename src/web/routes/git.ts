@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -9,7 +10,10 @@ import type { WebEnv } from '../context.ts';
 import { ensureGitokuHooks, type AppContext } from '../../services/app.ts';
 import { authenticateAuthorizationHeader, type Identity } from '../../services/auth.ts';
 import { clientAddress, retryAfterHeaders } from '../middleware/rateLimit.ts';
-import { authorizeRepository, type RepositoryAccess } from '../../services/repositories.ts';
+import { ARCHIVED_MESSAGE, authorizeRepository, findRepositoryById, type RepositoryAccess } from '../../services/repositories.ts';
+import { findRepositoryRedirect } from '../../services/repositoryRedirects.ts';
+import { pushPolicy } from '../../services/branchProtection.ts';
+import { peekReceivePackCommands } from '../../git/receivePackCommands.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { handleRepositoryRefChanges } from '../../services/refChanges.ts';
 import { reconcileOnRequest, withPushTurn } from '../../services/refReconciler.ts';
@@ -40,9 +44,20 @@ async function gitAccess(c: Context<WebEnv>, service: GitService): Promise<GitAc
   const identity: Identity | null = creds.kind === 'ok' ? creds.identity : null;
   const needed = service === 'git-receive-pack' ? 'write' : 'read';
   try {
-    return { ...(await authorizeRepository(app, owner, repoName, identity?.viewer ?? null, needed)), identity };
+    try {
+      return { ...(await authorizeRepository(app, owner, repoName, identity?.viewer ?? null, needed)), identity };
+    } catch (err) {
+      // A renamed or transferred repository is served under its old owner/name too (git follows
+      // redirects only on some requests; serving directly always works).
+      const movedId = err instanceof ServiceError && err.status === 404 ? await findRepositoryRedirect(app.db, owner, repoName) : undefined;
+      const moved = movedId === undefined ? undefined : await findRepositoryById(app.db, movedId);
+      if (!moved) throw err;
+      return { ...(await authorizeRepository(app, moved.owner_name, moved.name, identity?.viewer ?? null, needed)), identity };
+    }
   } catch (err) {
     if (!(err instanceof ServiceError)) throw err;
+    // git prints a text/plain error body as "remote: …" lines.
+    if (err.status === 403 && err.message === ARCHIVED_MESSAGE) return plain(c, 403, `ERROR: ${ARCHIVED_MESSAGE}`);
     // Anonymous callers get a challenge for anything not publicly readable, so git prompts and
     // nothing reveals whether a private repository exists.
     if (!identity) return plain(c, 401, 'Authentication required');
@@ -101,19 +116,33 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
   const resultFile = isPush ? join(app.config.dataDir, 'tmp', `push-${randomUUID()}`) : null;
   if (resultFile) await mkdir(join(app.config.dataDir, 'tmp'), { recursive: true });
   if (isPush) await ensureGitokuHooks(app.hooksDir);
+  let source: Readable = c.req.header('content-encoding') === 'gzip' ? incoming.pipe(createGunzip()) : incoming;
+  // Branch protection: the pushed ref updates are read from the request head, the rules decide what the
+  // pre-receive hook refuses (it alone can tell a fast-forward: the pushed objects are in its quarantine).
+  let protectionFile: string | null = null;
+  if (isPush) {
+    const policy = await pushPolicy(app, access.repo.id, access.role, async () => {
+      const peeked = await peekReceivePackCommands(source);
+      source = peeked.stream;
+      return peeked.commands;
+    });
+    if (policy?.length) {
+      protectionFile = `${resultFile}.protection`;
+      await writeFile(protectionFile, `${policy.join('\n')}\n`);
+    }
+  }
   const child = spawnGitService({
     gitDir: access.gitDir,
     service,
     advertise: false,
     gitProtocol: safeGitProtocol(c.req.header('git-protocol')),
     hooksDir: isPush ? app.hooksDir : undefined,
-    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile, ...jobRefEnv(access.identity) } : undefined,
+    env: resultFile ? { GITOKU_PUSH_RESULT_FILE: resultFile, ...jobRefEnv(access.identity), ...(protectionFile ? { GITOKU_PROTECTION_FILE: protectionFile } : {}) } : undefined,
   });
   const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   const stderr: Buffer[] = [];
   child.stderr!.on('data', (d: Buffer) => stderr.length < 64 && stderr.push(d));
 
-  const source = c.req.header('content-encoding') === 'gzip' ? incoming.pipe(createGunzip()) : incoming;
   const input = pipeline(source, child.stdin!).catch(() => child.kill('SIGTERM'));
 
   out.writeHead(200, { 'Content-Type': `application/x-${service}-result`, 'Cache-Control': 'no-cache, max-age=0, must-revalidate' });
@@ -134,6 +163,7 @@ async function serveService(c: Context<WebEnv>, app: AppContext, access: GitAcce
       await rm(resultFile, { force: true });
     }
   }
+  if (protectionFile) await rm(protectionFile, { force: true });
   out.end();
   return RESPONSE_ALREADY_SENT;
 }

@@ -5,10 +5,13 @@ import type { WebEnv } from '../../context.ts';
 import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
 import { branchJson, branchSchema, errorSchema, gitCommitJson, repositoryJson, repositorySchema, simpleUserJson, simpleUserSchema } from './shapes.ts';
-import { viewerOf } from './guards.ts';
+import { requireIdentity, viewerOf } from './guards.ts';
+import { registerBranchProtectionRoutes } from './branchProtection.ts';
+import { protectedBranchNames, protectionForBranch } from '../../../services/branchProtection.ts';
+import { renameRepository, setRepositoryArchived } from '../../../services/repositorySettings.ts';
+import { removeRepositoryData } from '../../../services/repositoryDeletion.ts';
 import {
   authorizeRepository,
-  deleteRepository,
   listCollaboratorsFor,
   removeCollaborator,
   setCollaborator,
@@ -35,6 +38,7 @@ const updateRepoBody = z.object({
   agent_network: z.enum(['none', 'model-only', 'allow-list', 'open']).optional(),
   agent_network_hosts: z.union([z.string().max(8192), z.array(z.string().max(253)).max(100)]).optional(),
   run_branch_cleanup: z.enum(RUN_BRANCH_CLEANUP).optional(),
+  archived: z.boolean().optional(),
 });
 
 const collaboratorBody = z.object({ permission: z.enum(['pull', 'triage', 'push', 'maintain', 'admin']).default('push') });
@@ -53,10 +57,15 @@ export function registerRepoRoutes(api: ApiRegistry): void {
   });
 
   api.add({ method: 'patch', path: '/repos/{owner}/{repo}', summary: 'Update a repository', tag: 'repos', access: 'repo', body: updateRepoBody, responses: repoResponses }, async (c, { body }) => {
-    const access = await repoFromPath(c, 'admin');
+    const app = c.get('app');
+    let access = await repoFromPath(c, 'admin');
+    // A rename first (it moves the directory and leaves a redirect), then the rest on the renamed repository.
+    if (body.name !== undefined && body.name !== access.repo.name) {
+      const renamed = await renameRepository(app, access, body.name, requireIdentity(c).user.id);
+      access = await authorizeRepository(app, renamed.owner_name, renamed.name, viewerOf(c), 'admin');
+    }
     const isPrivate = body.visibility ? body.visibility === 'private' : body.private;
-    const repo = await updateRepository(c.get('app'), access, {
-      name: body.name,
+    let repo = await updateRepository(app, access, {
       description: body.description === null ? '' : body.description,
       isPrivate,
       defaultBranch: body.default_branch,
@@ -71,12 +80,13 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       agentNetworkHosts: Array.isArray(body.agent_network_hosts) ? body.agent_network_hosts.join(' ') : body.agent_network_hosts,
       runBranchCleanup: body.run_branch_cleanup,
     });
-    return c.json(repositoryJson(c.get('app'), repo, access.role));
+    if (body.archived !== undefined) repo = await setRepositoryArchived(app, { ...access, repo }, body.archived);
+    return c.json(repositoryJson(app, repo, access.role));
   });
 
   api.add({ method: 'delete', path: '/repos/{owner}/{repo}', summary: 'Delete a repository', tag: 'repos', access: 'repo', responses: { 204: { description: 'Deleted' } } }, async (c) => {
     const access = await repoFromPath(c, 'admin');
-    await deleteRepository(c.get('app'), access);
+    await removeRepositoryData(c.get('app'), access);
     return c.body(null, 204);
   });
 
@@ -88,10 +98,12 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       const branches = await listBranches(access.gitDir);
       setPaginationLinks(c, app.config.baseUrl, query.page, query.per_page, branches.length);
       const page = branches.slice((query.page - 1) * query.per_page, query.page * query.per_page);
-      return c.json(page.map((b) => branchJson(app, access.repo, b.name, b.sha)));
+      const protectedNames = await protectedBranchNames(app.db, access.repo.id, page.map((b) => b.name));
+      return c.json(page.map((b) => branchJson(app, access.repo, b.name, b.sha, protectedNames.has(b.name))));
     },
   );
 
+  registerBranchProtectionRoutes(api); // before /branches/{branch+}, which would take "main/protection" for a branch
   api.add(
     { method: 'get', path: '/repos/{owner}/{repo}/branches/{branch+}', summary: 'A branch with its head commit', tag: 'branches', access: 'public', responses: { 200: { description: 'The branch' }, 404: { description: 'No such branch', schema: errorSchema } } },
     async (c) => {
@@ -103,8 +115,11 @@ export function registerRepoRoutes(api: ApiRegistry): void {
       if (!branch) throw notFound('Branch not found');
       const [commit] = await readCommits(access.gitDir, [branch.sha]);
       const base = `${app.config.baseUrl}/api/v1/repos/${access.repo.owner_name}/${access.repo.name}`;
+      const rule = await protectionForBranch(app.db, access.repo.id, branch.name);
       return c.json({
-        ...branchJson(app, access.repo, branch.name, branch.sha),
+        ...branchJson(app, access.repo, branch.name, branch.sha, rule !== null),
+        protection: rule ? { enabled: true, required_status_checks: { enforcement_level: rule.enforceAdmins ? 'everyone' : 'non_admins', contexts: rule.requiredStatusChecks?.contexts ?? [] } } : { enabled: false, required_status_checks: { enforcement_level: 'off', contexts: [] } },
+        protection_url: `${base}/branches/${encodeURIComponent(branch.name)}/protection`,
         commit: gitCommitJson(app, access.repo, commit!),
         _links: { self: `${base}/branches/${encodeURIComponent(branch.name)}`, html: `${app.config.baseUrl}/${access.repo.owner_name}/${access.repo.name}/tree/${branch.name}` },
       });

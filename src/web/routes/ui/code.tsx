@@ -1,3 +1,5 @@
+import { protectedBranchNames } from '../../../services/branchProtection.ts';
+import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
@@ -14,6 +16,8 @@ import {
   openPullsByBranch,
   readCommitBrief,
   resolveRefAndPath,
+  loadLastCommits,
+  searchRepoRefs,
   type RefAndPath,
 } from '../../../services/uiBrowse.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
@@ -27,13 +31,16 @@ import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
 import { RepoNotFoundPage } from '../../views/pages/repoNotFound.tsx';
 import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
-import { BranchesPage, CommitPage, CommitsPage, ComparePage, TagsPage, type CompareInfo } from '../../views/pages/history.tsx';
-import { blobUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
+import { BranchesPage, CommitPage, CommitsPage, ComparePage, type CompareInfo } from '../../views/pages/history.tsx';
+import { blobUrl, commitUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
+import { lastCommitsUrl } from '../../views/code.tsx';
+import { fullDate, timeAgo } from '../../views/format.ts';
 import { findGraphNode } from '../../../services/provenanceGraph.ts';
 import { pageContext, render, setFlash } from './render.tsx';
 import { type AiBlameRange, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
 import { repoAccess, repoView } from './access.ts';
+import { resolveReferenceLinks } from '../../models/references.ts';
 
 /** Files above this are not shown inline ("too large to display", with a raw link). */
 export const MAX_DISPLAY_BYTES = FILE_LIMITS.render;
@@ -44,7 +51,7 @@ const COMMITS_PER_PAGE = 30;
 const IMAGE_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', bmp: 'image/bmp', ico: 'image/x-icon', avif: 'image/avif' };
 const MARKDOWN = /\.(md|markdown|mdown|mkd)$/i;
 
-const markdownCache = new LruCache<string, string>(500, 16 * 1024 * 1024);
+const markdownCache = new LruCache<string, string>(500, 16 * 1024 * 1024, 'ui.markdown');
 
 /** Rendered (sanitized) markdown of a blob, cached by its object id. */
 export function markdownOfBlob(sha: string, text: string): string {
@@ -53,6 +60,20 @@ export function markdownOfBlob(sha: string, text: string): string {
   const html = renderMarkdown(text);
   markdownCache.set(sha, html, html.length);
   return html;
+}
+
+/**
+ * Renders a code page with an ETag of its bytes: a browser revalidating (If-None-Match) a page that has
+ * not changed gets a 304 and no body. The tag covers everything the viewer sees (header, identity,
+ * flash), so it can never serve another viewer's or an outdated page.
+ */
+async function renderConditional(c: Context<WebEnv>, page: Parameters<typeof render>[1]): Promise<Response> {
+  const html = `<!DOCTYPE html>\n${await (await page).toString()}`;
+  const etag = `W/"${createHash('sha1').update(html).digest('base64url')}"`;
+  const headers = { ETag: etag, 'Cache-Control': 'private, no-cache' };
+  const asked = c.req.header('if-none-match');
+  if (asked && asked.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
+  return c.html(html, 200, headers);
 }
 
 function imageType(path: string): string | null {
@@ -103,7 +124,7 @@ export async function renderRepoHome(c: Context<WebEnv>, access: RepositoryAcces
   const [refs, tree, statuses] = await Promise.all([listRepoRefs(access), loadTreeView(access, sha, ''), combinedStatusesFor(app, access.repo.id, [sha])]);
   if (!tree) return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={null} />);
   const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
-  return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={{ ref, refs, tree, readmeHtml, latestStatus: statuses.get(sha) ?? null }} />);
+  return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={{ ref, refs, tree, readmeHtml, latestStatus: statuses.get(sha) ?? null, lastCommitsUrl: tree.pending ? lastCommitsUrl(access.repo, sha, '') : null }} />);
 }
 
 /** The pages under a ref whose 404s keep the repository frame (header, tabs) and link to the branch root. */
@@ -134,6 +155,39 @@ const repoFrame404: MiddlewareHandler<WebEnv> = async (c, next) => {
 
 export function registerCodeRoutes(ui: Hono<WebEnv>): void {
   for (const kind of REF_PAGES) ui.use(`/:owner/:repo/${kind}/*`, repoFrame404);
+  // The ref switcher's filter: branches and tags matching ?q= (kind=branch|tag narrows), as JSON.
+  ui.get('/:owner/:repo/-/refs', async (c) => {
+    const access = await repoAccess(c);
+    const q = c.req.query('q') ?? '';
+    const kindParam = c.req.query('kind');
+    const kind = kindParam === 'branch' || kindParam === 'tag' ? kindParam : kindParam === undefined || kindParam === '' || kindParam === 'all' ? 'all' : null;
+    if (kind === null) return c.json({ message: 'kind must be branch, tag or all' }, 422);
+    if (q.length > 255) return c.json({ message: 'q is too long (at most 255 characters)' }, 422);
+    const limitParam = Number(c.req.query('limit') ?? '100');
+    const limit = Number.isInteger(limitParam) && limitParam >= 1 ? Math.min(limitParam, 100) : 100;
+    const found = await searchRepoRefs(access, q, kind, limit);
+    return c.json(found, 200, { 'Cache-Control': 'private, no-cache' });
+  });
+
+  // The tree page's deferred "last commit" cells: every entry's last commit, once the history walk is done.
+  ui.get('/:owner/:repo/-/last-commits/:sha{[0-9a-f]{40}}', async (c) => {
+    const access = await repoAccess(c);
+    const sha = c.req.param('sha');
+    const path = checkPathOr404((c.req.query('path') ?? '').replace(/^\/+/, ''));
+    const etag = `"lc-${sha}-${createHash('sha1').update(path).digest('hex').slice(0, 16)}"`;
+    const headers = { ETag: etag, 'Cache-Control': 'private, max-age=86400' };
+    if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
+    const rows = await loadLastCommits(access, sha, path);
+    if (!rows) throw notFound();
+    return c.json(
+      {
+        entries: rows.map(({ name, commit }) => ({ name, sha: commit.sha, title: commit.title, href: commitUrl(access.repo, commit.sha), date: commit.committerDate, age: timeAgo(commit.committerDate), dateTitle: fullDate(commit.committerDate) })),
+      },
+      200,
+      headers,
+    );
+  });
+
   ui.get('/:owner/:repo/tree', async (c) => {
     const access = await repoAccess(c);
     return c.redirect(treeUrl(access.repo, access.repo.default_branch), 302);
@@ -157,7 +211,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     }
     const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
     const statuses = tree.latest ? await combinedStatusesFor(app, access.repo.id, [tree.latest.sha]) : new Map();
-    return render(c, <TreePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} tree={tree} readmeHtml={readmeHtml} latestStatus={tree.latest ? (statuses.get(tree.latest.sha) ?? null) : null} />);
+    return renderConditional(c, <TreePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} tree={tree} readmeHtml={readmeHtml} latestStatus={tree.latest ? (statuses.get(tree.latest.sha) ?? null) : null} />);
   });
 
   ui.get('/:owner/:repo/blob/:rest{.+}', async (c) => {
@@ -194,7 +248,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
         ai.marks = aiLineMarks(aiBlame?.ranges ?? []);
       }
     }
-    return render(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} ai={ai} />);
+    return renderConditional(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} ai={ai} />);
   });
 
   ui.get('/:owner/:repo/raw/:rest{.+}', async (c) => {
@@ -248,7 +302,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
     const groups = blameGroups(aiBlame.ranges, html);
     const lineCount = aiBlame.ranges.length ? aiBlame.ranges[aiBlame.ranges.length - 1]!.end_line : 0;
-    return render(c, <BlamePage ctx={pageContext(c)} view={view} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
+    return renderConditional(c, <BlamePage ctx={pageContext(c)} view={view} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
   });
 
   ui.get('/:owner/:repo/commits', async (c) => {
@@ -270,12 +324,12 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       const [refs, history] = await Promise.all([listRepoRefs(access), loadFileAiHistory(app, access, loc.sha, path, { limit: 100 })]);
       const briefs = (await Promise.all((history?.entries ?? []).map((e) => readCommitBrief(access.gitDir, e.commit.sha)))).filter((x) => x !== null);
       const statuses = await combinedStatusesFor(app, access.repo.id, briefs.map((x) => x.sha));
-      return render(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={briefs} page={1} hasMore={false} statuses={statuses} aiOnly />);
+      return renderConditional(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={briefs} page={1} hasMore={false} statuses={statuses} aiOnly />);
     }
     const [refs, rows] = await Promise.all([listRepoRefs(access), listCommits(access.gitDir, loc.sha, { path: path || undefined, skip: (page - 1) * COMMITS_PER_PAGE, limit: COMMITS_PER_PAGE + 1 })]);
     const commits = rows.slice(0, COMMITS_PER_PAGE).map(briefFromSummary);
     const statuses = await combinedStatusesFor(app, access.repo.id, commits.map((x) => x.sha));
-    return render(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={commits} page={page} hasMore={rows.length > COMMITS_PER_PAGE} statuses={statuses} />);
+    return renderConditional(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={commits} page={page} hasMore={rows.length > COMMITS_PER_PAGE} statuses={statuses} />);
   });
 
   ui.get('/:owner/:repo/commit/:sha', async (c) => {
@@ -289,7 +343,8 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description, targetUrl: s.target_url })) } : null;
     const node = ai.length ? await findGraphNode(app, access.repo.id, 'commit', sha) : null;
     const aiGraphHref = node ? graphUrl(access.repo, { node: node.id }) : null;
-    return render(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} aiGraphHref={aiGraphHref} />);
+    const links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, [commit.message], { plain: true });
+    return renderConditional(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} aiGraphHref={aiGraphHref} links={links} />);
   });
 
   ui.get('/:owner/:repo/compare', async (c) => {
@@ -314,16 +369,12 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const app = c.get('app');
     const access = await repoAccess(c);
     const [refs, pulls] = await Promise.all([listRepoRefs(access), openPullsByBranch(app, access.repo.id)]);
-    const branches = await Promise.all(refs.branches.map(async (b) => ({ name: b.name, sha: b.sha, commit: await readCommitBrief(access.gitDir, b.sha), pull: pulls.get(b.name) ?? null })));
+    const protectedNames = await protectedBranchNames(app.db, access.repo.id, refs.branches.map((b) => b.name));
+    const branches = await Promise.all(refs.branches.map(async (b) => ({ name: b.name, sha: b.sha, commit: await readCommitBrief(access.gitDir, b.sha), pull: pulls.get(b.name) ?? null, protected: protectedNames.has(b.name) })));
     return render(c, <BranchesPage ctx={pageContext(c)} view={await repoView(c, access)} branches={branches} canWrite={!!c.get('identity') && roleAtLeast(access.role, 'write')} />);
   });
 
-  ui.get('/:owner/:repo/tags', async (c) => {
-    const access = await repoAccess(c);
-    const refs = await listRepoRefs(access);
-    const tags = await Promise.all(refs.tags.map(async (t) => ({ name: t.name, sha: t.sha, commit: await readCommitBrief(access.gitDir, t.sha) })));
-    return render(c, <TagsPage ctx={pageContext(c)} view={await repoView(c, access)} tags={tags} />);
-  });
+  // /:owner/:repo/tags (with archives and releases) is in ui/releases.tsx.
 }
 
 /** base...head (or just head, against the default branch): commits, counts and the diff from the merge base. */

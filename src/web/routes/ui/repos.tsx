@@ -2,7 +2,6 @@ import type { Context, Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import {
   createRepository,
-  deleteRepository,
   listCollaborators,
   listRepositoriesForUser,
   listRepositoriesOfOwner,
@@ -12,6 +11,10 @@ import {
   updateRepository,
 } from '../../../services/repositories.ts';
 import { findUserByName } from '../../../services/users.ts';
+import { removeRepositoryData } from '../../../services/repositoryDeletion.ts';
+import { listProtectionRules } from '../../../services/branchProtection.ts';
+import { listRepositoryRedirects } from '../../../services/repositoryRedirects.ts';
+import { recentActivity } from '../../../services/activity.ts';
 import { ServiceError, notFound } from '../../../services/errors.ts';
 import { listBranchNames, listPublicRepositories } from '../../../services/uiQueries.ts';
 import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts';
@@ -28,10 +31,10 @@ const LIST_LIMIT = { page: 1, perPage: 100 };
 type CollaboratorRole = 'read' | 'write' | 'admin';
 const COLLABORATOR_ROLES: readonly CollaboratorRole[] = ['read', 'write', 'admin'];
 
-async function renderSettings(c: Context<WebEnv>, access: RepositoryAccess, extra: Partial<RepoSettingsProps> = {}, status: 200 | 422 = 200) {
+export async function renderSettings(c: Context<WebEnv>, access: RepositoryAccess, extra: Partial<RepoSettingsProps> = {}, status: 200 | 422 = 200) {
   const app = c.get('app');
-  const [branches, collaborators] = await Promise.all([listBranchNames(access), listCollaborators(app, access.repo)]);
-  return render(c, <RepoSettingsPage ctx={pageContext(c)} view={await repoView(c, access)} branches={branches} collaborators={collaborators} {...extra} />, status);
+  const [branches, collaborators, rules, redirects] = await Promise.all([listBranchNames(access), listCollaborators(app, access.repo), listProtectionRules(app.db, access.repo.id), listRepositoryRedirects(app.db, access.repo.id)]);
+  return render(c, <RepoSettingsPage ctx={pageContext(c)} view={await repoView(c, access)} branches={branches} collaborators={collaborators} rules={rules} redirects={redirects} {...extra} />, status);
 }
 
 function pick<T extends string>(value: string, allowed: readonly T[], fallback: T): T {
@@ -44,8 +47,8 @@ export function registerRepoRoutes(ui: Hono<WebEnv>): void {
     const app = c.get('app');
     const identity = c.get('identity');
     if (!identity) return render(c, <LandingPage ctx={pageContext(c)} repos={await listPublicRepositories(app)} />);
-    const { items, total } = await listRepositoriesForUser(app, identity.user, LIST_LIMIT);
-    return render(c, <DashboardPage ctx={pageContext(c)} repos={items} total={total} />);
+    const [{ items, total }, activity] = await Promise.all([listRepositoriesForUser(app, identity.user, LIST_LIMIT), recentActivity(app, identity.user.id)]);
+    return render(c, <DashboardPage ctx={pageContext(c)} repos={items} total={total} activity={activity} />);
   });
 
   ui.get('/-/new', (c) => {
@@ -176,7 +179,7 @@ export function registerRepoRoutes(ui: Hono<WebEnv>): void {
     if (confirm.trim() !== fullName) {
       return renderSettings(c, access, { confirm, error: { section: 'danger', error: { message: `To delete the repository, type ${fullName} exactly.`, field: 'confirm' } } }, 422);
     }
-    await deleteRepository(c.get('app'), access);
+    await removeRepositoryData(c.get('app'), access);
     setFlash(c, 'success', `Repository ${fullName} deleted.`);
     return c.redirect('/', 303);
   });

@@ -2,11 +2,15 @@ import type { FC } from 'hono/jsx';
 import { isRunBranch } from '../../../domain/runs.ts';
 import type { FormError, PageContext } from '../context.ts';
 import type { CollaboratorRow } from '../../../services/repositories.ts';
-import { Avatar, EmptyState, FormAlert, PostForm, fieldInvalid } from '../components.tsx';
+import { Avatar, EmptyState, FormAlert, PageAssets, PostForm, fieldInvalid } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { RepoLayout, type RepoView } from './repo.tsx';
+import { type RuleValues, ArchiveRow, BranchProtectionSection, RenameSection, TransferRow } from './repoSettingsSections.tsx';
+import type { ProtectionRule } from '../../../domain/branchProtection.ts';
 
-export type SettingsSection = 'general' | 'collaborators' | 'danger';
+export type { RuleValues };
+
+export type SettingsSection = 'general' | 'collaborators' | 'danger' | 'rename' | 'branches' | 'transfer';
 
 export interface GeneralValues {
   description: string;
@@ -29,6 +33,14 @@ export interface RepoSettingsProps {
   confirm?: string;
   /** The failed section's error (422), shown next to that section's form. */
   error?: { section: SettingsSection; error: FormError } | null;
+  /** Branch protection rules (settings/branches). */
+  rules?: ProtectionRule[];
+  /** Old names that still lead here. */
+  redirects?: { owner_name: string; lower_name: string }[];
+  rename?: string;
+  transfer?: { newOwner: string; confirm: string };
+  /** The rule form's values after a failed submit. */
+  rule?: RuleValues;
 }
 
 const ROLES = [
@@ -37,7 +49,7 @@ const ROLES = [
   { value: 'admin', label: 'Admin', help: 'Also manage settings and people' },
 ] as const;
 
-export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, collaborators, general, collaborator, confirm = '', error }) => {
+export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, collaborators, general, collaborator, confirm = '', error, rules = [], redirects = [], rename, transfer, rule }) => {
   const { repo } = view;
   const base = `/${repo.owner_name}/${repo.name}/settings`;
   const values: GeneralValues = general ?? { description: repo.description, visibility: repo.is_private ? 'private' : 'public', defaultBranch: repo.default_branch };
@@ -46,7 +58,7 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
   const fullName = `${repo.owner_name}/${repo.name}`;
   const branchChoices = branches.includes(values.defaultBranch) || branches.length === 0 ? branches : [values.defaultBranch, ...branches];
   return (
-    <RepoLayout ctx={ctx} view={view} title={`Settings · ${fullName}`} active="settings">
+    <RepoLayout ctx={ctx} view={view} title={`Settings · ${fullName}`} active="settings" head={<PageAssets ctx={ctx} styles={['repo-settings.css']} />}>
       <div class="repo-body settings">
         <aside class="settings-nav">
           <nav class="card side-links" aria-label="Settings sections">
@@ -55,6 +67,12 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
             </a>
             <a href="#collaborators">
               <Icon name="people" /> Collaborators
+            </a>
+            <a href="#branches">
+              <Icon name="branch" /> Branches
+            </a>
+            <a href={`${base}/hooks`}>
+              <Icon name="link" /> Webhooks
             </a>
             <a href="#danger" class="danger-link">
               <Icon name="alert" /> Danger zone
@@ -130,6 +148,8 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
             </div>
           </section>
 
+          <RenameSection ctx={ctx} base={base} name={rename ?? repo.name} error={errorFor('rename')} redirects={redirects} />
+
           <section class="card" id="collaborators" aria-labelledby="collaborators-title">
             <div class="card-head">
               <h2 class="h3" id="collaborators-title">
@@ -197,6 +217,8 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
             </div>
           </section>
 
+          <BranchProtectionSection ctx={ctx} base={base} rules={rules} branches={branches} values={rule} error={errorFor('branches')} />
+
           <section class="card danger-zone" id="danger" aria-labelledby="danger-title">
             <div class="card-head">
               <h2 class="h3" id="danger-title">
@@ -204,6 +226,8 @@ export const RepoSettingsPage: FC<RepoSettingsProps> = ({ ctx, view, branches, c
               </h2>
             </div>
             <div class="card-pad">
+              <ArchiveRow ctx={ctx} base={base} archived={repo.archived === 1} />
+              <TransferRow ctx={ctx} base={base} fullName={fullName} values={transfer} error={errorFor('transfer')} />
               <FormAlert error={errorFor('danger')} />
               <div class="danger-row">
                 <div>
