@@ -23,6 +23,77 @@ export function registerAdminCommands(program: Command): void {
       });
     });
 
+  user
+    .command('list')
+    .description('List users (login, role, status, repositories)')
+    .option('--query <text>', 'only users whose login, name or email contains this')
+    .option('--json', 'print the users as JSON', false)
+    .action(async (opts: { query?: string; json: boolean }) => {
+      await withApp(async (app) => {
+        const { listUsersForAdmin } = await import('../services/siteAdmin.ts');
+        const users = [];
+        for (let page = 1; ; page++) {
+          const { items, total } = await listUsersForAdmin(app, { q: opts.query, page, perPage: 100 });
+          users.push(...items);
+          if (users.length >= total || items.length === 0) break;
+        }
+        if (opts.json) {
+          printJson(users.map((u) => ({ id: u.id, login: u.username, email: u.email, name: u.full_name || null, site_admin: u.is_admin === 1, suspended_at: u.suspended_at, repositories: u.repo_count, created_at: u.created_at })));
+          return;
+        }
+        if (!users.length) {
+          console.log(opts.query ? `No users match "${opts.query}".` : 'No users.');
+          return;
+        }
+        const width = Math.max(5, ...users.map((u) => u.username.length));
+        console.log(`${'LOGIN'.padEnd(width)}  ROLE   STATUS     REPOS  EMAIL`);
+        for (const u of users) {
+          console.log(`${u.username.padEnd(width)}  ${(u.is_admin ? 'admin' : 'user').padEnd(5)}  ${(u.suspended_at ? 'suspended' : 'active').padEnd(9)}  ${String(u.repo_count).padStart(5)}  ${u.email}`);
+        }
+      });
+    });
+
+  const userAction = (name: string, description: string, run: (app: import('../services/app.ts').AppContext, username: string) => Promise<string>) =>
+    user
+      .command(`${name} <username>`)
+      .description(description)
+      .action(async (username: string) => {
+        await withApp(async (app) => console.log(await run(app, username)));
+      });
+  userAction('disable', 'Suspend a user: sign-in, sessions, tokens and git refused at once', async (app, username) => {
+    const { setUserSuspended } = await import('../services/siteAdmin.ts');
+    const u = await setUserSuspended(app, null, username, true);
+    return `Suspended "${u.username}".`;
+  });
+  userAction('enable', 'Unsuspend a user', async (app, username) => {
+    const { setUserSuspended } = await import('../services/siteAdmin.ts');
+    const u = await setUserSuspended(app, null, username, false);
+    return `"${u.username}" can sign in again.`;
+  });
+  userAction('promote', 'Make a user a site administrator', async (app, username) => {
+    const { setSiteAdmin } = await import('../services/siteAdmin.ts');
+    const u = await setSiteAdmin(app, username, true);
+    return `"${u.username}" is a site administrator.`;
+  });
+  userAction('demote', 'Take site administration away (never from the last administrator)', async (app, username) => {
+    const { setSiteAdmin } = await import('../services/siteAdmin.ts');
+    const u = await setSiteAdmin(app, username, false);
+    return `"${u.username}" is no longer a site administrator.`;
+  });
+  user
+    .command('delete <username>')
+    .description('Delete a user; refused while they own repositories unless --purge (which deletes those for good)')
+    .option('--purge', 'also delete the repositories they own', false)
+    .requiredOption('--confirm <username>', 'the username again, to confirm')
+    .action(async (username: string, opts: { purge: boolean; confirm: string }) => {
+      if (opts.confirm !== username) throw new CliError(`--confirm must repeat the username ("${username}")`);
+      await withApp(async (app) => {
+        const { deleteUserAccount } = await import('../services/siteAdmin.ts');
+        const { repositoriesDeleted } = await deleteUserAccount(app, null, username, { purge: opts.purge });
+        console.log(`Deleted "${username}"${repositoriesDeleted ? ` and ${repositoriesDeleted} ${repositoriesDeleted === 1 ? 'repository' : 'repositories'}` : ''}.`);
+      });
+    });
+
   const runnerToken = admin.command('runner-token').description('Runner registration tokens');
   runnerToken
     .command('create')

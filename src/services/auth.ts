@@ -20,7 +20,13 @@ export type Limited = { kind: 'limited'; retryAfterSeconds: number };
 
 export type CredentialsResult = { kind: 'anonymous' } | { kind: 'invalid' } | Limited | { kind: 'ok'; identity: Identity };
 
-export type PasswordResult = { kind: 'ok'; user: User } | { kind: 'invalid' } | Limited;
+/** `suspended`: the password was right but an administrator has disabled the account. */
+export type PasswordResult = { kind: 'ok'; user: User } | { kind: 'invalid' } | { kind: 'suspended' } | Limited;
+
+/** A disabled account signs in nowhere: every credential check below refuses it. */
+export function isSuspended(user: Pick<User, 'suspended_at'>): boolean {
+  return !!user.suspended_at;
+}
 
 /*
  * Brute-force policy. Every password check (the sign-in form, HTTP Basic for git) and every other
@@ -133,6 +139,7 @@ async function checkPasswordHeld(app: AppContext, limits: AuthLimits, username: 
     const user = await authenticatePassword(app, username, password);
     outcome = user ? 'success' : 'failure';
     if (user) remember(limits, pair, Date.now());
+    if (user && isSuspended(user)) return { kind: 'suspended' };
     return user ? { kind: 'ok', user } : { kind: 'invalid' };
   } finally {
     const now = Date.now();
@@ -175,7 +182,7 @@ async function resolveAuthorization(app: AppContext, header: string, allowPasswo
     const job = await jobIdentity(app, value);
     if (job) return ok(job);
     const found = await authenticateToken(app, value);
-    return found ? ok({ user: found.user, viewer: viewerOf(found.user, found.scopes), method: 'token' }) : invalid;
+    return found && !isSuspended(found.user) ? ok({ user: found.user, viewer: viewerOf(found.user, found.scopes), method: 'token' }) : invalid;
   }
   if (scheme === 'basic') {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
@@ -187,10 +194,11 @@ async function resolveAuthorization(app: AppContext, header: string, allowPasswo
     if (job) return ok(job);
     const byToken = await authenticateToken(app, secret);
     // The username part is ignored for tokens (git tools send anything there), as GitHub does.
-    if (byToken) return ok({ user: byToken.user, viewer: viewerOf(byToken.user, byToken.scopes), method: 'token' });
+    if (byToken && !isSuspended(byToken.user)) return ok({ user: byToken.user, viewer: viewerOf(byToken.user, byToken.scopes), method: 'token' });
     if (allowPassword && username && secret) {
       const checked = await checkPassword(app, username, secret, address);
-      const result: CredentialsResult = checked.kind === 'ok' ? { kind: 'ok', identity: { user: checked.user, viewer: viewerOf(checked.user, null), method: 'password' } } : checked;
+      const result: CredentialsResult =
+        checked.kind === 'ok' ? { kind: 'ok', identity: { user: checked.user, viewer: viewerOf(checked.user, null), method: 'password' } } : checked.kind === 'suspended' ? { kind: 'invalid' } : checked;
       return { result, passwordChecked: true };
     }
     return invalid;
@@ -201,7 +209,7 @@ async function resolveAuthorization(app: AppContext, header: string, allowPasswo
 async function jobIdentity(app: AppContext, presented: string): Promise<Identity | null> {
   if (!presented.startsWith(JOB_TOKEN_PREFIX)) return null;
   const found = await authenticateJobToken(app, presented);
-  if (!found) return null;
+  if (!found || isSuspended(found.user)) return null;
   return {
     user: found.user,
     viewer: { userId: found.user.id, isAdmin: false, tokenScopes: ['repo'], jobScope: { repositoryId: found.repositoryId, allowedRef: found.allowedRef, allowedRefPrefix: found.allowedRefPrefix } },
@@ -212,6 +220,6 @@ async function jobIdentity(app: AppContext, presented: string): Promise<Identity
 
 export async function authenticateSessionCookie(app: AppContext, cookie: string | undefined): Promise<Identity | null> {
   if (!cookie) return null;
-  const user = await userForSession(app, cookie);
-  return user ? { user, viewer: viewerOf(user, null), method: 'session' } : null;
+  const user = await userForSession(app, cookie); // null for a suspended account
+  return user && !isSuspended(user) ? { user, viewer: viewerOf(user, null), method: 'session' } : null;
 }

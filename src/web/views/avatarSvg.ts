@@ -10,6 +10,14 @@ export function avatarPath(login: string): string {
 }
 
 /**
+ * Where a user's avatar is served: their uploaded image when they have one (the file name changes
+ * with the content), else the generated SVG (which redirects to an uploaded one made since).
+ */
+export function userAvatarPath(user: { id: number; username: string; avatar?: string | null }): string {
+  return user.avatar ? `/-/avatars/u/${user.id}/${encodeURIComponent(user.avatar)}` : avatarPath(user.username);
+}
+
+/**
  * A user's avatar as an SVG: the first letter of the login on the colour the pages use for it. It is
  * made from the name alone (no lookup), so it says nothing about whether the user exists.
  */

@@ -14,11 +14,15 @@ export const PostForm: FC<{ ctx: PageContext; action: string; class?: string; id
   </form>
 );
 
-export const Avatar: FC<{ name: string; size?: 'sm' | 'md' | 'lg' | 'xl' }> = ({ name, size = 'md' }) => (
-  <span class={`avatar avatar-${size} avatar-c${colourSlot(name)}`} aria-hidden="true">
-    {(name[0] ?? '?').toUpperCase()}
-  </span>
-);
+/** A user's avatar: their uploaded image (`src`) when they have one, else their initial on a colour. */
+export const Avatar: FC<{ name: string; size?: 'sm' | 'md' | 'lg' | 'xl'; src?: string | null }> = ({ name, size = 'md', src }) =>
+  src ? (
+    <img class={`avatar avatar-${size} avatar-img`} src={src} alt="" aria-hidden="true" />
+  ) : (
+    <span class={`avatar avatar-${size} avatar-c${colourSlot(name)}`} aria-hidden="true">
+      {(name[0] ?? '?').toUpperCase()}
+    </span>
+  );
 
 export const Badge: FC<{ kind?: 'neutral' | 'private' | 'accent' | 'success' | 'danger'; children?: Child }> = ({ kind = 'neutral', children }) => (
   <span class={`badge badge-${kind}`}>{children}</span>

@@ -3,6 +3,8 @@ export interface ViewUser {
   username: string;
   fullName: string;
   isAdmin: boolean;
+  /** The uploaded avatar's path, or null for the generated initials. */
+  avatarUrl?: string | null;
 }
 
 export interface Flash {

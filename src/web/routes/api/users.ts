@@ -3,9 +3,11 @@ import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
 import { errorSchema, repositoryJson, repositorySchema, userJson, userSchema } from './shapes.ts';
 import { requireIdentity, viewerOf } from './guards.ts';
-import { createUser, getUserByName } from '../../../services/users.ts';
+import { getUserByName } from '../../../services/users.ts';
 import { createRepository, listRepositoriesForUser, listRepositoriesOfOwner, roleFor } from '../../../services/repositories.ts';
 import { ServiceError } from '../../../services/errors.ts';
+import { updateProfile } from '../../../services/accountSettings.ts';
+import { adminCreateUser } from '../../../services/siteAdmin.ts';
 import { hasScope } from '../../../domain/permissions.ts';
 
 const createRepoBody = z.object({
@@ -14,6 +16,13 @@ const createRepoBody = z.object({
   private: z.boolean().optional(),
   auto_init: z.boolean().optional(),
   default_branch: z.string().optional(),
+});
+
+const updateUserBody = z.object({
+  name: z.string().max(10_000).nullish(),
+  bio: z.string().max(10_000).nullish(),
+  blog: z.string().max(10_000).nullish(),
+  location: z.string().max(10_000).nullish(),
 });
 
 const createUserBody = z.object({
@@ -34,6 +43,25 @@ export function registerUserRoutes(api: ApiRegistry): void {
     const { user } = requireIdentity(c);
     return c.json(userJson(c.get('app'), user, true));
   });
+
+  api.add(
+    {
+      method: 'patch',
+      path: '/user',
+      summary: 'Update the authenticated user (GitHub: name, bio, blog, location; other fields are ignored)',
+      tag: 'users',
+      // A write: needs the repo scope (gitoku has no `user` scope; sessions carry every scope).
+      access: 'repo',
+      body: updateUserBody,
+      responses: { 200: { description: 'The user', schema: userSchema }, 401: { description: 'Not signed in', schema: errorSchema }, 422: { description: 'Invalid field', schema: errorSchema } },
+    },
+    async (c, { body }) => {
+      const app = c.get('app');
+      const { user } = requireIdentity(c);
+      const updated = await updateProfile(app, user.id, { name: body.name, bio: body.bio, blog: body.blog, location: body.location });
+      return c.json(userJson(app, updated, true));
+    },
+  );
 
   api.add(
     { method: 'get', path: '/users/{username}', summary: 'A user', tag: 'users', access: 'public', responses: { 200: { description: 'The user', schema: userSchema }, 404: { description: 'No such user', schema: errorSchema } } },
@@ -114,7 +142,7 @@ export function registerUserRoutes(api: ApiRegistry): void {
     { method: 'post', path: '/admin/users', summary: 'Create a user (site administrators)', tag: 'admin', access: 'admin', body: createUserBody, responses: { 201: { description: 'Created', schema: userSchema } } },
     async (c, { body }) => {
       const app = c.get('app');
-      const user = await createUser(app, { username: body.login, email: body.email, password: body.password, fullName: body.name, isAdmin: body.admin }).catch((err: unknown) => {
+      const user = await adminCreateUser(app, { username: body.login, email: body.email, password: body.password, fullName: body.name, isAdmin: body.admin }).catch((err: unknown) => {
         // The service calls the field `username`; this request body calls it `login`.
         throw err instanceof ServiceError && err.field === 'username' ? new ServiceError(err.status, err.message, 'login') : err;
       });

@@ -8,12 +8,16 @@ import { activeJobsByRunner } from '../../../services/uiRuns.ts';
 import { canAdministerSite } from '../../../domain/permissions.ts';
 import { AdminRunnersPage } from '../../views/pages/adminRunners.tsx';
 import { pageContext, render, requireUser } from './render.tsx';
+import { registerSiteAdminPages } from './siteAdmin.tsx';
 
-/** Site administrators only: anonymous visitors are sent to sign in, everyone else gets a 403. */
-function requireSiteAdmin(c: Context<WebEnv>): Identity | Response {
+/**
+ * Site administrators only: anonymous visitors are sent to sign in; to everyone else site
+ * administration does not exist (404), as GitHub Enterprise's stafftools.
+ */
+export function requireSiteAdmin(c: Context<WebEnv>): Identity | Response {
   const identity = requireUser(c);
   if (identity instanceof Response) return identity;
-  if (!canAdministerSite(identity.viewer)) throw new ServiceError(403, 'Only site administrators can see this page.');
+  if (!canAdministerSite(identity.viewer)) throw new ServiceError(404, 'Not Found');
   return identity;
 }
 
@@ -31,7 +35,7 @@ function shellQuote(value: string): string {
 
 /** Site administration: the runner list (online, busy, last seen) and runner registration tokens. */
 export function registerAdminRoutes(ui: Hono<WebEnv>): void {
-  ui.get('/-/admin', (c) => c.redirect('/-/admin/runners', 302));
+  registerSiteAdminPages(ui, requireSiteAdmin);
 
   ui.get('/-/admin/runners', async (c) => {
     const identity = requireSiteAdmin(c);

@@ -14,6 +14,11 @@ function startSession(c: Context<WebEnv>, sessionId: string): void {
   setCookie(c, SESSION_COOKIE, sessionId, { path: '/', httpOnly: true, sameSite: 'Lax', secure: secureCookies(c), maxAge: Math.floor(SESSION_TTL_MS / 1000) });
 }
 
+/** Where a session starts, for the sessions list (settings → Sessions). */
+export function sessionOrigin(c: Context<WebEnv>): { userAgent: string; ip: string } {
+  return { userAgent: c.req.header('user-agent') ?? '', ip: clientAddress(c) };
+}
+
 /** "1 second", "45 seconds", "2 minutes", "15 minutes". */
 function waitText(seconds: number): string {
   if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
@@ -40,6 +45,9 @@ export function registerAuthRoutes(ui: Hono<WebEnv>): void {
       const message = `Too many failed sign-in attempts. Try again in ${waitText(checked.retryAfterSeconds)}.`;
       return render(c, <LoginPage ctx={pageContext(c)} username={username} next={next === '/' ? '' : next} error={{ message }} />, 429);
     }
+    if (checked?.kind === 'suspended') {
+      return render(c, <LoginPage ctx={pageContext(c)} username={username} next={next === '/' ? '' : next} error={{ message: 'This account is suspended. Contact a site administrator.' }} />, 403);
+    }
     if (checked?.kind !== 'ok') {
       // Never say which of the two was wrong.
       return render(c, <LoginPage ctx={pageContext(c)} username={username} next={next === '/' ? '' : next} error={{ message: 'Incorrect username or password.' }} />, 401);
@@ -48,7 +56,7 @@ export function registerAuthRoutes(ui: Hono<WebEnv>): void {
     // A fresh session id on every sign-in; an earlier one from this browser ends here.
     const previous = getCookie(c, SESSION_COOKIE);
     if (previous) await destroySession(c.get('app'), previous);
-    startSession(c, await createSession(c.get('app'), user.id));
+    startSession(c, await createSession(c.get('app'), user.id, sessionOrigin(c)));
     return c.redirect(next, 303);
   });
 
@@ -81,7 +89,7 @@ export function registerAuthRoutes(ui: Hono<WebEnv>): void {
       }
       throw err;
     }
-    startSession(c, await createSession(app, userId));
+    startSession(c, await createSession(app, userId, sessionOrigin(c)));
     setFlash(c, 'success', `Welcome to gitoku, ${values.username}!`);
     return c.redirect('/', 303);
   });

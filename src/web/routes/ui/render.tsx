@@ -4,6 +4,7 @@ import type { WebEnv } from '../../context.ts';
 import type { Flash, PageContext } from '../../views/context.ts';
 import type { Identity } from '../../../services/auth.ts';
 import { ASSET_VERSION } from './static.ts';
+import { userAvatarPath } from '../../views/avatarSvg.ts';
 
 type Html = string | Promise<string> | { toString(): string | Promise<string> };
 
@@ -43,7 +44,7 @@ export function pageContext(c: Context<WebEnv>): PageContext {
   const identity = c.get('identity');
   const url = new URL(c.req.url);
   return {
-    user: identity ? { username: identity.user.username, fullName: identity.user.full_name, isAdmin: identity.user.is_admin === 1 } : null,
+    user: identity ? { username: identity.user.username, fullName: identity.user.full_name, isAdmin: identity.user.is_admin === 1, avatarUrl: identity.user.avatar ? userAvatarPath(identity.user) : null } : null,
     csrfToken: c.get('csrfToken') ?? '',
     flash: takeFlash(c),
     path: url.pathname + url.search,

@@ -12,7 +12,7 @@ const MAX_EXPIRY_DAYS = 3650;
 
 /** Personal access tokens: list, create (shown once), revoke. */
 export function registerTokenRoutes(ui: Hono<WebEnv>): void {
-  ui.get('/-/settings', (c) => c.redirect('/-/settings/tokens', 302));
+  ui.get('/-/settings', (c) => c.redirect('/-/settings/profile', 302));
 
   ui.get('/-/settings/tokens', async (c) => {
     const identity = requireUser(c);

@@ -5,13 +5,28 @@ import { Layout } from '../layout.tsx';
 import { CopyField, EmptyState, PageAssets, PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 
-export const AdminNav: FC<{ active: 'runners' | 'events' }> = ({ active }) => (
+export const AdminNav: FC<{ active: 'overview' | 'users' | 'repos' | 'jobs' | 'runners' | 'events' | 'hooks' }> = ({ active }) => (
   <nav class="card side-links" aria-label="Site administration">
+    <a href="/-/admin" class={active === 'overview' ? 'active' : undefined} aria-current={active === 'overview' ? 'page' : undefined}>
+      <Icon name="graph" /> Overview
+    </a>
+    <a href="/-/admin/users" class={active === 'users' ? 'active' : undefined} aria-current={active === 'users' ? 'page' : undefined}>
+      <Icon name="people" /> Users
+    </a>
+    <a href="/-/admin/repos" class={active === 'repos' ? 'active' : undefined} aria-current={active === 'repos' ? 'page' : undefined}>
+      <Icon name="repo" /> Repositories
+    </a>
+    <a href="/-/admin/jobs" class={active === 'jobs' ? 'active' : undefined} aria-current={active === 'jobs' ? 'page' : undefined}>
+      <Icon name="history" /> Job queue
+    </a>
     <a href="/-/admin/runners" class={active === 'runners' ? 'active' : undefined} aria-current={active === 'runners' ? 'page' : undefined}>
       <Icon name="server" /> Runners
     </a>
     <a href="/-/admin/events" class={active === 'events' ? 'active' : undefined} aria-current={active === 'events' ? 'page' : undefined}>
       <Icon name="bolt" /> Events
+    </a>
+    <a href="/-/admin/hooks" class={active === 'hooks' ? 'active' : undefined} aria-current={active === 'hooks' ? 'page' : undefined}>
+      <Icon name="link" /> Webhooks
     </a>
   </nav>
 );

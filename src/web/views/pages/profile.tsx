@@ -6,6 +6,7 @@ import { Layout } from '../layout.tsx';
 import { Avatar, Badge, EmptyState, RepoList } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { shortDate } from '../format.ts';
+import { userAvatarPath } from '../avatarSvg.ts';
 
 export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryWithOwner[]; total: number }> = ({ ctx, owner, repos, total }) => {
   const isSelf = ctx.user?.username === owner.username;
@@ -13,7 +14,7 @@ export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryW
     <Layout ctx={ctx} title={owner.username}>
       <div class="split">
         <aside class="split-side profile">
-          <Avatar name={owner.username} size="xl" />
+          <Avatar name={owner.username} size="xl" src={owner.avatar ? userAvatarPath(owner) : null} />
           <h1 class="profile-name">
             {owner.full_name ? (
               <>
@@ -24,7 +25,21 @@ export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryW
               <span class="profile-full">{owner.username}</span>
             )}
           </h1>
+          {owner.bio && <p class="profile-bio">{owner.bio}</p>}
           {owner.is_admin === 1 && <Badge kind="accent">Administrator</Badge>}
+          {owner.location && (
+            <p class="muted profile-since">
+              <Icon name="globe" /> {owner.location}
+            </p>
+          )}
+          {owner.website && (
+            <p class="profile-since">
+              <Icon name="link" />{' '}
+              <a href={owner.website} rel="nofollow noopener noreferrer me">
+                {owner.website.replace(/^https?:\/\//, '')}
+              </a>
+            </p>
+          )}
           <p class="muted profile-since">
             <Icon name="clock" /> Joined {shortDate(owner.created_at)}
           </p>

@@ -5,6 +5,7 @@ import { Layout } from '../layout.tsx';
 import { Badge, CopyField, EmptyState, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { shortDate } from '../format.ts';
+import { SettingsNav } from './settings.tsx';
 
 export interface TokenFormValues {
   name: string;
@@ -18,14 +19,6 @@ const SCOPE_HELP: Record<string, string> = {
   repo: 'Full access to repositories you can reach: clone, push, API reads and writes.',
   admin: 'Site administration (only effective for administrators).',
 };
-
-const SettingsNav: FC<{ active: 'tokens' }> = ({ active }) => (
-  <nav class="card side-links" aria-label="Settings">
-    <a href="/-/settings/tokens" class={active === 'tokens' ? 'active' : undefined} aria-current={active === 'tokens' ? 'page' : undefined}>
-      <Icon name="key" /> Access tokens
-    </a>
-  </nav>
-);
 
 export const TokensPage: FC<{ ctx: PageContext; tokens: AccessToken[]; values?: TokenFormValues; error?: FormError | null; now: string }> = ({ ctx, tokens, values = EMPTY_TOKEN_FORM, error, now }) => (
   <Layout ctx={ctx} title="Access tokens">
