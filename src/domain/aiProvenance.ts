@@ -139,11 +139,29 @@ function parseAgentModel(value: string): { agent: string; model: string } {
 }
 
 /**
+ * AI coding agents, their makers and model families, as an Assisted-by / Generated-by trailer names
+ * them ("Claude:claude-3-opus", "Copilot", "aider (gpt-4o)", "OpenCode:qwen3-coder"). Matched as whole
+ * words against the trailer's name part only (never the e-mail: a person working at an AI company is
+ * still a person).
+ */
+const KNOWN_AI_NAMES =
+  /(^|[^a-z0-9])(claude|anthropic|codex|openai|chatgpt|gpt|gpt-?\d[\w.-]*|o[134](-mini|-pro|-preview)?|copilot|aider|cursor|gemini|windsurf|codeium|opencode|tabnine|codewhisperer|amazon q|kiro|cline|roo ?code|qwen\d*[\w.-]*|deepseek[\w.-]*|llama[\w.-]*|codellama|mistral|codestral|mixtral|devstral|grok[\w.-]*|starcoder\d*|sonnet|glm-?[\d.]*|swe-agent|openhands|llm)($|[^a-z0-9])/i;
+/** Agents whose names are also people's first names: they count only as the whole name ("Devin", "Devin AI", "jules[bot]"). */
+const AMBIGUOUS_AI_NAMES = /^(devin|jules|junie|kimi|cody|amp|augment)( ai| agent| code)?(\[bot\])?$/i;
+
+/** Whether a trailer's agent or model text names a known AI agent or model (see KNOWN_AI_NAMES). */
+export function namesKnownAi(text: string): boolean {
+  const name = splitIdentity(text).name.trim();
+  return KNOWN_AI_NAMES.test(name) || AMBIGUOUS_AI_NAMES.test(name);
+}
+
+/**
  * Captures for the AI tools a commit message's trailers name. Sources:
  * - `Co-authored-by:` (GitHub's co-author trailer, https://docs.github.com/en/pull-requests/committing-changes-to-your-project/creating-and-editing-commits/creating-a-commit-with-multiple-authors)
  *   and the kernel's `Co-developed-by:` when the co-author is a known agent (by name or e-mail, see CO_AUTHOR_AGENTS);
  * - `Assisted-by: AGENT_NAME:MODEL_VERSION [TOOL…]` (Linux kernel, Documentation/process/coding-assistants.rst),
- *   `Generated-by:` and `AI-assisted-by:` in the same form;
+ *   `Generated-by:` and `AI-assisted-by:` in the same form — only when the agent or the model is a known
+ *   AI (KNOWN_AI_NAMES): the same trailers credit people, too;
  * - `Made-with: Cursor` (Cursor's own trailer).
  * These carry no line data: the capture covers the commit's whole diff (spans null), at low confidence.
  */
@@ -184,6 +202,9 @@ export function capturesFromTrailers(message: string): ParseResult {
         warnings.push(`${t.key} trailer without an agent name: "${t.value.slice(0, 100)}"`);
         continue;
       }
+      // "Assisted-by: Jane Doe <jane@example.com>" credits a person (as git's own history does): only a
+      // known agent or model makes the trailer AI evidence.
+      if (!namesKnownAi(agent) && !namesKnownAi(model)) continue;
       add(normalizeToolName(agent), model, t);
     } else if (key === 'made-with' && /cursor/i.test(t.value)) {
       add('cursor', '', t);

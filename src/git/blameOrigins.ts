@@ -1,6 +1,9 @@
 import { streamGitLines } from './stream.ts';
 import { isSafeRepoPath } from './tree.ts';
 import { unquoteGitPath } from './spans.ts';
+import { LruCache } from './lru.ts';
+import { SingleFlight } from './singleFlight.ts';
+import { coldWork } from './limiter.ts';
 
 /** Where one line of the blamed file came from. */
 export interface LineOrigin {
@@ -37,11 +40,43 @@ export interface LineOrigins {
 export async function blameLineOrigins(gitDir: string, commitSha: string, path: string, ranges?: [number, number][]): Promise<LineOrigins | null> {
   // git 2.39's blame has no --end-of-options: only a resolved 40-hex sha is accepted as the revision.
   if (!isSafeRepoPath(path) || path === '' || !/^[0-9a-f]{40}$/.test(commitSha)) return null;
+  for (const [start, end] of ranges ?? []) if (!Number.isInteger(start) || !Number.isInteger(end) || start < 1 || end < start) return null;
+  // A blame at a commit never changes: the whole file's is cached per (commit, path); line ranges are cut from it.
+  const key = `${gitDir}\0${commitSha}\0${path}`;
+  const cached = blameCache.get(key);
+  if (cached !== undefined) return ranges?.length && cached ? restrict(cached, ranges) : cached;
+  if (ranges?.length) return runBlame(gitDir, commitSha, path, ranges);
+  return blameFlights.run(key, async () => {
+    const result = await coldWork.run(() => runBlame(gitDir, commitSha, path));
+    if (result) blameCache.set(key, result, result.lines.length * 64 + result.commits.size * 200 + 100);
+    return result;
+  });
+}
+
+/** The lines of a cached blame within `ranges`, with the commits they name. */
+function restrict(all: LineOrigins, ranges: [number, number][]): LineOrigins | null {
+  // As `git blame -L` does, a range starting past the end of the file is an error.
+  if (ranges.some(([start]) => start > all.lines.length)) return null;
+  const lines = all.lines.filter((l) => ranges.some(([start, end]) => l.line >= start && l.line <= end));
+  const commits = new Map<string, OriginCommit>();
+  for (const l of lines) commits.set(l.sha, all.commits.get(l.sha)!);
+  return { lines, commits };
+}
+
+/** Whole-file blames by (repository, commit, path): bounded by an approximate byte weight. */
+const blameCache = new LruCache<string, LineOrigins | null>(5_000, 128 * 1024 * 1024, 'git.blames');
+const blameFlights = new SingleFlight<string, LineOrigins | null>();
+
+/** For tests and stats: blames run by git (a cache hit or a shared in-flight blame runs none). */
+export function blameRunCount(): number {
+  return blameRuns;
+}
+let blameRuns = 0;
+
+async function runBlame(gitDir: string, commitSha: string, path: string, ranges?: [number, number][]): Promise<LineOrigins | null> {
+  blameRuns++;
   const args = ['blame', '--porcelain'];
-  for (const [start, end] of ranges ?? []) {
-    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 1 || end < start) return null;
-    args.push('-L', `${start},${end}`);
-  }
+  for (const [start, end] of ranges ?? []) args.push('-L', `${start},${end}`);
   args.push(commitSha, '--', path);
   const lines: LineOrigin[] = [];
   const commits = new Map<string, OriginCommit>();

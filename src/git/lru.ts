@@ -1,16 +1,28 @@
-/** A small LRU map bounded by entry count and an approximate byte weight. */
+import { registerCache } from './cacheStats.ts';
+
+/** A small LRU map bounded by entry count and an approximate byte weight; counts its hits and misses. */
 export class LruCache<K, V> {
   private readonly map = new Map<K, { value: V; weight: number }>();
   private weight = 0;
+  hits = 0;
+  misses = 0;
 
+  /** `name`: reported by cacheStats() (src/git/cacheStats.ts) under that name. */
   constructor(
     private readonly maxEntries: number,
     private readonly maxWeight = Number.POSITIVE_INFINITY,
-  ) {}
+    name?: string,
+  ) {
+    if (name) registerCache(name, () => this.stats());
+  }
 
   get(key: K): V | undefined {
     const hit = this.map.get(key);
-    if (!hit) return undefined;
+    if (!hit) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
     this.map.delete(key);
     this.map.set(key, hit);
     return hit.value;
@@ -21,6 +33,20 @@ export class LruCache<K, V> {
     if (!old) return;
     this.weight -= old.weight;
     this.map.delete(key);
+  }
+
+  /** Drops every entry whose key matches (e.g. all entries of one repository). */
+  deleteWhere(match: (key: K) => boolean): void {
+    for (const [key, entry] of this.map) {
+      if (!match(key)) continue;
+      this.weight -= entry.weight;
+      this.map.delete(key);
+    }
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.weight = 0;
   }
 
   set(key: K, value: V, weight = 1): void {
@@ -43,4 +69,18 @@ export class LruCache<K, V> {
   get size(): number {
     return this.map.size;
   }
+
+  stats(): CacheStats {
+    return { entries: this.map.size, maxEntries: this.maxEntries, weight: this.weight, maxWeight: Number.isFinite(this.maxWeight) ? this.maxWeight : null, hits: this.hits, misses: this.misses };
+  }
+}
+
+export interface CacheStats {
+  entries: number;
+  maxEntries: number;
+  /** The approximate weight held (bytes for byte-weighted caches, else the entry count). */
+  weight: number;
+  maxWeight: number | null;
+  hits: number;
+  misses: number;
 }

@@ -25,8 +25,8 @@ export interface Commit {
 }
 
 // Objects are immutable by id: repositories may share a cache key space because a sha names the same content everywhere.
-const treeCache = new LruCache<string, RawTreeEntry[]>(20_000, 64 * 1024 * 1024);
-const commitCache = new LruCache<string, Commit>(50_000, 64 * 1024 * 1024);
+const treeCache = new LruCache<string, RawTreeEntry[]>(20_000, 64 * 1024 * 1024, 'git.trees');
+const commitCache = new LruCache<string, Commit>(50_000, 64 * 1024 * 1024, 'git.commits');
 
 function typeOfMode(mode: string): RawTreeEntry['type'] {
   if (mode === '40000' || mode === '040000') return 'tree';

@@ -44,7 +44,7 @@ export async function entryAtPath(gitDir: string, commitSha: string, path: strin
   return current;
 }
 
-const blobSizes = new LruCache<string, number>(200_000);
+const blobSizes = new LruCache<string, number>(200_000, Number.POSITIVE_INFINITY, 'git.blobSizes');
 
 async function blobSize(gitDir: string, sha: string): Promise<number | null> {
   const cached = blobSizes.get(sha);

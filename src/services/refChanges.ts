@@ -5,6 +5,7 @@ import type { Repository } from '../db/schema.ts';
 import { ZERO_SHA } from '../domain/refs.ts';
 import { listRefs } from '../git/refs.ts';
 import { setHead } from '../git/repository.ts';
+import { invalidateRefMap } from '../git/refCache.ts';
 import { repositoryGitDir } from './storage.ts';
 import { appendEvents } from '../events/outbox.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -65,9 +66,13 @@ export async function handleRepositoryRefChanges(app: AppContext, repo: Reposito
   // never fails the ref change. The caller (a push) waits for both. Callers passing a transaction only
   // create refs at existing commits: there is nothing to ingest.
   const ingestion = tx ? null : ingestProvenanceForRefChanges(app, repo, changes);
+  // The in-memory ref map (pages' ref resolution) is dropped now and again once the change is recorded.
+  const gitDir = repositoryGitDir(app, repo);
+  invalidateRefMap(gitDir);
   try {
     return await recordRefChanges(app, repo, changes, cause, tx);
   } finally {
+    invalidateRefMap(gitDir);
     await ingestion;
   }
 }

@@ -1,11 +1,10 @@
 import type { AppContext } from './app.ts';
 import type { RepositoryAccess } from './repositories.ts';
-import { splitRefAndPath } from './code.ts';
 import { pickReadme, type ReadmeFile } from './uiQueries.ts';
-import { runGit } from '../git/exec.ts';
 import { LruCache } from '../git/lru.ts';
+import { loadRefMap, refCommit, type NamedRef, type RefMap } from '../git/refCache.ts';
 import { isBinary, listTree, readBlobAtPath, resolveCommit, type BlobContent, type TreeEntry } from '../git/tree.ts';
-import { lastCommitsForEntries } from '../git/log.ts';
+import { cachedLastCommits, lastCommitOfPath, lastCommitsForEntries, lastCommitsWithin } from '../git/log.ts';
 import { readCommitObject, type Commit } from '../git/objects.ts';
 import { DEFAULT_MAX_PATCH_BYTES, diffCommits, type DiffResult } from '../git/diff.ts';
 import type { CommitSummary } from '../git/refs.ts';
@@ -48,39 +47,55 @@ export async function readCommitBrief(gitDir: string, sha: string): Promise<Comm
 // ---------- refs ----------
 
 export interface RefLists {
-  branches: { name: string; sha: string }[];
+  branches: { name: string; sha: string; time?: number }[];
   /** Tags peeled to the commit they name. */
-  tags: { name: string; sha: string }[];
+  tags: { name: string; sha: string; time?: number }[];
+  /** The repository's default branch (the ref switcher always shows it). */
+  defaultBranch?: string;
+  /** The repository's page URL: the switcher links to its branch and tag lists and filters through its `/-/refs` endpoint. */
+  repoUrl?: string;
 }
 
-interface CachedRefs {
-  key: string;
-  at: number;
-  refs: RefLists;
+/** What another server instance's ref movement changes in the row the request already read. */
+function refValidator(access: RepositoryAccess): string {
+  return `${access.repo.pushed_at ?? ''}\0${access.repo.updated_at}`;
 }
 
-/** Keyed by the repository's push time (every ref movement goes through the ingress, which bumps it); a short TTL bounds anything else. */
-const refsCache = new LruCache<string, CachedRefs>(500);
-const REFS_TTL_MS = 5_000;
+/** The repository's ref map (src/git/refCache.ts): loaded once per ref movement, never per request. */
+export function repoRefMap(access: RepositoryAccess): Promise<RefMap> {
+  return loadRefMap(access.gitDir, refValidator(access));
+}
 
 /** Branches and tags of a repository, for switchers and lists (one for-each-ref per push, not per page). */
 export async function listRepoRefs(access: RepositoryAccess): Promise<RefLists> {
-  const key = `${access.repo.pushed_at ?? ''}\0${access.repo.updated_at}`;
-  const hit = refsCache.get(access.gitDir);
-  if (hit && hit.key === key && Date.now() - hit.at < REFS_TTL_MS) return hit.refs;
-  const r = await runGit(['for-each-ref', '--format=%(refname)%00%(objectname)%00%(*objectname)', 'refs/heads/', 'refs/tags/'], { gitDir: access.gitDir });
-  const refs: RefLists = { branches: [], tags: [] };
-  for (const line of r.stdout.toString('utf8').split('\n')) {
-    if (!line) continue;
-    const [name, sha, peeled] = line.split('\0');
-    if (name!.startsWith('refs/heads/')) refs.branches.push({ name: name!.slice(11), sha: sha! });
-    else if (name!.startsWith('refs/tags/')) refs.tags.push({ name: name!.slice(10), sha: peeled || sha! });
-  }
-  const byName = (a: { name: string }, b: { name: string }) => a.name.localeCompare(b.name);
-  refs.branches.sort(byName);
-  refs.tags.sort((a, b) => b.name.localeCompare(a.name, undefined, { numeric: true }));
-  refsCache.set(access.gitDir, { key, at: Date.now(), refs });
-  return refs;
+  const map = await repoRefMap(access);
+  return { branches: map.branches, tags: map.tags, defaultBranch: access.repo.default_branch, repoUrl: `/${encodeURIComponent(access.repo.owner_name)}/${encodeURIComponent(access.repo.name)}` };
+}
+
+export interface RefMatches {
+  branches: string[];
+  tags: string[];
+  /** More refs matched than were returned. */
+  truncated: boolean;
+}
+
+/**
+ * Refs whose name contains `q` (case-insensitive), for the ref switcher's filter: names starting with
+ * `q` first, then by recency (branches) or version (tags); at most `limit` of each kind.
+ */
+export async function searchRepoRefs(access: RepositoryAccess, q: string, kind: 'branch' | 'tag' | 'all', limit = 100): Promise<RefMatches> {
+  const map = await repoRefMap(access);
+  const needle = q.trim().toLowerCase();
+  let truncated = false;
+  const pick = (refs: NamedRef[], byTime: boolean): string[] => {
+    const matched = needle ? refs.filter((r) => r.name.toLowerCase().includes(needle)) : [...refs];
+    const rank = (r: NamedRef) => (needle && r.name.toLowerCase().startsWith(needle) ? 0 : 1);
+    if (byTime) matched.sort((a, b) => rank(a) - rank(b) || b.time - a.time || a.name.localeCompare(b.name));
+    else if (needle) matched.sort((a, b) => rank(a) - rank(b));
+    if (matched.length > limit) truncated = true;
+    return matched.slice(0, limit).map((r) => r.name);
+  };
+  return { branches: kind === 'tag' ? [] : pick(map.branches, true), tags: kind === 'branch' ? [] : pick(map.tags, false), truncated };
 }
 
 export interface RefAndPath {
@@ -92,27 +107,23 @@ export interface RefAndPath {
 
 /**
  * "<ref>/<path>" → ref, commit and path, with splitRefAndPath's rule (the longest branch or tag
- * prefix wins, a branch before a tag, else a leading sha). The candidate comes from the cached ref
- * list and is re-resolved through cat-file, so the commit is always current; anything the cache
- * cannot answer goes to splitRefAndPath itself.
+ * prefix wins, a branch before a tag, else a leading sha), answered from the repository's ref map: no
+ * git process unless the path starts with an abbreviated sha.
  */
 export async function resolveRefAndPath(access: RepositoryAccess, refAndPath: string): Promise<RefAndPath | null> {
-  const refs = await listRepoRefs(access);
-  const branches = new Set(refs.branches.map((b) => b.name));
-  const tags = new Set(refs.tags.map((t) => t.name));
+  const map = await repoRefMap(access);
   const segments = refAndPath.split('/');
   for (let n = segments.length; n >= 1; n--) {
     const candidate = segments.slice(0, n).join('/');
-    const kind = branches.has(candidate) ? 'branch' : tags.has(candidate) ? 'tag' : null;
-    if (!kind) continue;
-    const sha = await resolveCommit(access.gitDir, `refs/${kind === 'branch' ? 'heads' : 'tags'}/${candidate}`);
-    if (sha) return { ref: candidate, sha, path: segments.slice(n).join('/'), kind };
-    break;
+    const branch = refCommit(map, 'branch', candidate);
+    if (branch) return { ref: candidate, sha: branch, path: segments.slice(n).join('/'), kind: 'branch' };
+    const tag = refCommit(map, 'tag', candidate);
+    if (tag) return { ref: candidate, sha: tag, path: segments.slice(n).join('/'), kind: 'tag' };
   }
-  const split = await splitRefAndPath(access, refAndPath);
-  if (!split) return null;
-  const kind = (await resolveCommit(access.gitDir, `refs/heads/${split.ref}`)) === split.sha ? 'branch' : /^[0-9a-f]{7,40}$/.test(split.ref) ? 'commit' : 'tag';
-  return { ...split, kind };
+  const first = segments[0]!;
+  if (!/^[0-9a-f]{7,40}$/.test(first)) return null;
+  const sha = await resolveCommit(access.gitDir, first);
+  return sha ? { ref: first, sha, path: segments.slice(1).join('/'), kind: 'commit' } : null;
 }
 
 // ---------- tree ----------
@@ -129,6 +140,8 @@ export interface TreeView {
   /** The newest commit among the entries' last commits (the directory's last change). */
   latest: CommitBrief | null;
   readme: ReadmeView | null;
+  /** Some entries' last commits are still being computed (the page fetches them when ready). */
+  pending: boolean;
 }
 
 export interface ReadmeView extends ReadmeFile {
@@ -138,24 +151,51 @@ export interface ReadmeView extends ReadmeFile {
 
 const README_MAX_BYTES = 512 * 1024;
 
+/**
+ * How long a tree page waits for the "last commit" of its entries on a cold cache. Past it the page is
+ * rendered with what the walk found so far (`pending`), and the walk goes on: the page fetches the rest
+ * (lastCommitsFragment) once it is done.
+ */
+export const LAST_COMMIT_BUDGET_MS = 400;
+
 /** A directory at a commit with the last commit per entry and its README; null when `path` is not a directory there. */
-export async function loadTreeView(access: RepositoryAccess, commitSha: string, path: string): Promise<TreeView | null> {
+export async function loadTreeView(access: RepositoryAccess, commitSha: string, path: string, budgetMs = LAST_COMMIT_BUDGET_MS): Promise<TreeView | null> {
   const { gitDir } = access;
   const entries = await listTree(gitDir, commitSha, path);
   if (!entries) return null;
-  const lastShas = await lastCommitsForEntries(gitDir, commitSha, path, entries.map((e) => e.name));
-  const commits = new Map<string, CommitBrief | null>();
-  await Promise.all([...new Set(lastShas.values())].map(async (sha) => commits.set(sha, await readCommitBrief(gitDir, sha))));
+  const [{ found: lastShas, complete }, readme] = await Promise.all([lastCommitsWithin(gitDir, commitSha, path, entries.map((e) => e.name), budgetMs), readmeOf(gitDir, commitSha, entries)]);
+  const commits = await commitBriefs(gitDir, lastShas.values());
   const rows: TreeRow[] = entries.map((e) => {
     const sha = lastShas.get(e.name);
     return { ...e, commit: sha ? (commits.get(sha) ?? null) : null };
   });
   let latest: CommitBrief | null = null;
   if (path === '') latest = await readCommitBrief(gitDir, commitSha);
-  else {
+  else if (!complete) {
+    const sha = await lastCommitOfPath(gitDir, commitSha, path);
+    latest = sha ? await readCommitBrief(gitDir, sha) : null;
+  } else {
     for (const c of commits.values()) if (c && (!latest || Date.parse(c.committerDate) > Date.parse(latest.committerDate))) latest = c;
   }
-  return { entries: rows, latest, readme: await readmeOf(gitDir, commitSha, entries) };
+  return { entries: rows, latest, readme, pending: !complete };
+}
+
+async function commitBriefs(gitDir: string, shas: Iterable<string>): Promise<Map<string, CommitBrief | null>> {
+  const commits = new Map<string, CommitBrief | null>();
+  await Promise.all([...new Set(shas)].map(async (sha) => commits.set(sha, await readCommitBrief(gitDir, sha))));
+  return commits;
+}
+
+/** The last commit of every entry of a directory, waiting for the walk (the tree page's deferred cells). */
+export async function loadLastCommits(access: RepositoryAccess, commitSha: string, path: string): Promise<{ name: string; commit: CommitBrief }[] | null> {
+  const entries = await listTree(access.gitDir, commitSha, path);
+  if (!entries) return null;
+  const shas = await lastCommitsForEntries(access.gitDir, commitSha, path, entries.map((e) => e.name));
+  const commits = await commitBriefs(access.gitDir, shas.values());
+  return entries.flatMap((e) => {
+    const commit = commits.get(shas.get(e.name) ?? '');
+    return commit ? [{ name: e.name, commit }] : [];
+  });
 }
 
 async function readmeOf(gitDir: string, commitSha: string, entries: TreeEntry[]): Promise<ReadmeView | null> {
@@ -183,22 +223,21 @@ export async function loadBlobView(access: RepositoryAccess, commitSha: string, 
   return { blob, binary: !blob.truncated && isBinary(blob.content), latest: await lastCommitOf(gitDir, commitSha, path) };
 }
 
-/** The last commit that touched a path, through the per-directory cache the tree page fills. */
+/** The last commit that touched a path: from the directory's cached walk when the tree page made one, else one `git log -1`. */
 export async function lastCommitOf(gitDir: string, commitSha: string, path: string): Promise<CommitBrief | null> {
   const slash = path.lastIndexOf('/');
   const dir = slash < 0 ? '' : path.slice(0, slash);
   const name = path.slice(slash + 1);
   const siblings = await listTree(gitDir, commitSha, dir);
   if (!siblings) return null;
-  // lastCommitsForEntries caches per directory: always ask for every entry so the tree page can reuse it.
-  const shas = await lastCommitsForEntries(gitDir, commitSha, dir, siblings.map((e) => e.name));
-  const sha = shas.get(name);
+  const walked = cachedLastCommits(gitDir, commitSha, dir, siblings.map((e) => e.name));
+  const sha = walked?.get(name) ?? (await lastCommitOfPath(gitDir, commitSha, path));
   return sha ? readCommitBrief(gitDir, sha) : null;
 }
 
 // ---------- diffs ----------
 
-const diffCache = new LruCache<string, DiffResult>(500, 96 * 1024 * 1024);
+const diffCache = new LruCache<string, DiffResult>(500, 96 * 1024 * 1024, 'ui.diffs');
 
 /** diffCommits between two resolved commits, cached (a diff between two object ids never changes). */
 export async function cachedDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): Promise<DiffResult> {

@@ -58,7 +58,7 @@ export async function countPullsByState(app: AppContext, repositoryId: number): 
   return { open, closed };
 }
 
-const rangeCache = new LruCache<string, CommitBrief[]>(1_000, 32 * 1024 * 1024);
+const rangeCache = new LruCache<string, CommitBrief[]>(1_000, 32 * 1024 * 1024, 'ui.pullCommits');
 
 /** The commits of a pull request, oldest first (cached: a range between two object ids never changes). */
 export async function pullCommits(access: RepositoryAccess, pr: PullRequest, limit = 250): Promise<CommitBrief[]> {

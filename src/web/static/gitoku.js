@@ -1,6 +1,6 @@
 // gitoku: the only client script. Copy buttons, select-on-focus, dropdowns, line ranges, inline
 // line-comment forms and ref filters; every page works without it.
-/* global document, navigator, window */
+/* global document, navigator, window, fetch */
 (function () {
   'use strict';
 
@@ -88,11 +88,88 @@
   });
 
   // ---------- branch/tag filter inside switchers ----------
+  // Ref switchers list a few recent branches inline; typing asks the server (/-/refs?q=) for matching
+  // branches and tags. Other filtered dropdowns filter their own items.
+  function refItem(name, href, selected, check) {
+    var li = document.createElement('li');
+    var a = document.createElement('a');
+    a.className = selected ? 'dropdown-item selected' : 'dropdown-item';
+    a.href = href;
+    a.title = name;
+    a.setAttribute('data-filter-text', name);
+    if (check) a.appendChild(check.cloneNode(true));
+    var span = document.createElement('span');
+    span.className = 'mono';
+    span.textContent = name;
+    a.appendChild(span);
+    li.appendChild(a);
+    return li;
+  }
+  function refSection(title, names, template, current, check) {
+    var frag = document.createDocumentFragment();
+    var head = document.createElement('div');
+    head.className = 'dropdown-section';
+    head.textContent = title;
+    frag.appendChild(head);
+    var ul = document.createElement('ul');
+    ul.className = 'dropdown-list';
+    names.forEach(function (name) {
+      var encoded = name.split('/').map(encodeURIComponent).join('/');
+      ul.appendChild(refItem(name, template.split('__gitoku_ref__').join(encoded), name === current, check));
+    });
+    frag.appendChild(ul);
+    return frag;
+  }
+  function remoteRefFilter(switcher, input) {
+    var results = switcher.querySelector('[data-ref-results]');
+    var url = switcher.getAttribute('data-refs-url');
+    var template = switcher.getAttribute('data-ref-href');
+    var current = switcher.getAttribute('data-ref-current');
+    var check = switcher.querySelector('.dropdown-check');
+    var initial = results.innerHTML;
+    var timer = null;
+    var seq = 0;
+    input.addEventListener('input', function () {
+      clearTimeout(timer);
+      var q = input.value.trim();
+      if (q === '') {
+        seq++;
+        results.innerHTML = initial;
+        return;
+      }
+      timer = setTimeout(function () {
+        var mine = ++seq;
+        fetch(url + '?q=' + encodeURIComponent(q) + '&limit=50', { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+          .then(function (res) {
+            return res.ok ? res.json() : null;
+          })
+          .then(function (data) {
+            if (!data || mine !== seq) return;
+            results.textContent = '';
+            if (data.branches.length) results.appendChild(refSection('Branches', data.branches, template, current, check));
+            if (data.tags.length) results.appendChild(refSection('Tags', data.tags, template, current, check));
+            if (!data.branches.length && !data.tags.length) {
+              var none = document.createElement('div');
+              none.className = 'dropdown-section';
+              none.textContent = 'Nothing found';
+              results.appendChild(none);
+            }
+          })
+          .catch(function () {});
+      }, 120);
+    });
+  }
   document.querySelectorAll('.dropdown-filter').forEach(function (box) {
-    box.hidden = false;
     var input = box.querySelector('input');
     var panel = box.closest('.dropdown-panel');
     if (!input || !panel) return;
+    var switcher = box.closest('details.ref-switcher');
+    if (switcher && switcher.getAttribute('data-refs-url') && switcher.getAttribute('data-ref-href') && switcher.querySelector('[data-ref-results]') && window.fetch) {
+      box.hidden = false;
+      remoteRefFilter(switcher, input);
+      return;
+    }
+    box.hidden = false;
     input.addEventListener('input', function () {
       var q = input.value.trim().toLowerCase();
       panel.querySelectorAll('[data-filter-text]').forEach(function (a) {
@@ -108,6 +185,46 @@
       if (input) input.focus();
     }
   }, true);
+
+  // ---------- deferred "last commit" cells of a directory listing ----------
+  document.querySelectorAll('ul.file-list[data-last-commits]').forEach(function (list) {
+    if (!window.fetch) return;
+    fetch(list.getAttribute('data-last-commits'), { headers: { Accept: 'application/json' }, credentials: 'same-origin' })
+      .then(function (res) {
+        return res.ok ? res.json() : null;
+      })
+      .then(function (data) {
+        if (!data) return;
+        var byName = {};
+        data.entries.forEach(function (e) {
+          byName[e.name] = e;
+        });
+        list.querySelectorAll('li[data-entry]').forEach(function (row) {
+          var e = byName[row.getAttribute('data-entry')];
+          if (!e) return;
+          var cell = row.querySelector('.file-commit');
+          if (cell) {
+            var a = document.createElement('a');
+            a.className = 'file-commit';
+            a.href = e.href;
+            a.title = e.title;
+            a.textContent = e.title;
+            cell.replaceWith(a);
+          }
+          var age = row.querySelector('.file-age');
+          if (age) {
+            var t = document.createElement('time');
+            t.setAttribute('datetime', e.date);
+            t.title = e.dateTitle;
+            t.textContent = e.age;
+            age.textContent = '';
+            age.appendChild(t);
+          }
+          row.removeAttribute('data-entry');
+        });
+      })
+      .catch(function () {});
+  });
 
   // ---------- line anchors: #L12 and #L10-L20 ----------
   var table = document.querySelector('[data-line-anchors]');

@@ -14,6 +14,9 @@ import { isRunBranch } from '../../domain/runs.ts';
 /** Building blocks of the code pages: ref switcher, breadcrumbs, file lists, code and diff tables. */
 
 export const shortSha = (sha: string) => sha.slice(0, 7);
+
+/** The JSON endpoint with the last commit of every entry of a directory at a commit (the tree page's deferred cells). */
+export const lastCommitsUrl = (r: RepoRef, sha: string, path: string) => `/${encodeURIComponent(r.owner_name)}/${encodeURIComponent(r.name)}/-/last-commits/${sha}${path ? `?path=${encodeURIComponent(path)}` : ''}`;
 const isSha = (ref: string) => /^[0-9a-f]{40}$/.test(ref);
 
 /** The branch or tag entries of the ref switcher, the current one checked. */
@@ -30,13 +33,38 @@ const RefItems: FC<{ names: string[]; selected: string | null; href: (ref: strin
   </ul>
 );
 
+/** Branches the switcher lists inline (the current and default branches come on top of these); the rest load on demand. */
+export const INLINE_BRANCHES = 20;
+/** Stands for the ref in the switcher's link template (gitoku.js fills in the refs it fetches). */
+const REF_PLACEHOLDER = '__gitoku_ref__';
+
+/**
+ * The branches shown inline: the current one, the default branch, then the most recently committed
+ * (agent runs' branches apart), at most INLINE_BRANCHES. Tags are never inline beyond the current one:
+ * a repository may have thousands, and the filter asks the server for matches as the user types.
+ */
+export function inlineRefs(refs: RefLists, current: string, kind: 'branch' | 'tag' | 'commit'): { branches: string[]; tags: string[]; moreBranches: number } {
+  const picked: string[] = [];
+  const add = (name: string | undefined) => {
+    if (name && !picked.includes(name) && refs.branches.some((b) => b.name === name)) picked.push(name);
+  };
+  if (kind === 'branch') add(current);
+  add(refs.defaultBranch);
+  const recent = refs.branches.filter((b) => !isRunBranch(b.name)).sort((a, b) => (b.time ?? 0) - (a.time ?? 0) || a.name.localeCompare(b.name));
+  for (const b of recent) {
+    if (picked.length >= INLINE_BRANCHES) break;
+    add(b.name);
+  }
+  return { branches: picked, tags: kind === 'tag' ? [current] : [], moreBranches: refs.branches.length - picked.length };
+}
+
 export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit'; refs: RefLists; href: (ref: string) => string; label?: string; id?: string }> = ({ current, kind, refs, href, label, id }) => {
   const icon: IconName = kind === 'tag' ? 'tag' : kind === 'commit' ? 'commit' : 'branch';
   const shown = kind === 'commit' && isSha(current) ? shortSha(current) : current;
-  const branches = refs.branches.map((b) => b.name).filter((name) => !isRunBranch(name));
-  const runBranches = refs.branches.map((b) => b.name).filter(isRunBranch);
+  const inline = inlineRefs(refs, current, kind);
+  const template = href(REF_PLACEHOLDER);
   return (
-    <details class="dropdown ref-switcher" id={id}>
+    <details class="dropdown ref-switcher" id={id} data-refs-url={refs.repoUrl ? `${refs.repoUrl}/-/refs` : undefined} data-ref-href={template.includes(REF_PLACEHOLDER) ? template : undefined} data-ref-current={current}>
       <summary class="btn btn-sm ref-button" title={`${label ?? 'Switch branches or tags'}: ${current}`}>
         <Icon name={icon} />
         {label && <span class="ref-label">{label}:</span>}
@@ -46,27 +74,32 @@ export const RefSwitcher: FC<{ current: string; kind: 'branch' | 'tag' | 'commit
       <div class="dropdown-panel">
         <div class="dropdown-title">Switch branches/tags</div>
         <div class="dropdown-filter" hidden data-filter-for="next">
-          <input type="search" class="input input-sm" placeholder="Filter branches and tags" aria-label="Filter branches and tags" />
+          <input type="search" class="input input-sm" placeholder="Find a branch or tag" aria-label="Find a branch or tag" />
         </div>
         <div class="dropdown-scroll">
-          <div class="dropdown-section">Branches</div>
-          <RefItems names={branches} selected={kind === 'branch' ? current : null} href={href} />
-          {runBranches.length > 0 && (
-            // Agent runs' branches pile up: grouped apart, folded unless the current ref is one of them.
-            <details class="dropdown-group run-branches" open={kind === 'branch' && isRunBranch(current)}>
-              <summary class="dropdown-section">
-                Show run branches <span class="counter">{runBranches.length}</span>
-              </summary>
-              <RefItems names={runBranches} selected={kind === 'branch' ? current : null} href={href} />
-            </details>
-          )}
-          {refs.tags.length > 0 && (
-            <>
-              <div class="dropdown-section">Tags</div>
-              <RefItems names={refs.tags.map((t) => t.name)} selected={kind === 'tag' ? current : null} href={href} />
-            </>
-          )}
+          <div class="ref-results" data-ref-results>
+            <div class="dropdown-section">{inline.moreBranches > 0 ? 'Recent branches' : 'Branches'}</div>
+            <RefItems names={inline.branches} selected={kind === 'branch' ? current : null} href={href} />
+            {inline.tags.length > 0 && (
+              <>
+                <div class="dropdown-section">Tags</div>
+                <RefItems names={inline.tags} selected={current} href={href} />
+              </>
+            )}
+          </div>
         </div>
+        {refs.repoUrl && (
+          <div class="dropdown-footer ref-more">
+            <a href={`${refs.repoUrl}/branches`}>
+              View all {refs.branches.length} {refs.branches.length === 1 ? 'branch' : 'branches'}
+            </a>
+            {refs.tags.length > 0 && (
+              <a href={`${refs.repoUrl}/tags`}>
+                View all {refs.tags.length} {refs.tags.length === 1 ? 'tag' : 'tags'}
+              </a>
+            )}
+          </div>
+        )}
       </div>
     </details>
   );
@@ -140,12 +173,17 @@ function entryIcon(entry: TreeRow): IconName {
 }
 
 /** A directory listing: name, last commit and its age for each entry. */
-export const FileTable: FC<{ repo: RepoRef; refName: string; path: string; entries: TreeRow[]; latest: CommitBrief | null; latestStatus?: StatusState | null }> = ({ repo, refName, path, entries, latest, latestStatus }) => {
+/**
+ * A directory listing with each entry's last commit. `lastCommitsUrl`: some last commits were not ready
+ * within the page's time budget; gitoku.js fills their cells from that JSON endpoint (without script
+ * they stay empty, and a reload shows them once the walk has finished).
+ */
+export const FileTable: FC<{ repo: RepoRef; refName: string; path: string; entries: TreeRow[]; latest: CommitBrief | null; latestStatus?: StatusState | null; lastCommitsUrl?: string | null }> = ({ repo, refName, path, entries, latest, latestStatus, lastCommitsUrl }) => {
   const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
   return (
     <div class="card file-card">
       {latest && <CommitBar repo={repo} commit={latest} historyHref={commitsUrl(repo, refName, { path })} status={latestStatus} />}
-      <ul class="file-list">
+      <ul class="file-list" data-last-commits={lastCommitsUrl ?? undefined}>
         {path !== '' && (
           <li class="file-row file-up">
             <Icon name="up" class="muted" />
@@ -155,7 +193,7 @@ export const FileTable: FC<{ repo: RepoRef; refName: string; path: string; entri
           </li>
         )}
         {entries.map((entry) => (
-          <li class={`file-row file-${entry.type}`}>
+          <li class={`file-row file-${entry.type}`} data-entry={entry.commit ? undefined : entry.name}>
             <Icon name={entryIcon(entry)} class={entry.type === 'tree' ? 'icon-folder' : 'muted'} />
             {entry.type === 'commit' ? (
               <span class="file-name" title="Submodule">

@@ -5,7 +5,7 @@ import type { BlobView, CommitBrief, RefLists, TreeView } from '../../../service
 import type { StatusState } from '../../../services/statuses.ts';
 import { Icon } from '../icons.tsx';
 import { formatBytes, shortDate } from '../format.ts';
-import { Breadcrumbs, CodeTable, CommitBar, FileTable, Readme, RefSwitcher, shortSha } from '../code.tsx';
+import { Breadcrumbs, CodeTable, CommitBar, FileTable, lastCommitsUrl, Readme, RefSwitcher, shortSha } from '../code.tsx';
 import { blameUrl, blobUrl, commitUrl, commitsUrl, graphUrl, rawUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
 import { AiCodeTable, AiLegend, AiPopover, aiHue, type AiLineMark } from '../aiProvenance.tsx';
@@ -45,7 +45,7 @@ export const TreePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
           <Icon name="history" /> History
         </a>
       </CodeToolbar>
-      <FileTable repo={repo} refName={loc.ref} path={loc.path} entries={tree.entries} latest={tree.latest} latestStatus={latestStatus} />
+      <FileTable repo={repo} refName={loc.ref} path={loc.path} entries={tree.entries} latest={tree.latest} latestStatus={latestStatus} lastCommitsUrl={tree.pending ? lastCommitsUrl(repo, loc.sha, loc.path) : null} />
       {tree.readme && <Readme name={tree.readme.name} html={readmeHtml} text={tree.readme.text} />}
     </RepoLayout>
   );
