@@ -115,6 +115,19 @@ export class RunnerClient {
     return (await this.json<{ job: ClaimedJob }>(answer)).job;
   }
 
+  /** Long-polls for up to `max` jobs at once (one claim statement on the server); [] when none arrived within `waitSeconds`. */
+  async claimMany(waitSeconds: number, max: number, signal?: AbortSignal): Promise<ClaimedJob[]> {
+    const answer = await this.post(`/claim?wait=${waitSeconds}&max=${max}`, {}, signal);
+    if (answer.res.status === 204) return [];
+    const body = await this.json<{ job: ClaimedJob; jobs?: ClaimedJob[] }>(answer);
+    return body.jobs ?? [body.job];
+  }
+
+  /** Extends the leases of many jobs in one request: which are still held (and whether to cancel them), which were lost. */
+  async heartbeatMany(jobIds: number[], busy: number): Promise<{ jobs: { id: number; cancel_requested: boolean }[]; lost: number[] }> {
+    return this.json(await this.post('/jobs/heartbeat', { jobs: jobIds, busy }));
+  }
+
   async heartbeat(jobId: number, busy: number): Promise<{ cancel_requested: boolean }> {
     return this.json(await this.post(`/jobs/${jobId}/heartbeat`, { busy }));
   }

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { RunnerClient, LeaseLostError, RunnerAuthError, type ClaimedJob } from './client.ts';
+import { RunnerClient, RunnerAuthError, type ClaimedJob } from './client.ts';
 import type { SandboxBackend } from './sandbox.ts';
 import { executePromptRun, reportSnapshots, type JobOutcome } from './promptRun.ts';
 import { executeWorkflowRun } from './workflowRun.ts';
@@ -30,11 +30,14 @@ export interface RunnerOptions {
 }
 
 const FIRST_BACKOFF_MS = 500;
+/** How often the heartbeat loop looks for jobs whose beat is due. */
+const HEARTBEAT_TICK_MS = 250;
 
 /**
- * The runner loop (the same code for the embedded runner and `gitoku runner`): up to `concurrency`
- * long-polls for jobs; each claimed job heartbeats every third of its lease, and is aborted when the
- * server asks for cancellation or the lease is lost.
+ * The runner loop (the same code for the embedded runner and `gitoku runner`): one long-poll claims as
+ * many jobs as there are free slots (of `concurrency`) in one request; one loop heartbeats every running
+ * job every third of its lease, all due jobs in one request, and aborts a job when the server asks for
+ * cancellation or its lease is lost.
  *
  * Nothing the server answers ends the loop: a lost lease drops that job (its outcome is no longer this
  * runner's to report); a rejected token drops every running job and re-registers (`reregister`), or
@@ -44,6 +47,11 @@ export class JobRunner {
   private stopped = false;
   private readonly active = new Map<number, AbortController>();
   private readonly slots: Promise<void>[] = [];
+  /** Executions in flight (each holds one of `concurrency` slots). */
+  private readonly executions = new Set<Promise<void>>();
+  /** When each running job's next heartbeat is due, and its interval (a third of its lease). */
+  private readonly beats = new Map<number, { due: number; interval: number }>();
+  private slotFreed: (() => void) | null = null;
   private readonly pollAbort = new AbortController();
   private recovering: Promise<void> | null = null;
   private credentialsBackoff = 1000;
@@ -54,9 +62,14 @@ export class JobRunner {
   }
 
   start(): void {
-    for (let i = 0; i < this.opts.concurrency; i++) this.slots.push(this.slot());
-    // A fresh store holds nothing: the server forgets what an earlier process of this runner held.
-    if (this.opts.sandbox.store) reportSnapshots(this.opts.client, this.opts.sandbox.store, (l) => this.log(l));
+    // The server learns what this runner holds now: the snapshots a previous process of it left (a
+    // persistent store), or nothing (a fresh one) — then it forgets what that earlier process held.
+    // Claiming waits for that (a few seconds at most), so the first jobs can boot warm from them.
+    const store = this.opts.sandbox.store;
+    const reported = store ? Promise.race([reportSnapshots(this.opts.client, store, (l) => this.log(l)), this.pause(5_000)]) : Promise.resolve();
+    // One long-poll asks for as many jobs as there are free slots; one loop heartbeats every running job.
+    this.slots.push(reported.then(() => this.poll()));
+    this.slots.push(reported.then(() => this.heartbeats()));
   }
 
   get busy(): number {
@@ -84,15 +97,26 @@ export class JobRunner {
     });
   }
 
-  private async slot(): Promise<void> {
+  /** Resolves when a running job ends (a slot frees up) or the runner stops. */
+  private waitForFreeSlot(): Promise<void> {
+    return Promise.race([new Promise<void>((resolve) => (this.slotFreed = resolve)), this.stopping]);
+  }
+
+  /** The claim loop: long-polls for up to the number of free slots, runs what it gets, and polls again. */
+  private async poll(): Promise<void> {
     let backoff = FIRST_BACKOFF_MS;
     while (!this.stopped) {
       try {
         if (this.recovering) await Promise.race([this.recovering, this.stopping]);
         if (this.stopped) return;
-        let job: ClaimedJob | null;
+        const free = this.opts.concurrency - this.active.size;
+        if (free <= 0) {
+          await this.waitForFreeSlot();
+          continue;
+        }
+        let jobs: ClaimedJob[];
         try {
-          job = await this.opts.client.claim(25, this.pollAbort.signal);
+          jobs = await this.opts.client.claimMany(25, free, this.pollAbort.signal);
           backoff = FIRST_BACKOFF_MS;
         } catch (err) {
           if (this.stopped) return;
@@ -103,11 +127,58 @@ export class JobRunner {
           backoff = Math.min(backoff * 2, 15_000);
           continue;
         }
-        if (job) await this.execute(job);
+        for (const job of jobs) {
+          const run = this.execute(job).finally(() => {
+            this.executions.delete(run);
+            this.slotFreed?.();
+            this.slotFreed = null;
+          });
+          this.executions.add(run);
+        }
       } catch (err) {
-        // Not expected (execute reports its own errors): log it and keep the slot alive.
-        this.log(`runner slot error: ${(err as Error)?.stack ?? errorMessage(err)}`);
+        // Not expected (execute reports its own errors): log it and keep polling.
+        this.log(`runner poll error: ${(err as Error)?.stack ?? errorMessage(err)}`);
         await this.pause(backoff);
+      }
+    }
+  }
+
+  /**
+   * Heartbeats every running job whose beat is due (a third of its lease after the last one) in one
+   * request, one request at a time (a slow server must not pile them up): a job whose cancellation was
+   * requested is aborted, one whose lease was lost is dropped. Never rejects.
+   */
+  private async heartbeats(): Promise<void> {
+    while (!this.stopped) {
+      await this.pause(HEARTBEAT_TICK_MS);
+      if (this.stopped) return;
+      const at = Date.now();
+      const due = [...this.beats].filter(([id, b]) => b.due <= at && !this.active.get(id)?.signal.aborted).map(([id]) => id);
+      if (due.length === 0) continue;
+      try {
+        const r = await this.opts.client.heartbeatMany(due, this.active.size);
+        for (const id of due) {
+          const beat = this.beats.get(id);
+          if (beat) beat.due = Date.now() + beat.interval;
+        }
+        for (const { id, cancel_requested } of r.jobs) {
+          const abort = this.active.get(id);
+          if (cancel_requested && abort && !abort.signal.aborted) {
+            this.log(`job ${id}: cancel requested`);
+            abort.abort();
+          }
+        }
+        for (const id of r.lost) {
+          const abort = this.active.get(id);
+          if (abort && !abort.signal.aborted) {
+            this.log(`job ${id}: lease lost (the server says this runner no longer holds it); dropping the job`);
+            abort.abort(new JobDropped('lease lost: this runner does not hold the job'));
+          }
+        }
+      } catch (err) {
+        // A rejected token is handled by credentialsRejected; anything else (network) is retried on the next tick.
+        if (!(err instanceof RunnerAuthError)) this.log(`heartbeat of job(s) ${due.join(', ')} failed: ${errorMessage(err)}`);
+        await this.pause(Math.min(1000, ...due.map((id) => this.beats.get(id)?.interval ?? 1000)));
       }
     }
   }
@@ -155,32 +226,8 @@ export class JobRunner {
   private async execute(job: ClaimedJob): Promise<void> {
     const abort = new AbortController();
     this.active.set(job.id, abort);
-    let finished = false;
-    let beatTimer: NodeJS.Timeout | null = null;
     const interval = Math.max(1000, Math.floor(job.lease_ms / 3));
-    // One heartbeat at a time (a slow server must not pile them up); never rejects.
-    const beat = async () => {
-      try {
-        const r = await this.opts.client.heartbeat(job.id, this.active.size);
-        if (r.cancel_requested && !abort.signal.aborted) {
-          this.log(`job ${job.id}: cancel requested`);
-          abort.abort();
-        }
-      } catch (err) {
-        if (err instanceof LeaseLostError) {
-          if (!abort.signal.aborted) {
-            this.log(`job ${job.id}: lease lost (${err.message}); dropping the job`);
-            abort.abort(new JobDropped(`lease lost: ${err.message}`));
-          }
-        } else if (!(err instanceof RunnerAuthError)) {
-          // A rejected token is handled by credentialsRejected; anything else (network) is retried on the next beat.
-          this.log(`job ${job.id}: heartbeat failed: ${errorMessage(err)}`);
-        }
-      } finally {
-        if (!finished) beatTimer = setTimeout(() => void beat(), interval);
-      }
-    };
-    beatTimer = setTimeout(() => void beat(), interval);
+    this.beats.set(job.id, { due: Date.now() + interval, interval });
     try {
       this.log(`job ${job.id} (${job.kind}, attempt ${job.attempt}) started`);
       const execute = EXECUTORS[job.kind];
@@ -194,8 +241,7 @@ export class JobRunner {
     } catch (err) {
       this.log(`job ${job.id} could not be reported: ${errorMessage(err)}`);
     } finally {
-      finished = true;
-      if (beatTimer) clearTimeout(beatTimer);
+      this.beats.delete(job.id);
       this.active.delete(job.id);
     }
   }
@@ -206,8 +252,11 @@ export class JobRunner {
     this.pollAbort.abort();
     for (const a of this.active.values()) a.abort();
     await Promise.allSettled(this.slots);
-    // Snapshots live as long as the runner process: a clean stop releases them.
+    await Promise.allSettled([...this.executions]);
+    // A clean stop releases the workspaces; a persistent store keeps its snapshots for the next process,
+    // so this one tells the server it holds none any more (forks go to whichever runner takes them over).
     await this.opts.sandbox.store?.close().catch((err: unknown) => this.log(`closing the snapshot store failed: ${errorMessage(err)}`));
+    if (this.opts.sandbox.store) await Promise.race([this.opts.client.reportSnapshots([]).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000).unref())]);
   }
 }
 

@@ -5,10 +5,11 @@ import type { DbOrTx } from '../db/index.ts';
 import type { Job } from '../db/schema.ts';
 
 /**
- * The job queue (DESIGN §3): a table with leases. A claim is one atomic UPDATE … WHERE id = (SELECT …)
- * — with FOR UPDATE SKIP LOCKED on PostgreSQL — that also takes over jobs whose lease expired (their
- * runner died). Runners heartbeat to extend the lease; completion is accepted only from the current
- * lease owner of a running job, so a late duplicate completion changes nothing.
+ * The job queue (DESIGN §3): a table with leases. A claim is one atomic UPDATE … WHERE id IN (SELECT …
+ * LIMIT k) — with FOR UPDATE SKIP LOCKED on PostgreSQL — that takes up to k jobs at once, also those
+ * whose lease expired (their runner died). Runners heartbeat to extend the leases (many in one statement);
+ * completion is accepted only from the current lease owner of a running job, so a late duplicate
+ * completion changes nothing.
  */
 
 export interface EnqueueInput {
@@ -57,11 +58,31 @@ export async function wakeClaimers(app: AppContext): Promise<void> {
 }
 
 /**
- * `preference`: which runner is claiming, and how long a job with a `preferred_runner_id` (the runner
- * holding the snapshot it boots from) waits for that runner after it became claimable (`run_after`)
- * before any runner may take it. Still one atomic statement.
+ * Claims one job; see claimJobs.
  */
 export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number, preference?: { runnerId: number; windowMs: number }): Promise<Job | null> {
+  return (await claimJobs(app, owner, kinds, leaseMs, preference, 1))[0] ?? null;
+}
+
+/**
+ * Claims up to `limit` jobs in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT k FOR UPDATE SKIP
+ * LOCKED) RETURNING`), oldest first: queued jobs due now, and running jobs whose lease expired with
+ * attempts left (their runner died). The literal `status in ('queued', 'running')` lets both databases
+ * walk the partial index of unfinished jobs (migration 0024) instead of stepping past finished rows.
+ *
+ * `preference`: which runner is claiming, and how long a job with a `preferred_runner_id` (the runner
+ * holding the snapshot it boots from) waits for that runner after it became claimable (`run_after`)
+ * before any runner may take it.
+ */
+export async function claimJobs(
+  app: AppContext,
+  owner: string,
+  kinds: readonly string[],
+  leaseMs: number,
+  preference: { runnerId: number; windowMs: number } | undefined,
+  limit: number,
+): Promise<Job[]> {
+  if (kinds.length === 0 || limit < 1) return [];
   const at = now();
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
   const lock = app.dialect === 'postgres' ? sql`for update skip locked` : sql``;
@@ -70,33 +91,45 @@ export async function claimJob(app: AppContext, owner: string, kinds: readonly s
   const result = await sql<Job>`
     update jobs set status = 'running', lease_owner = ${owner}, lease_expires_at = ${leaseUntil},
       attempts = attempts + 1, updated_at = ${at}
-    where id = (
+    where id in (
       select id from jobs
-      where kind in (${sql.join(kinds.map((k) => sql`${k}`))})
+      where status in ('queued', 'running')
+        and kind in (${sql.join(kinds.map((k) => sql`${k}`))})
         and cancel_requested = 0
         ${preferred}
         and ((status = 'queued' and run_after <= ${at})
           or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
       order by id
-      limit 1
+      limit ${Math.floor(limit)}
       ${lock}
     )
     returning *`.execute(app.db);
-  return result.rows[0] ?? null;
+  return result.rows.sort((a, b) => a.id - b.id);
 }
 
 /** Extends a lease; returns null when the caller no longer holds it (expired and taken over, or finished). */
 export async function heartbeatJob(app: AppContext, jobId: number, owner: string, leaseMs: number): Promise<{ cancelRequested: boolean } | null> {
+  return (await heartbeatJobs(app, [jobId], owner, leaseMs)).get(jobId) ?? null;
+}
+
+/**
+ * Extends the leases of many jobs in one statement. The answer maps each job `owner` still holds to
+ * whether its cancellation was requested; a job missing from it was lost (taken over, or finished).
+ */
+export async function heartbeatJobs(app: AppContext, jobIds: readonly number[], owner: string, leaseMs: number): Promise<Map<number, { cancelRequested: boolean }>> {
+  const out = new Map<number, { cancelRequested: boolean }>();
+  if (jobIds.length === 0) return out;
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
-  const res = await app.db
+  const rows = await app.db
     .updateTable('jobs')
     .set({ lease_expires_at: leaseUntil, updated_at: now() })
-    .where('id', '=', jobId)
+    .where('id', 'in', [...new Set(jobIds)])
     .where('lease_owner', '=', owner)
     .where('status', '=', 'running')
-    .returning('cancel_requested')
-    .executeTakeFirst();
-  return res ? { cancelRequested: res.cancel_requested === 1 } : null;
+    .returning(['id', 'cancel_requested'])
+    .execute();
+  for (const r of rows) out.set(r.id, { cancelRequested: r.cancel_requested === 1 });
+  return out;
 }
 
 /** Hands a just-claimed job back to the queue without counting the attempt (its claimer went away before receiving it). */
@@ -121,6 +154,74 @@ export async function finishJob(db: DbOrTx, jobId: number, owner: string, status
     .where('status', '=', 'running')
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
+}
+
+/**
+ * Marks many running jobs held by `owner` succeeded in one transaction (one UPDATE per distinct result,
+ * usually one); returns the ids it finished — a job `owner` no longer held is left alone (idempotent).
+ */
+export async function finishJobsSucceeded(app: AppContext, owner: string, items: readonly { id: number; result: unknown }[]): Promise<Set<number>> {
+  const done = new Set<number>();
+  if (items.length === 0) return done;
+  const byResult = new Map<string | null, number[]>();
+  for (const { id, result } of items) {
+    const key = result === undefined ? null : JSON.stringify(result);
+    byResult.set(key, [...(byResult.get(key) ?? []), id]);
+  }
+  const at = now();
+  const run = async (db: DbOrTx) => {
+    for (const [result, ids] of byResult) {
+      const rows = await db
+        .updateTable('jobs')
+        .set({ status: 'succeeded', result, last_error: null, lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+        .where('id', 'in', ids)
+        .where('lease_owner', '=', owner)
+        .where('status', '=', 'running')
+        .returning('id')
+        .execute();
+      for (const r of rows) done.add(r.id);
+    }
+  };
+  await (byResult.size === 1 ? run(app.db) : app.db.transaction().execute(run));
+  return done;
+}
+
+/**
+ * Collects the completions of one worker that arrive close together (the same turn of the event loop)
+ * and writes them with one finishJobsSucceeded: a worker running many short jobs then spends one
+ * transaction on a batch of completions rather than one per job.
+ */
+export class CompletionBatcher {
+  private pending: { id: number; result: unknown; resolve: (ok: boolean) => void; reject: (err: unknown) => void }[] = [];
+  private scheduled = false;
+
+  constructor(
+    private readonly app: AppContext,
+    private readonly owner: string,
+  ) {}
+
+  /** Resolves true once the job was marked succeeded, false when `owner` no longer held it. */
+  succeed(id: number, result: unknown): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id, result, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    try {
+      const done = await finishJobsSucceeded(this.app, this.owner, batch);
+      for (const item of batch) item.resolve(done.has(item.id));
+    } catch (err) {
+      for (const item of batch) item.reject(err);
+    }
+  }
 }
 
 /** Exponential backoff with a little jitter: 2s, 4s, 8s … capped at 5 minutes. */

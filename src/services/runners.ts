@@ -3,7 +3,7 @@ import { now } from './app.ts';
 import { invalid } from './errors.ts';
 import type { Job, Runner } from '../db/schema.ts';
 import { randomToken, sha256Hex } from '../domain/secrets.ts';
-import { claimJob, finishJob, sweepExpiredJobs } from './jobs.ts';
+import { claimJob, claimJobs, finishJob, sweepExpiredJobs } from './jobs.ts';
 import { jobKindHandler, registeredJobKinds } from './jobKinds.ts';
 import './jobKindRegistry.ts';
 
@@ -144,4 +144,19 @@ export async function claimForRunner(app: AppContext, runner: Runner): Promise<C
     // The job's subject was closed meanwhile: drop the job and look for another.
     await finishJob(app.db, job.id, leaseOwner(runner), 'cancelled', { error: 'run already finished' });
   }
+}
+
+/**
+ * Claims up to `max` jobs for a runner in one statement (claimJobs), each with its runner payload. A
+ * job whose subject was closed meanwhile is dropped; the answer may then hold fewer jobs than claimed.
+ */
+export async function claimJobsForRunner(app: AppContext, runner: Runner, max: number): Promise<ClaimedJob[]> {
+  const jobs = await claimJobs(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs }, max);
+  const claimed: ClaimedJob[] = [];
+  for (const job of jobs) {
+    const payload = await jobKindHandler(job.kind)!.prepare(app, job);
+    if (payload) claimed.push({ job, payload });
+    else await finishJob(app.db, job.id, leaseOwner(runner), 'cancelled', { error: 'run already finished' });
+  }
+  return claimed;
 }

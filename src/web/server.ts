@@ -9,8 +9,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the HTTP server; resolves once it listens. With port 0 the OS picks a free port. */
-export function startHttpServer(app: AppContext, host: string, port: number): Promise<RunningServer> {
+/**
+ * Starts the HTTP server; resolves once it listens. With port 0 the OS picks a free port.
+ * `headers` are added to every response (e.g. X-Gitoku-Worker in a cluster).
+ */
+export function startHttpServer(app: AppContext, host: string, port: number, opts: { headers?: Record<string, string> } = {}): Promise<RunningServer> {
   const web = createWebApp(app);
   return new Promise((resolve, reject) => {
     let server: ServerType;
@@ -28,6 +31,9 @@ export function startHttpServer(app: AppContext, host: string, port: number): Pr
         });
       });
       server.on('error', reject);
+      const headers = Object.entries(opts.headers ?? {});
+      // Set before Hono writes the head: Node merges them with the head's own headers.
+      if (headers.length > 0) server.prependListener('request', (_req, res) => headers.forEach(([name, value]) => res.setHeader(name, value)));
     } catch (err) {
       reject(err);
     }

@@ -73,12 +73,13 @@ export interface ServeProcess extends GitokuProcess {
 
 /**
  * `gitoku serve` on 127.0.0.1:`port` (a free one when omitted) with `env` (GITOKU_DATA_DIR,
- * GITOKU_DATABASE_URL …), without the embedded runner unless `embeddedRunner`.
+ * GITOKU_DATABASE_URL …), without the embedded runner unless `embeddedRunner`, in one process unless `workers`.
  */
-export async function startServeProcess(env: Record<string, string>, opts: { port?: number; embeddedRunner?: boolean } = {}): Promise<ServeProcess> {
+export async function startServeProcess(env: Record<string, string>, opts: { port?: number; embeddedRunner?: boolean; workers?: number } = {}): Promise<ServeProcess> {
   const port = opts.port ?? (await freePort());
   const args = ['serve', '--host', '127.0.0.1', '--port', String(port), ...(opts.embeddedRunner ? [] : ['--no-embedded-runner'])];
-  const proc = await spawnGitoku(args, { GITOKU_DEMO: 'false', ...env }, /listening on .*\n/);
+  // One process unless a test asks for HTTP workers (the default is one per core).
+  const proc = await spawnGitoku([...args, '--workers', String(opts.workers ?? 1)], { GITOKU_DEMO: 'false', ...env }, /listening on .*\n/);
   return { ...proc, url: `http://127.0.0.1:${port}`, port };
 }
 

@@ -62,6 +62,8 @@ describe.each(testDialects())('gitoku serve killed between the ref update and th
     GITOKU_DEMO: 'false',
     GITOKU_HOST: '127.0.0.1',
     GITOKU_ADMIN_PASSWORD: 'admin-password-123',
+    // One process: the failpoint SIGKILLs the process that serves the push (in a cluster, a worker the primary restarts).
+    GITOKU_WORKERS: '1',
     ...(database.url ? { GITOKU_DATABASE_URL: database.url } : {}),
   });
 

@@ -3,8 +3,9 @@ import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
-import { authenticateRunner, claimForRunner, leaseOwner, registerRunner, runnerStillValid, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
-import { getJob, heartbeatJob, releaseJob } from '../../services/jobs.ts';
+import { authenticateRunner, claimJobsForRunner, leaseOwner, registerRunner, runnerStillValid, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
+import { getJob, heartbeatJob, heartbeatJobs, releaseJob } from '../../services/jobs.ts';
+import type { AppContext } from '../../services/app.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { parseJsonBody } from '../../domain/json.ts';
@@ -25,6 +26,9 @@ const completeBody = z.object({ result: z.record(z.string(), z.unknown()) });
 const failBody = z.object({ error: z.string().max(100_000), retryable: z.boolean().default(false) });
 const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancelled') });
 const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
+const heartbeatsBody = z.object({ jobs: z.array(z.number().int().min(1)).max(1000), busy: z.number().int().min(0).optional() });
+/** The most jobs one claim hands out (`?max=`; 1 when absent, as older runners expect). */
+const MAX_CLAIM_BATCH = 64;
 const snapshotId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'snapshot ids are 1-128 letters, digits, ".", "-" or "_"');
 const checkpointBody = z.object({
   attempt: z.number().int().min(1),
@@ -64,20 +68,48 @@ async function ownedJob(c: Context<RunnerEnv>) {
   return job;
 }
 
-/** Waits for a 'jobs' signal or the timeout, whichever comes first. */
-function waitForJobs(c: Context<RunnerEnv>, ms: number, abort: AbortSignal): Promise<void> {
-  const signals = c.get('app').signals;
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signals.off('jobs', done);
-      abort.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signals.on('jobs', done);
-    abort.addEventListener('abort', done);
-  });
+/**
+ * The long-polls waiting for jobs, per server: a 'jobs' signal (one per committed enqueue transaction,
+ * or NOTIFY on PostgreSQL) wakes the oldest waiter only, not every idle poll; a waiter that then
+ * claimed something passes the wake on (more jobs may be waiting), one that found nothing does not.
+ */
+class JobWaiters {
+  private readonly queue: (() => void)[] = [];
+
+  constructor(signals: AppContext['signals']) {
+    signals.on('jobs', () => this.wakeOne());
+  }
+
+  wakeOne(): void {
+    this.queue.shift()?.();
+  }
+
+  /** Waits for a wake, the timeout or the abort, whichever comes first. */
+  wait(ms: number, abort: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        abort.removeEventListener('abort', done);
+        const i = this.queue.indexOf(done);
+        if (i >= 0) this.queue.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      abort.addEventListener('abort', done);
+      this.queue.push(done);
+    });
+  }
+}
+
+const waiters = new WeakMap<AppContext, JobWaiters>();
+
+function jobWaiters(app: AppContext): JobWaiters {
+  let w = waiters.get(app);
+  if (!w) {
+    w = new JobWaiters(app.signals);
+    waiters.set(app, w);
+  }
+  return w;
 }
 
 export function runnerRoutes(): Hono<RunnerEnv> {
@@ -105,11 +137,14 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     await next();
   });
 
+  // Long-polls for up to `max` jobs (default 1): `{ job, jobs }`, `job` being the first, or 204.
   r.post('/claim', async (c) => {
     const app = c.get('app');
     const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
+    const max = Math.min(MAX_CLAIM_BATCH, Math.max(1, Math.floor(Number(c.req.query('max') ?? '1')) || 1));
     const deadline = Date.now() + waitMs;
     const gone = c.req.raw.signal;
+    const owner = leaseOwner(c.get('runner'));
     for (;;) {
       if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
       // A runner that stopped polling (or died) must not be handed a job it will never run.
@@ -117,17 +152,35 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity.
       if (!(await runnerStillValid(app, c.get('runner')))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
       await sweepJobs(app);
-      const claimed = await claimForRunner(app, c.get('runner'));
-      if (claimed && gone.aborted) {
-        await releaseJob(app.db, claimed.job.id, leaseOwner(c.get('runner')));
+      const claimed = await claimJobsForRunner(app, c.get('runner'), max);
+      if (claimed.length > 0 && gone.aborted) {
+        for (const { job } of claimed) await releaseJob(app.db, job.id, owner);
         return c.body(null, 204);
       }
-      if (claimed) return c.json({ job: { id: claimed.job.id, kind: claimed.job.kind, attempt: claimed.job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: c.get('runner').id, payload: claimed.payload } });
+      if (claimed.length > 0) {
+        // There may be more: the next waiting poll looks too.
+        if (claimed.length === max) jobWaiters(app).wakeOne();
+        const jobs = claimed.map(({ job, payload }) => ({ id: job.id, kind: job.kind, attempt: job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: c.get('runner').id, payload }));
+        return c.json({ job: jobs[0], jobs });
+      }
       const left = deadline - Date.now();
       if (left <= 0) return c.body(null, 204);
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
-      await waitForJobs(c, Math.min(left, 2000), gone);
+      await jobWaiters(app).wait(Math.min(left, 2000), gone);
     }
+  });
+
+  // Extends the leases of many jobs at once: which are still held (and whether cancellation was asked), which were lost.
+  r.post('/jobs/heartbeat', async (c) => {
+    const body = await parse(c, heartbeatsBody);
+    const app = c.get('app');
+    const held = await heartbeatJobs(app, body.jobs, leaseOwner(c.get('runner')), app.config.jobLeaseMs);
+    if (body.busy !== undefined) await setRunnerBusy(app, c.get('runner').id, body.busy);
+    return c.json({
+      jobs: [...held].map(([id, beat]) => ({ id, cancel_requested: beat.cancelRequested })),
+      lost: [...new Set(body.jobs)].filter((id) => !held.has(id)),
+      lease_ms: app.config.jobLeaseMs,
+    });
   });
 
   r.post('/jobs/:id/heartbeat', async (c) => {

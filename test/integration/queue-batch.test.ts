@@ -1,0 +1,131 @@
+/**
+ * Issue 19, goal 6: the queue's batch operations. claimJobs takes up to k jobs in one statement (oldest
+ * first; due, not cancelled, expired leases with attempts left); heartbeatJobs extends many leases at
+ * once and tells which were lost; finishJobsSucceeded completes many, idempotently, only for the lease
+ * holder; the partial index of unfinished jobs exists. Through the runner protocol: `/claim?max=k`
+ * hands several jobs in one answer (bad `max` values are clamped), `/jobs/heartbeat` beats many.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { testDialects } from '../helpers/databases.ts';
+import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
+import { createPushedRepo, scriptPrompt } from '../helpers/scriptedRuns.ts';
+import { claimJobs, CompletionBatcher, enqueueJob, finishJobsSucceeded, getJob, heartbeatJobs, requestJobCancel } from '../../src/services/jobs.ts';
+import { createRegistrationToken } from '../../src/services/runners.ts';
+
+const KIND = 'test_batch_kind';
+
+describe.each(testDialects())('queue batch operations (%s)', (dialect) => {
+  let server: TestServer;
+  let owner: TestUser;
+  let removeWork: (() => Promise<void>) | null = null;
+
+  beforeAll(async () => {
+    server = await startTestServer(dialect);
+    owner = await createTestUser(server, { username: 'qowner' });
+    const pushed = await createPushedRepo(server, owner, 'q', { 'README.md': '# q\n' });
+    removeWork = () => pushed.work.remove();
+  });
+
+  afterAll(async () => {
+    await removeWork?.();
+    await server?.close();
+  });
+
+  it('claims up to k due jobs in id order in one statement, skipping cancelled, future and finished ones', async () => {
+    const app = server.app;
+    const ids: number[] = [];
+    for (let i = 0; i < 6; i++) ids.push((await enqueueJob(app.db, { kind: KIND, repositoryId: null, payload: { i } })).id);
+    await enqueueJob(app.db, { kind: KIND, repositoryId: null, payload: { later: true }, runAfter: new Date(Date.now() + 60_000) });
+    await requestJobCancel(app.db, ids[1]!);
+    const first = await claimJobs(app, 'owner-a', [KIND], 60_000, undefined, 3);
+    expect(first.map((j) => j.id)).toEqual([ids[0], ids[2], ids[3]]);
+    expect(first.every((j) => j.status === 'running' && j.lease_owner === 'owner-a' && j.attempts === 1)).toBe(true);
+    const rest = await claimJobs(app, 'owner-b', [KIND], 60_000, undefined, 10);
+    expect(rest.map((j) => j.id)).toEqual([ids[4], ids[5]]);
+    expect(await claimJobs(app, 'owner-b', [KIND], 60_000, undefined, 10)).toEqual([]);
+    expect(await claimJobs(app, 'owner-b', [], 60_000, undefined, 10)).toEqual([]);
+    expect(await claimJobs(app, 'owner-b', [KIND], 60_000, undefined, 0)).toEqual([]);
+
+    // Heartbeats: one statement for many; jobs of another owner, or unknown, are reported lost (absent).
+    const beats = await heartbeatJobs(app, [ids[0]!, ids[2]!, ids[4]!, 987654], 'owner-a', 120_000);
+    expect([...beats.keys()].sort((a, b) => a - b)).toEqual([ids[0], ids[2]]);
+    expect(Date.parse((await getJob(app.db, ids[0]!))!.lease_expires_at!)).toBeGreaterThan(Date.now() + 90_000);
+    expect(Date.parse((await getJob(app.db, ids[3]!))!.lease_expires_at!)).toBeLessThan(Date.now() + 61_000);
+
+    // An expired lease with attempts left is taken over by the next claim.
+    await app.db.updateTable('jobs').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', ids[3]!).execute();
+    const takenOver = await claimJobs(app, 'owner-c', [KIND], 60_000, undefined, 5);
+    expect(takenOver.map((j) => [j.id, j.lease_owner, j.attempts])).toEqual([[ids[3], 'owner-c', 2]]);
+
+    // Completion: many at once, only by the lease holder, idempotent.
+    const done = await finishJobsSucceeded(app, 'owner-a', [
+      { id: ids[0]!, result: { ok: 1 } },
+      { id: ids[2]!, result: null },
+      { id: ids[3]!, result: null }, // owner-c holds it now
+    ]);
+    expect([...done].sort((a, b) => a - b)).toEqual([ids[0], ids[2]]);
+    expect(await getJob(app.db, ids[0]!)).toMatchObject({ status: 'succeeded', result: '{"ok":1}', lease_owner: null });
+    expect((await getJob(app.db, ids[3]!))!.status).toBe('running');
+    expect((await finishJobsSucceeded(app, 'owner-a', [{ id: ids[0]!, result: null }])).size).toBe(0);
+    expect((await getJob(app.db, ids[0]!))!.result).toBe('{"ok":1}');
+
+    // The batcher writes completions that arrive together in one go, and says which were accepted.
+    const batcher = new CompletionBatcher(app, 'owner-b');
+    expect(await Promise.all([batcher.succeed(ids[4]!, null), batcher.succeed(ids[5]!, { n: 5 }), batcher.succeed(ids[3]!, null)])).toEqual([true, true, false]);
+    expect((await getJob(app.db, ids[5]!))!.result).toBe('{"n":5}');
+  });
+
+  it('keeps a partial index of unfinished jobs (migration 0024)', async () => {
+    const db = server.app.db;
+    const names =
+      dialect === 'sqlite'
+        ? (await sql<{ name: string }>`select name from sqlite_master where type = 'index' and tbl_name = 'jobs'`.execute(db)).rows.map((r) => r.name)
+        : (await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'jobs'`.execute(db)).rows.map((r) => r.name);
+    expect(names).toEqual(expect.arrayContaining(['jobs_unfinished', 'jobs_running_lease']));
+    expect(names).not.toContain('jobs_claimable');
+  });
+
+  it('hands several jobs in one long-poll answer and beats many leases in one request', async () => {
+    const registration = await createRegistrationToken(server.app, null);
+    const reg = await fetch(`${server.url}/api/v1/runner/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: registration, name: 'batch-runner' }) });
+    const { token } = (await reg.json()) as { token: string };
+    const call = async (path: string, body: unknown = {}) => {
+      const res = await fetch(`${server.url}/api/v1/runner${path}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    };
+    for (let i = 0; i < 4; i++) {
+      const started = await api(server, 'POST', '/repos/qowner/q/runs', { token: owner.token, body: { prompt: scriptPrompt(`say ${i}`), title: `batch ${i}` } });
+      expect(started.status, started.text).toBe(201);
+    }
+    // No max: one job, as older runners expect (and `job` is the first of `jobs`).
+    const one = await call('/claim?wait=0');
+    expect(one.status).toBe(200);
+    expect(one.json.jobs).toHaveLength(1);
+    expect(one.json.job).toEqual(one.json.jobs[0]);
+    // Bad values of max are clamped to 1…64.
+    for (const bad of ['0', '-3', 'abc']) {
+      const r = await call(`/claim?wait=0&max=${bad}`);
+      expect(r.status).toBe(200);
+      expect(r.json.jobs, `max=${bad}`).toHaveLength(1);
+    }
+    const rest = await call('/claim?wait=0&max=1000');
+    expect(rest.status).toBe(204);
+    const ids = [one.json.job.id as number];
+    const claimed = await server.app.db.selectFrom('jobs').select('id').where('status', '=', 'running').where('kind', '=', 'prompt_run').execute();
+    expect(claimed).toHaveLength(4);
+    ids.push(...claimed.map((r) => r.id).filter((id) => id !== ids[0]));
+    const beat = await call('/jobs/heartbeat', { jobs: [...ids, 999_999], busy: 4 });
+    expect(beat.status).toBe(200);
+    expect(beat.json.jobs.map((j: { id: number }) => j.id).sort((a: number, b: number) => a - b)).toEqual([...ids].sort((a, b) => a - b));
+    expect(beat.json.jobs.every((j: { cancel_requested: boolean }) => j.cancel_requested === false)).toBe(true);
+    expect(beat.json.lost).toEqual([999_999]);
+    expect(beat.json.lease_ms).toBeGreaterThan(0);
+    // Bad heartbeat bodies.
+    expect((await call('/jobs/heartbeat', { jobs: 'x' })).status).toBe(422);
+    expect((await call('/jobs/heartbeat', { jobs: [0] })).status).toBe(422);
+    expect((await call('/jobs/heartbeat', '{not json')).status).toBe(400);
+    expect((await call('/jobs/heartbeat', { jobs: Array.from({ length: 1001 }, (_, i) => i + 1) })).status).toBe(422);
+  });
+});
