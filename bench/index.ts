@@ -17,10 +17,17 @@ import { provenance } from './provenance.ts';
 import { cluster } from './cluster.ts';
 import { snapshots } from './snapshots.ts';
 import { refs } from './refs.ts';
+import { search } from './search.ts';
+import { cgit } from './cgit.ts';
+import { forks } from './forks.ts';
+import { memory } from './memory.ts';
+import { releases } from './releases.ts';
+import { workers } from './workers.ts';
+import { rss } from './memory-growth.ts';
 import { type BenchCheck, type Benchmark, type BenchOptions, Cleanup, formatMs, formatRatio, formatValue, printChecks, printTable } from './lib.ts';
 
 /** Every benchmark, in the order they run. Add new modules here. */
-const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots, refs];
+const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots, refs, memory, forks, search, cgit, releases, workers, rss];
 
 function usage(): string {
   return `usage: npm run bench -- [--repeat=N] [--quiet] [${BENCHMARKS.map((b) => b.name).join('|')} …]\n\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`;

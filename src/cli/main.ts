@@ -4,10 +4,12 @@ import { ServiceError } from '../services/errors.ts';
 import { registerServeCommand } from './serve.ts';
 import { registerAdminCommands } from './admin.ts';
 import { registerRepoCommands } from './repo.ts';
+import { registerIssueCommands } from './issue.ts';
 import { registerRunCommand } from './run.ts';
 import { registerRunnerCommand } from './runner.ts';
 import { registerBlameCommand } from './blame.ts';
 import { registerGraphCommands } from './graph.ts';
+import { registerSearchCommand } from './search.ts';
 
 import { CliError } from './errors.ts';
 
@@ -19,10 +21,12 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerAdminCommands(program);
   registerRepoCommands(program);
+  registerIssueCommands(program);
   registerRunCommand(program);
   registerRunnerCommand(program);
   registerBlameCommand(program);
   registerGraphCommands(program);
+  registerSearchCommand(program);
   return program;
 }
 

@@ -114,16 +114,23 @@ async function serveSingleProcess(config: Config, opts: ServeOptions): Promise<v
     throw listenError(err, config);
   });
   if (!explicitBaseUrl) app.config.baseUrl = server.url;
-  await firstRun(app, config, 1);
-  const stopBackground = await startBackground(app, opts.embeddedRunner, server.port);
+  // Signals are handled from the moment the port is taken: a stop during the first-run work waits for it.
+  const background = (async () => {
+    await firstRun(app, config, 1);
+    return startBackground(app, opts.embeddedRunner, server.port);
+  })();
+  let stopping = false;
   const shutdown = async () => {
-    await stopBackground();
+    if (stopping) return;
+    stopping = true;
+    await (await background.catch(() => null))?.();
     await server.close();
     await app.close();
     process.exit(0);
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  await background;
 }
 
 /**
@@ -141,19 +148,23 @@ async function serveAsPrimary(config: Config, opts: ServeOptions, count: number)
     throw listenError(err, config);
   });
   if (!explicitBaseUrl) app.config.baseUrl = pool.url;
-  await firstRun(app, config, count);
-  const stopBackground = await startBackground(app, opts.embeddedRunner, pool.port);
+  // Signals are handled from the moment the workers listen: a stop during the first-run work waits for it.
+  const background = (async () => {
+    await firstRun(app, config, count);
+    return startBackground(app, opts.embeddedRunner, pool.port);
+  })();
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
-    await stopBackground();
+    await (await background.catch(() => null))?.();
     await pool.stop();
     await app.close();
     process.exit(0);
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
+  await background;
 }
 
 /** An HTTP worker of the cluster: serves requests, nothing else. */

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { DRIVERS, type DriverName } from '../domain/runs.ts';
+import { parseAllowList, type TargetPolicy } from '../domain/ssrf.ts';
 
 /**
  * Agent driver settings (server-side; the credentials are secrets that only reach the environment of
@@ -41,6 +42,12 @@ export interface Config {
   authLimits: { freeFailures: number; backoffMs: number; maxBackoffMs: number };
   /** Behind a reverse proxy: take the client address from the last X-Forwarded-For entry. */
   trustProxy: boolean;
+  /** Tokens of memory a run's prompt may carry (GITOKU_MEMORY_BUDGET_TOKENS; 0 turns retrieval off). */
+  memoryBudgetTokens: number;
+  /** Which internal targets webhooks may reach (GITOKU_WEBHOOK_ALLOW_PRIVATE, GITOKU_WEBHOOK_ALLOWED_HOSTS); public ones always. */
+  webhooks: TargetPolicy;
+  /** The largest release asset an upload may store (GITOKU_RELEASE_ASSET_MAX_BYTES); larger ones get a 413. */
+  releaseAssetMaxBytes: number;
   agents: AgentSettings;
 }
 
@@ -107,6 +114,20 @@ const envSchema = z.object({
   GITOKU_AUTH_BACKOFF_MS: z.coerce.number().int().min(1, 'at least 1').max(3_600_000).default(1000),
   GITOKU_AUTH_BACKOFF_MAX_MS: z.coerce.number().int().min(1000, 'at least 1000').max(86_400_000).default(900_000),
   GITOKU_TRUST_PROXY: boolean.default(false),
+  GITOKU_MEMORY_BUDGET_TOKENS: z.coerce.number().int('expected a whole number').min(0).max(100_000).default(2000),
+  GITOKU_WEBHOOK_ALLOW_PRIVATE: boolean.default(false),
+  GITOKU_WEBHOOK_ALLOWED_HOSTS: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseAllowList(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `expected host names and CIDRs separated by commas: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  GITOKU_RELEASE_ASSET_MAX_BYTES: z.coerce.number().int().min(1, 'at least 1').default(2 * 1024 * 1024 * 1024),
   GITOKU_DEFAULT_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).default('script'),
   GITOKU_REVIEW_DRIVER: z.enum(DRIVERS, { message: `expected one of ${DRIVERS.join(', ')}` }).optional(),
   GITOKU_REVIEW_MODEL: z.string().max(255).optional(),
@@ -178,6 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     sandbox: e.GITOKU_SANDBOX,
     authLimits: { freeFailures: e.GITOKU_AUTH_FREE_FAILURES, backoffMs: e.GITOKU_AUTH_BACKOFF_MS, maxBackoffMs: Math.max(e.GITOKU_AUTH_BACKOFF_MAX_MS, e.GITOKU_AUTH_BACKOFF_MS) },
     trustProxy: e.GITOKU_TRUST_PROXY,
+    memoryBudgetTokens: e.GITOKU_MEMORY_BUDGET_TOKENS,
+    webhooks: { allowPrivate: e.GITOKU_WEBHOOK_ALLOW_PRIVATE, allowedHosts: e.GITOKU_WEBHOOK_ALLOWED_HOSTS?.hosts ?? [], allowedRanges: e.GITOKU_WEBHOOK_ALLOWED_HOSTS?.ranges ?? [] },
+    releaseAssetMaxBytes: e.GITOKU_RELEASE_ASSET_MAX_BYTES,
     agents: {
       defaultDriver: e.GITOKU_DEFAULT_DRIVER,
       codex: { bin: e.GITOKU_CODEX_BIN ?? null, apiKey: e.GITOKU_CODEX_API_KEY ?? null, baseUrl: e.GITOKU_CODEX_BASE_URL ?? null, models: e.GITOKU_CODEX_MODELS ?? null, config: e.GITOKU_CODEX_CONFIG ?? null },

@@ -14,6 +14,15 @@ import * as warmWorkspaces from './migrations/0011_warm_workspaces.ts';
 import * as runPullRequestLifecycle from './migrations/0012_run_pull_request_lifecycle.ts';
 import * as repositoryAgents from './migrations/0013_repository_agents.ts';
 import * as repositoryCounters from './migrations/0014_repository_counters.ts';
+import * as memory from './migrations/0015_memory.ts';
+import * as issues from './migrations/0016_issues.ts';
+import * as webhooks from './migrations/0017_webhooks.ts';
+import * as releases from './migrations/0018_releases.ts';
+import * as reclassifyTrailerCaptures from './migrations/0020_reclassify_trailer_captures.ts';
+import * as runnerSnapshotIndex from './migrations/0021_runner_snapshot_index.ts';
+import * as repositorySettings from './migrations/0022_repository_settings.ts';
+import * as accounts from './migrations/0023_accounts.ts';
+import * as queueIndexes from './migrations/0024_queue_indexes.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -33,6 +42,15 @@ const migrations: Record<string, MigrationModule> = {
   '0012_run_pull_request_lifecycle': runPullRequestLifecycle,
   '0013_repository_agents': repositoryAgents,
   '0014_repository_counters': repositoryCounters,
+  '0015_memory': memory,
+  '0016_issues': issues,
+  '0017_webhooks': webhooks,
+  '0018_releases': releases,
+  '0020_reclassify_trailer_captures': reclassifyTrailerCaptures,
+  '0021_runner_snapshot_index': runnerSnapshotIndex,
+  '0022_repository_settings': repositorySettings,
+  '0023_accounts': accounts,
+  '0024_queue_indexes': queueIndexes,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -14,6 +14,14 @@ export interface UsersTable {
   is_admin: number;
   created_at: string;
   updated_at: string;
+  /** Profile (migration 0023): GitHub's `bio`, `blog`, `location`. */
+  bio: Generated<string>;
+  website: Generated<string>;
+  location: Generated<string>;
+  /** Set while a site administrator has disabled the account. */
+  suspended_at: Generated<string | null>;
+  /** The uploaded avatar's file name under <data>/avatars/<id>/, or null for the generated one. */
+  avatar: Generated<string | null>;
 }
 
 export interface SessionsTable {
@@ -21,6 +29,9 @@ export interface SessionsTable {
   user_id: number;
   created_at: string;
   expires_at: string;
+  last_seen_at: Generated<string | null>;
+  user_agent: Generated<string>;
+  ip: Generated<string>;
 }
 
 export interface AccessTokensTable {
@@ -61,6 +72,8 @@ export interface RepositoriesTable {
   run_branch_cleanup: Generated<string>;
   /** 1 when repository_refs is a complete record of the repository's tracked refs (0: not yet baselined). */
   refs_baselined: Generated<number>;
+  /** 1 = archived: read-only for everyone (migration 0022). */
+  archived: Generated<number>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;
@@ -278,9 +291,13 @@ export interface PromptPullRequestJobsTable {
   rendered_prompt: string | null;
   /** The agent context resolved at the source commit (JSON, services/agents.ts AgentRunContext); null for older runs. */
   agent_definition: Generated<string | null>;
+  /** The memory section as rendered into the prompt (issue 14); null when the run was given none. */
+  memory_section: Generated<string | null>;
   session_id: string | null;
   /** The model that answered, as the agent reported it (`model` keeps the alias the run was started with); null when unknown. */
   resolved_model: Generated<string | null>;
+  /** The issue the run was started for (assignment, label or `/run`); null otherwise. */
+  issue_id: Generated<number | null>;
   created_by_id: number | null;
   created_at: string;
   started_at: string | null;
@@ -448,6 +465,227 @@ export interface AgentTriggersTable {
   created_at: string;
 }
 
+export interface ReleasesTable {
+  id: Generated<number>;
+  repository_id: number;
+  tag_name: string;
+  target_commitish: string;
+  name: string;
+  body: string;
+  draft: number;
+  prerelease: number;
+  author_id: number | null;
+  created_at: string;
+  updated_at: string;
+  published_at: string | null;
+}
+
+export interface ReleaseAssetsTable {
+  id: Generated<number>;
+  release_id: number;
+  repository_id: number;
+  name: string;
+  label: string;
+  content_type: string;
+  size: number;
+  download_count: Generated<number>;
+  /** Relative to the data directory. */
+  storage_path: string;
+  uploader_id: number | null;
+  /** 'starter' while uploading, 'uploaded' when complete. */
+  state: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One memory entry (issue 14, services/memory.ts); `kind` ∈ claim | decision | failure | convention. */
+export interface MemoryEntriesTable {
+  id: Generated<number>;
+  repository_id: number;
+  node_id: number;
+  kind: string;
+  subject: string;
+  /** The subject normalized for matching (domain/memory.ts normalizeSubject). */
+  subject_key: string;
+  fact: string;
+  fact_key: string;
+  reason: string;
+  /** JSON: MemoryCitation[]. */
+  citations: string;
+  scope_agent: string | null;
+  /** JSON: path globs. */
+  scope_paths: string;
+  source_type: string;
+  source_id: number | null;
+  source_label: string;
+  confidence: number;
+  pinned: number;
+  status: string;
+  contradiction: number;
+  created_by_id: number | null;
+  created_at: string;
+  validated_at: string | null;
+  expires_at: string;
+  updated_at: string;
+}
+
+export interface MemoryCitationsTable {
+  id: Generated<number>;
+  entry_id: number;
+  repository_id: number;
+  path: string;
+  start_line: number;
+  end_line: number;
+  commit_sha: string;
+  content_hash: string;
+  /** The cited lines (to find them again when they moved). */
+  text: string;
+}
+
+/** A repository's webhook, or a server-wide one (repository_id null); `events` is a JSON array. */
+export interface WebhooksTable {
+  id: Generated<number>;
+  repository_id: number | null;
+  url: string;
+  /** Kept to sign deliveries (X-Hub-Signature-256); never returned by the API. */
+  secret: string;
+  content_type: string;
+  insecure_ssl: number;
+  events: string;
+  active: number;
+  created_by_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One delivery of a webhook (services/webhooks.ts); status ∈ pending | retrying | delivered | failed. */
+export interface WebhookDeliveriesTable {
+  id: Generated<number>;
+  hook_id: number;
+  repository_id: number | null;
+  source_event_id: number | null;
+  event: string;
+  action: string | null;
+  guid: string;
+  redelivery_of: number | null;
+  url: string;
+  /** JSON object of the headers sent. */
+  request_headers: string;
+  request_body: string;
+  response_status: number | null;
+  response_headers: string | null;
+  response_body: string | null;
+  error: string | null;
+  duration_ms: number | null;
+  status: string;
+  attempts: number;
+  job_id: number | null;
+  created_at: string;
+  delivered_at: string | null;
+  updated_at: string;
+}
+
+/** An issue (issue 17); its number is drawn from the same per-repository sequence as pull requests. */
+export interface IssuesTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  /** Why it was closed (completed, not_planned) or 'reopened'; null while it never was. */
+  state_reason: 'completed' | 'not_planned' | 'reopened' | null;
+  author_id: number | null;
+  closed_by_id: number | null;
+  closed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IssueCommentsTable {
+  id: Generated<number>;
+  repository_id: number;
+  issue_id: number;
+  author_id: number | null;
+  body: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A repository's label; `agent_key` (or a name `agent:<key>`) makes labelling an issue start that agent. */
+export interface LabelsTable {
+  id: Generated<number>;
+  repository_id: number;
+  name: string;
+  lower_name: string;
+  /** Six hex digits, no '#'. */
+  color: string;
+  description: string;
+  agent_key: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Labels of an issue or pull request (by number: they share the sequence). */
+export interface IssueLabelsTable {
+  repository_id: number;
+  number: number;
+  label_id: number;
+  created_at: string;
+}
+
+/** Assignees of an issue or pull request: `user:<id>` or `agent:<key>`. */
+export interface IssueAssigneesTable {
+  repository_id: number;
+  number: number;
+  assignee: string;
+  user_id: number | null;
+  agent_key: string | null;
+  created_at: string;
+}
+
+/** Timeline entries of an issue or pull request (services/issueTimeline.ts). */
+export interface IssueEventsTable {
+  id: Generated<number>;
+  repository_id: number;
+  number: number;
+  event: string;
+  actor_id: number | null;
+  /** JSON, per event (label, assignee, commit_id, source, run …). */
+  data: string;
+  /** Set for entries that must be recorded once (a reference from a given commit or pull request). */
+  dedup_key: string | null;
+  created_at: string;
+}
+
+/** An old owner/name of a renamed or transferred repository (migration 0022). */
+export interface RepositoryRedirectsTable {
+  id: Generated<number>;
+  owner_id: number;
+  lower_name: string;
+  repository_id: number;
+  created_at: string;
+}
+
+/** A branch protection rule on a branch name pattern (migration 0022; GitHub's fields). */
+export interface BranchProtectionsTable {
+  id: Generated<number>;
+  repository_id: number;
+  pattern: string;
+  required_status_checks: number;
+  strict: number;
+  /** JSON list of status contexts that must be `success`. */
+  contexts: string;
+  required_reviews: number;
+  required_approving_review_count: number;
+  dismiss_stale_reviews: number;
+  enforce_admins: number;
+  allow_force_pushes: number;
+  allow_deletions: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -481,12 +719,27 @@ export interface Database {
   workspace_caches: WorkspaceCachesTable;
   run_groups: RunGroupsTable;
   agent_triggers: AgentTriggersTable;
+  issues: IssuesTable;
+  issue_comments: IssueCommentsTable;
+  labels: LabelsTable;
+  issue_labels: IssueLabelsTable;
+  issue_assignees: IssueAssigneesTable;
+  issue_events: IssueEventsTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  memory_entries: MemoryEntriesTable;
+  memory_citations: MemoryCitationsTable;
+  releases: ReleasesTable;
+  release_assets: ReleaseAssetsTable;
+  repository_redirects: RepositoryRedirectsTable;
+  branch_protections: BranchProtectionsTable;
 }
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type Repository = Selectable<RepositoriesTable>;
 export type RepositoryUpdate = Updateable<RepositoriesTable>;
+export type BranchProtection = Selectable<BranchProtectionsTable>;
 export type AccessToken = Selectable<AccessTokensTable>;
 export type GraphEvent = Selectable<GraphEventsTable>;
 export type PullRequest = Selectable<PullRequestsTable>;
@@ -504,3 +757,11 @@ export type GraphNode = Selectable<GraphNodesTable>;
 export type GraphEdge = Selectable<GraphEdgesTable>;
 export type RunCheckpoint = Selectable<RunCheckpointsTable>;
 export type RunGroup = Selectable<RunGroupsTable>;
+export type Issue = Selectable<IssuesTable>;
+export type IssueComment = Selectable<IssueCommentsTable>;
+export type Label = Selectable<LabelsTable>;
+export type IssueEvent = Selectable<IssueEventsTable>;
+export type Webhook = Selectable<WebhooksTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveriesTable>;
+export type Release = Selectable<ReleasesTable>;
+export type ReleaseAsset = Selectable<ReleaseAssetsTable>;

@@ -2,3 +2,6 @@
 import './runJobKind.ts';
 import './workflows.ts';
 import './reviews.ts';
+// Executed by the server itself (registerServerJobKind), not by runners.
+import './webhookDelivery.ts';
+import './maintenance.ts';

@@ -32,3 +32,30 @@ export function jobKindHandler(kind: string): JobKindHandler | undefined {
 export function registeredJobKinds(): string[] {
   return [...handlers.keys()];
 }
+
+/** What a server-executed job's attempt came to: done, worth another attempt later, or failed for good. */
+export type ServerJobOutcome = { status: 'succeeded'; result?: unknown } | { status: 'retry'; error: string } | { status: 'failed'; error: string };
+
+/**
+ * A kind of job the server executes itself rather than a runner (webhook deliveries): the server's
+ * job worker (services/serverJobs.ts) claims these kinds from the same queue, with the same leases,
+ * and retries with the queue's backoff. Runners never claim them (they claim `registeredJobKinds()`).
+ */
+export interface ServerJobKindHandler {
+  /** `signal` aborts when the server stops: the attempt then ends without an outcome (the job is handed back). */
+  execute(app: AppContext, job: Job, signal: AbortSignal): Promise<ServerJobOutcome>;
+}
+
+const serverHandlers = new Map<string, ServerJobKindHandler>();
+
+export function registerServerJobKind(kind: string, handler: ServerJobKindHandler): void {
+  serverHandlers.set(kind, handler);
+}
+
+export function serverJobKindHandler(kind: string): ServerJobKindHandler | undefined {
+  return serverHandlers.get(kind);
+}
+
+export function registeredServerJobKinds(): string[] {
+  return [...serverHandlers.keys()];
+}

@@ -114,7 +114,7 @@ describe.skipIf(!!skipReason)(`browsing and pull requests${skipReason ? ` (skipp
     expect(await text(page, '.file-row:has(a.file-name:text-is("docs")) .file-commit')).toBe('Improve the guide');
     expect(await text(page, '.file-row:has(a.file-name:text-is("src")) .file-commit')).toBe('Trim the message');
     expect(await text(page, '.markdown-body')).toContain('A small web app.');
-    expect(await text(page, '.tabs')).toMatch(/Code.*Commits.*Branches.*Pull requests.*Settings/);
+    expect(await text(page, '.tabs')).toMatch(/Code.*Issues.*Pull requests.*Tasks.*Settings/);
     await screenshot(page, 'browse-01-repo-home');
 
     // The tree, a nested file with line numbers and a #L2 anchor.

@@ -193,10 +193,10 @@ describe.skipIf(!!skipReason)(`pages a new user hit${skipReason ? ` (skipped: ${
     await screenshot(signed, 'issue16-10-fork-form');
   }, 60_000);
 
-  it('11. tags page highlights Tags; PR commits oldest first; a new pull request is filled in with its commits and diff below', async () => {
+  it('11. tags page highlights Code (as on GitHub, not Branches); PR commits oldest first; a new pull request is filled in with its commits and diff below', async () => {
     const page = await newPage();
     await page.goto(`${repo()}/tags`);
-    expect(await textOf(page, '.tabs .tab.active')).toBe('Tags');
+    expect(await textOf(page, '.tabs .tab.active')).toBe('Code');
     await signIn(page);
     // Choosing a branch opens the compare view: the title from the single commit, its commits and diff below.
     await page.goto(`${repo()}/pulls/new`);

@@ -156,8 +156,8 @@ describe.skipIf(!!skipReason)(`agent task pages${skipReason ? ` (skipped: ${skip
 
     await page.click('#run-forked-from');
     await page.waitForURL(`${repoUrl()}/runs/1`);
-    // The lineage box: run #1, then its fork #2 (from its result).
-    expect(await text(page, '#run-lineage')).toMatch(/#1[\s\S]*#2[\s\S]*from its result/);
+    // The lineage box: run #1, then its fork #2 (from #1's last step).
+    expect(await text(page, '#run-lineage')).toMatch(/#1[\s\S]*#2[\s\S]*from (step \d+|its result)/);
 
     // The compare view: both prompts and the difference between the two results.
     await page.selectOption('#compare-with', '2');

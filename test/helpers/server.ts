@@ -10,6 +10,7 @@ import type { TokenScope } from '../../src/domain/permissions.ts';
 import { createTestDatabase, type TestDialect } from './databases.ts';
 import { Dispatcher } from '../../src/events/dispatcher.ts';
 import { builtInBehaviors } from '../../src/events/behaviors/index.ts';
+import { ServerJobWorker } from '../../src/services/serverJobs.ts';
 
 export interface TestServer {
   url: string;
@@ -39,6 +40,9 @@ export async function startTestServer(dialect: TestDialect, extraEnv: Record<str
   env.GITOKU_BASE_URL = server.url;
   const dispatcher = opts.dispatcher === false ? null : new Dispatcher(app, builtInBehaviors(), { retryBaseMs: 100 });
   dispatcher?.start();
+  // The server's own jobs (webhook deliveries), as `gitoku serve` runs them.
+  const serverJobs = opts.dispatcher === false ? null : new ServerJobWorker(app);
+  serverJobs?.start();
   return {
     url: server.url,
     app,
@@ -47,6 +51,7 @@ export async function startTestServer(dialect: TestDialect, extraEnv: Record<str
     dialect,
     dispatcher,
     close: async () => {
+      await serverJobs?.stop();
       await dispatcher?.stop();
       await server.close();
       await app.close();

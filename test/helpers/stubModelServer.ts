@@ -185,7 +185,8 @@ export async function startStubModelServer(): Promise<StubModelServer> {
       } catch {
         return fail(res, protocol, 400, 'request body is not JSON');
       }
-      const scenarioName = /\[stub:([\w-]+)\]/.exec(raw)?.[1] ?? null;
+      // The task's marker is the last one: earlier sections (the repository's memory of earlier runs) may quote others.
+      const scenarioName = [...raw.matchAll(/\[stub:([\w-]+)\]/g)].at(-1)?.[1] ?? null;
       const cwd = /Primary working directory: ([^\s\\"]+)/.exec(raw)?.[1] ?? null;
       const step = countToolResults(protocol, body);
       const request: StubRequest = { protocol, scenario: scenarioName, step, headers: req.headers, body, cwd };

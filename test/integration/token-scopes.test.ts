@@ -36,6 +36,13 @@ interface Fixture {
   behavior: string;
   /** A best-of-N run group. */
   group: number;
+  /** A webhook and one of its deliveries (the ping). */
+  hook: number;
+  delivery: number;
+  /** A published release (on the tag `${name}-v1`) and one of its assets. */
+  release: number;
+  asset: number;
+  memory: number;
   /** Strings that only this repository's data contains: none may appear in a response to a caller without access. */
   markers: string[];
 }
@@ -49,6 +56,8 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
   let stranger: TestUser;
   let collaborator: TestUser;
   let siteAdmin: TestUser;
+  /** The user /admin/users/{username} routes act on (suspended, promoted, deleted by the site administrator's pass). */
+  let adminTarget: TestUser;
   /** The owner's tokens with no scopes and with `admin` only; the site administrator's token with `admin` only and with `repo` only. */
   let ownerNoScope = '';
   let ownerAdminOnly = '';
@@ -56,6 +65,8 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
   let siteAdminRepoOnly = '';
   let priv: Fixture;
   let pub: Fixture;
+  /** A server-wide webhook and its ping delivery, for /admin/hooks/…. */
+  let adminHook = { hook: 0, delivery: 0 };
 
   const token = async (user: TestUser, scopes: TokenScope[]) => (await createAccessToken(server.app, { userId: user.id, name: `t-${scopes.join('-') || 'none'}`, scopes })).token;
 
@@ -78,6 +89,7 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     const headSha = (await gitOk(dir, ['rev-parse', 'main'])).trim();
     const base = `/repos/${owner.username}/${name}`;
     const pr = (await ok('POST', `${base}/pulls`, { title: `${marker} pull`, head: 'feature', base: 'main' })).json.number as number;
+    await ok('POST', `${base}/issues/${pr}/labels`, { labels: ['bug'] });
     const reviewId = (await ok('POST', `${base}/pulls/${pr}/reviews`, { event: 'COMMENT', body: `${marker} review` })).json.id as number;
     await ok('POST', `${base}/issues/${pr}/comments`, { body: `${marker} comment` });
     await ok('PUT', `${base}/collaborators/${collaborator.username}`, { permission: 'pull' });
@@ -88,7 +100,13 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     const workflowRun = (await ok('GET', `${base}/actions/runs`)).json.workflow_runs[0].run_number as number;
     const nodeId = await upsertNode(server.app.db, repoId, 'task', `${marker}-task`, { title: `${marker} task` });
     const behaviors = (await ok('GET', `${base}/behaviors`)).json as { key: string }[];
-    return { name, headSha, pr, reviewId, run, workflowRun, nodeId, behavior: behaviors[0]!.key, group, markers: [name, marker, collaborator.username] };
+    // A public address literal: accepted without DNS; its deliveries fail in the background, which is fine.
+    const hook = (await ok('POST', `${base}/hooks`, { config: { url: `http://93.184.215.14/${marker}` }, events: ['push'] })).json.id as number;
+    const delivery = (await ok('GET', `${base}/hooks/${hook}/deliveries`)).json[0].id as number;
+    const release = (await ok('POST', `${base}/releases`, { tag_name: `${name}-v1`, name: `${marker} release` })).json.id as number;
+    const asset = (await api(server, 'POST', `${base}/releases/${release}/assets?name=${marker}.txt`, { token: owner.token, body: `${marker} asset`, headers: { 'Content-Type': 'text/plain' } })).json.id as number;
+    const memory = (await ok('POST', `${base}/memory`, { kind: 'claim', subject: `${marker} subject`, fact: `${marker} fact` })).json.id as number;
+    return { name, headSha, pr, reviewId, run, workflowRun, nodeId, behavior: behaviors[0]!.key, group, hook, delivery, release, asset, memory, markers: [name, marker, collaborator.username] };
   }
 
   /** The concrete URL of a route spec for a fixture repository; fails on a path parameter it does not know. */
@@ -97,10 +115,18 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     const values: Record<string, string> = {
       owner: owner.username,
       repo: f.name,
-      username: p.startsWith('/users/') ? owner.username : collaborator.username,
+      // Site administration acts on a user of its own (the admin pass deletes it), never on the fixture's collaborator.
+      username: p.startsWith('/users/') ? owner.username : p.startsWith('/admin/users/') ? adminTarget.username : collaborator.username,
       number: p.includes('/runs/{number}') ? String(p.includes('/actions/') ? f.workflowRun : f.run) : String(f.pr),
-      id: p.includes('/graph/') ? String(f.nodeId) : p.includes('/run-groups/') ? String(f.group) : String(f.reviewId),
+      id: p.includes('/graph/') ? String(f.nodeId) : p.includes('/run-groups/') ? String(f.group) : p.includes('/memory/') ? String(f.memory) : String(f.reviewId),
       key: p.includes('/behaviors/') ? f.behavior : 'test',
+      name: 'bug',
+      hook_id: String(p.startsWith('/admin/hooks') ? adminHook.hook : f.hook),
+      delivery_id: String(p.startsWith('/admin/hooks') ? adminHook.delivery : f.delivery),
+      release_id: String(f.release),
+      asset_id: String(f.asset),
+      'tag+': `${f.name}-v1`,
+      assignee: collaborator.username,
       sha: f.headSha,
       'sha+': 'main',
       'branch+': 'main',
@@ -128,7 +154,12 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
   }
 
   /** Routes whose 404 is their answer, not a refusal (GitHub: GET …/merge is 404 while not merged). */
-  const answersWith404 = new Set(['GET /repos/{owner}/{repo}/pulls/{number}/merge']);
+  const answersWith404 = new Set([
+    'GET /repos/{owner}/{repo}/pulls/{number}/merge',
+    // GitHub: "Branch not protected" while no rule covers the branch.
+    'GET /repos/{owner}/{repo}/branches/{branch+}/protection',
+    'DELETE /repos/{owner}/{repo}/branches/{branch+}/protection',
+  ]);
 
   /**
    * Calls every route with `bearer` and compares the outcome class with `expectedOf`. A route refused
@@ -160,11 +191,14 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     server = await startTestServer(dialect);
     work = await tempDir();
     [owner, stranger, collaborator, siteAdmin] = await Promise.all([createTestUser(server), createTestUser(server), createTestUser(server), createTestUser(server, { admin: true, scopes: ['repo', 'admin'] })]);
+    adminTarget = await createTestUser(server);
     ownerNoScope = await token(owner, []);
     ownerAdminOnly = await token(owner, ['admin']);
     siteAdminOnly = await token(siteAdmin, ['admin']);
     siteAdminRepoOnly = await token(siteAdmin, ['repo']);
     priv = await setupRepo(`secret${process.pid}`, true);
+    const globalHook = (await api(server, 'POST', '/admin/hooks', { token: siteAdmin.token, body: { config: { url: 'http://93.184.215.14/global' } } })).json.id as number;
+    adminHook = { hook: globalHook, delivery: (await api(server, 'GET', `/admin/hooks/${globalHook}/deliveries`, { token: siteAdmin.token })).json[0].id as number };
     pub = await setupRepo(`open${process.pid}`, false);
   }, 120_000);
 

@@ -2,6 +2,7 @@ import type { Child, FC } from 'hono/jsx';
 import type { PageContext } from './context.ts';
 import { Avatar, CsrfField, FlashBanner } from './components.tsx';
 import { Icon, Logo } from './icons.tsx';
+import { HeaderSearch } from './searchBox.tsx';
 
 export interface LayoutProps {
   ctx: PageContext;
@@ -57,18 +58,22 @@ const TopBar: FC<{ ctx: PageContext }> = ({ ctx }) => (
         <Logo />
         <span class="brand-name">gitoku</span>
       </a>
+      <HeaderSearch ctx={ctx} />
       <nav class="topnav" aria-label="Main">
         {ctx.user ? (
           <>
             <a href="/" class="topnav-link">
               Dashboard
             </a>
+            <a href="/explore" class="topnav-link">
+              Explore
+            </a>
             <a href={`/${ctx.user.username}`} class="topnav-link hide-sm">
               Your repositories
             </a>
           </>
         ) : (
-          <a href="/" class="topnav-link">
+          <a href="/explore" class="topnav-link">
             Explore
           </a>
         )}
@@ -82,7 +87,7 @@ const TopBar: FC<{ ctx: PageContext }> = ({ ctx }) => (
             </a>
             <details class="menu">
               <summary class="menu-trigger" aria-label="Open user menu">
-                <Avatar name={ctx.user.username} size="sm" />
+                <Avatar name={ctx.user.username} size="sm" src={ctx.user.avatarUrl} />
                 <span class="caret" aria-hidden="true"></span>
               </summary>
               <div class="menu-panel" role="menu">
@@ -95,11 +100,14 @@ const TopBar: FC<{ ctx: PageContext }> = ({ ctx }) => (
                 <a class="menu-item" href="/-/new" role="menuitem">
                   <Icon name="plus" /> New repository
                 </a>
+                <a class="menu-item" href="/-/settings/profile" role="menuitem">
+                  <Icon name="gear" /> Settings
+                </a>
                 <a class="menu-item" href="/-/settings/tokens" role="menuitem">
                   <Icon name="key" /> Access tokens
                 </a>
                 {ctx.user.isAdmin && (
-                  <a class="menu-item" href="/-/admin/runners" role="menuitem">
+                  <a class="menu-item" href="/-/admin" role="menuitem">
                     <Icon name="server" /> Site administration
                   </a>
                 )}

@@ -6,8 +6,8 @@ import { processStats } from '../../../services/processStats.ts';
 
 /**
  * `GET /admin/stats` (issue 19): the answering process's memory and its bounded caches. Site
- * administrators only (with the admin scope on a token); everyone else gets 404, as for a page that
- * does not exist — the route reveals nothing about the server to them.
+ * administrators only (with the admin scope on a token): the registry refuses other tokens as on
+ * every admin route, and a non-administrator with the admin scope gets 404 — nothing about the server.
  */
 export function registerAdminStatsRoutes(api: ApiRegistry): void {
   api.add(
@@ -16,7 +16,7 @@ export function registerAdminStatsRoutes(api: ApiRegistry): void {
       path: '/admin/stats',
       summary: "This server process's memory (RSS, heap) and bounded caches (entries, weight, hits, misses)",
       tag: 'admin',
-      access: 'public',
+      access: 'admin',
       responses: { 200: { description: 'Process statistics' }, 404: { description: 'Not a site administrator', schema: errorSchema } },
     },
     async (c) => {

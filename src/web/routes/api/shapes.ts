@@ -4,7 +4,7 @@ import type { User } from '../../../db/schema.ts';
 import { repositoryNetworkPolicy, type RepositoryWithOwner } from '../../../services/repositories.ts';
 import { type RepoRole, roleToGithubPermissions } from '../../../domain/permissions.ts';
 import type { CommitSummary } from '../../../git/refs.ts';
-import { avatarPath } from '../../views/avatarSvg.ts';
+import { userAvatarPath } from '../../views/avatarSvg.ts';
 
 /** JSON shapes of the API, following GitHub's REST API field names. */
 
@@ -21,6 +21,10 @@ export const simpleUserSchema = z.object({
 export const userSchema = simpleUserSchema.extend({
   name: z.string().nullable(),
   email: z.string().nullable(),
+  bio: z.string().nullable(),
+  blog: z.string().nullable(),
+  location: z.string().nullable(),
+  suspended_at: z.string().nullable(),
   created_at: z.string(),
   updated_at: z.string(),
 });
@@ -56,14 +60,15 @@ export const errorSchema = z.object({ message: z.string() });
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
 
-export function simpleUserJson(app: AppContext, user: Pick<User, 'id' | 'username' | 'is_admin'>) {
+/** `avatar`: the uploaded avatar when the row carries it; without it the URL is the generated one, which redirects to an upload. */
+export function simpleUserJson(app: AppContext, user: Pick<User, 'id' | 'username' | 'is_admin'> & { avatar?: string | null }) {
   const base = app.config.baseUrl;
   return {
     login: user.username,
     id: user.id,
     type: 'User' as const,
     site_admin: user.is_admin === 1,
-    avatar_url: `${base}${avatarPath(user.username)}`,
+    avatar_url: `${base}${userAvatarPath(user)}`,
     html_url: `${base}/${encodeURIComponent(user.username)}`,
     url: `${base}/api/v1/users/${encodeURIComponent(user.username)}`,
   };
@@ -74,6 +79,10 @@ export function userJson(app: AppContext, user: User, showEmail: boolean) {
     ...simpleUserJson(app, user),
     name: user.full_name || null,
     email: showEmail ? user.email : null,
+    bio: user.bio || null,
+    blog: user.website || null,
+    location: user.location || null,
+    suspended_at: iso(user.suspended_at ?? null),
     created_at: iso(user.created_at)!,
     updated_at: iso(user.updated_at)!,
   };
@@ -96,7 +105,7 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     clone_url: `${base}/${fullName}.git`,
     default_branch: repo.default_branch,
     empty: repo.is_empty === 1,
-    archived: false,
+    archived: repo.archived === 1,
     created_at: iso(repo.created_at)!,
     updated_at: iso(repo.updated_at)!,
     pushed_at: iso(repo.pushed_at),
@@ -107,11 +116,11 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
   };
 }
 
-export function branchJson(app: AppContext, repo: RepositoryWithOwner, name: string, sha: string) {
+export function branchJson(app: AppContext, repo: RepositoryWithOwner, name: string, sha: string, isProtected = false) {
   return {
     name,
     commit: { sha, url: `${app.config.baseUrl}/api/v1/repos/${repo.owner_name}/${repo.name}/commits/${sha}` },
-    protected: false,
+    protected: isProtected,
   };
 }
 

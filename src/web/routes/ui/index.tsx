@@ -8,17 +8,27 @@ import { ErrorPage } from '../../views/pages/error.tsx';
 import { sentence } from '../../views/format.ts';
 import { pageContext, render } from './render.tsx';
 import { serveStatic } from './static.ts';
-import { serveAvatar } from './avatars.ts';
+import { serveAvatar, serveUploadedAvatar } from './avatars.ts';
 import { registerAuthRoutes } from './auth.tsx';
 import { registerTokenRoutes } from './tokens.tsx';
+import { AVATAR_FORM_LIMIT, AVATAR_FORM_PATH, registerSettingsRoutes } from './settings.tsx';
 import { registerRepoRoutes } from './repos.tsx';
 import { registerAdminRoutes } from './admin.tsx';
+import { registerWebhookPages } from './webhooks.tsx';
 import { registerRunPages } from './runs.tsx';
 import { registerCodeRoutes } from './code.tsx';
 import { registerPullRoutes } from './pulls.tsx';
+import { registerIssueRoutes } from './issues.tsx';
 import { registerAutomationRoutes } from './automation.tsx';
 import { registerGraphRoutes } from './graph.tsx';
 import { registerAgentPages } from './agents.tsx';
+import { isStreamedReleaseForm, registerReleasePages } from './releases.tsx';
+import { registerArchiveRoutes } from '../archives.ts';
+import { registerSearchPages } from './search.tsx';
+import { registerMemoryRoutes } from './memory.tsx';
+import { repositoryRedirects } from '../repositoryRedirects.ts';
+import { archivedGuard } from '../archivedGuard.ts';
+import { registerRepoSettingsRoutes } from './repoSettings.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -56,6 +66,7 @@ export function uiRoutes(): Hono<WebEnv> {
   // Static assets first: they need no identity, CSRF cookie or flash.
   ui.get('/-/static/:file', serveStatic);
   ui.get('/-/avatars/:file', serveAvatar);
+  ui.get('/-/avatars/u/:id{[0-9]{1,12}}/:file', serveUploadedAvatar);
 
   ui.use(
     '*',
@@ -71,29 +82,44 @@ export function uiRoutes(): Hono<WebEnv> {
       }
     }),
   );
-  ui.use(
-    '*',
-    uiOnly(
-      bodyLimit({
-        maxSize: FORM_BODY_LIMIT,
-        onError: (c) => renderError(c as Context<WebEnv>, 413, 'That form submission is too large.'),
-      }),
-    ),
-  );
+  const formLimit = bodyLimit({
+    maxSize: FORM_BODY_LIMIT,
+    onError: (c) => renderError(c as Context<WebEnv>, 413, 'That form submission is too large.'),
+  });
+  // The release forms stream their files to disk, with limits of their own (ui/releases.tsx), and
+  // check their CSRF field themselves: the CSRF middleware would read the whole body first.
+  const streamed = (c: Context<WebEnv>) => isStreamedReleaseForm(c.req.method, c.req.path);
+  // The avatar upload is a small file: a limit of its own (the service answers 413 past the exact size).
+  const avatarLimit = bodyLimit({ maxSize: AVATAR_FORM_LIMIT, onError: (c) => renderError(c as Context<WebEnv>, 413, 'That picture is too large (at most 1 MiB).') });
+  const isAvatarForm = (c: Context<WebEnv>) => c.req.method === 'POST' && c.req.path === AVATAR_FORM_PATH;
+  ui.use('*', uiOnly((c, next) => (streamed(c) ? next() : isAvatarForm(c) ? avatarLimit(c, next) : formLimit(c, next))));
   ui.use('*', uiOnly(sessionIdentity));
-  ui.use('*', uiOnly(csrfProtection({ onFailure: (c) => renderError(c, 403, 'The form was stale or did not come from this site. Go back, reload the page and try again.') })));
+  const csrf = csrfProtection({ onFailure: (c) => renderError(c, 403, 'The form was stale or did not come from this site. Go back, reload the page and try again.') });
+  ui.use('*', uiOnly((c, next) => (streamed(c) ? next() : csrf(c, next))));
+  // Old URLs of renamed or transferred repositories: a 404 under /{owner}/{old} becomes a redirect.
+  ui.use('*', uiOnly(repositoryRedirects('')));
+  // Archived repositories are read-only: changes under /{owner}/{repo} are refused (settings excepted).
+  ui.use('*', uiOnly(archivedGuard('')));
 
   registerAuthRoutes(ui);
   registerTokenRoutes(ui);
+  registerSettingsRoutes(ui);
   // Before the repository routes: /-/admin/… and /:owner/:repo/runs/… must not fall into their patterns.
   registerAdminRoutes(ui);
+  registerWebhookPages(ui);
   registerRunPages(ui);
   registerAutomationRoutes(ui);
   registerGraphRoutes(ui);
   registerAgentPages(ui);
+  registerSearchPages(ui); // /search, /explore before /:owner; /:owner/:repo/search
+  registerMemoryRoutes(ui);
+  registerArchiveRoutes(ui);
+  registerReleasePages(ui); // /:owner/:repo/releases/…, /tags
+  registerRepoSettingsRoutes(ui); // /:owner/:repo/settings/{rename,transfer,archive,branches}
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);
+  registerIssueRoutes(ui);
 
   // Nothing else matched: an HTML 404 for pages, the API's JSON shape for /api paths.
   ui.all('*', (c) => (isApiPath(c) ? c.json({ message: 'Not Found' }, 404) : renderError(c, 404)));

@@ -16,18 +16,26 @@ export interface RepoView {
   cloneUrl: string;
   /** Open pull requests (the tab's counter). */
   openPulls: number;
+  /** Open issues (the Issues tab's counter). */
+  openIssues?: number;
+  /** The viewer's role were the repository not archived (`role` is capped at read while it is). */
+  archivedRole?: RepoRole;
 }
 
-export type RepoTab = 'code' | 'commits' | 'branches' | 'tags' | 'pulls' | 'runs' | 'agents' | 'graph' | 'automation' | 'settings';
+export type RepoTab = 'code' | 'commits' | 'branches' | 'tags' | 'issues' | 'pulls' | 'runs' | 'agents' | 'memory' | 'graph' | 'automation' | 'settings';
 
 const canWrite = (role: RepoRole) => role === 'write' || role === 'admin';
+const CODE_PAGES = new Set<RepoTab>(['commits', 'branches', 'tags']);
 
 /** Title row and tabs shared by every repository page. */
 export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }> = ({ view, active, wide }) => {
   const { repo } = view;
   const base = `/${repo.owner_name}/${repo.name}`;
+  // Commits, branches and tags belong to the code, as on GitHub: the Code tab stays lit on their pages
+  // (the repository home links to them), which keeps the tab row short enough for one line.
+  const current = (key: RepoTab) => active === key || (key === 'code' && CODE_PAGES.has(active));
   const tab = (key: RepoTab, href: string, icon: IconName, label: string, counter?: number) => (
-    <a href={href} class={active === key ? 'tab active' : 'tab'} aria-current={active === key ? 'page' : undefined}>
+    <a href={href} class={current(key) ? 'tab active' : 'tab'} aria-current={current(key) ? 'page' : undefined}>
       <Icon name={icon} /> {label}
       {counter !== undefined && counter > 0 ? <span class="counter">{counter}</span> : null}
     </a>
@@ -50,24 +58,28 @@ export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }>
         </div>
         <nav class="tabs" aria-label="Repository">
           {tab('code', base, 'code', 'Code')}
-          {repo.is_empty !== 1 && tab('commits', `${base}/commits/${encodePath(repo.default_branch)}`, 'history', 'Commits')}
-          {repo.is_empty !== 1 && tab('branches', `${base}/branches`, 'branch', 'Branches')}
-          {repo.is_empty !== 1 && tab('tags', `${base}/tags`, 'tag', 'Tags')}
+          {tab('issues', `${base}/issues`, 'issueOpen', 'Issues', view.openIssues)}
           {tab('pulls', `${base}/pulls`, 'pull', 'Pull requests', view.openPulls)}
           {tab('runs', `${base}/runs`, 'sparkle', 'Tasks')}
           {tab('agents', `${base}/agents`, 'robot', 'Agents')}
+          {tab('memory', `${base}/memory`, 'book', 'Memory')}
           {tab('graph', `${base}/graph`, 'graph', 'Graph')}
           {tab('automation', `${base}/automation`, 'play', 'Automation')}
-          {view.role === 'admin' && tab('settings', `${base}/settings`, 'gear', 'Settings')}
+          {(view.role === 'admin' || view.archivedRole === 'admin') && tab('settings', `${base}/settings`, 'gear', 'Settings')}
         </nav>
+        {repo.archived === 1 && (
+          <div class="flash flash-warning archived-banner" role="status">
+            <Icon name="lock" /> This repository has been archived by the owner. It is now read-only.
+          </div>
+        )}
       </div>
     </div>
   );
 };
 
 /** Repository pages put the header full-width above the content. */
-export const RepoLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; children?: Child; wide?: boolean }> = ({ ctx, view, title, active, children, wide }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={wide} />} size={wide ? 'wide' : 'default'}>
+export const RepoLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; children?: Child; wide?: boolean; head?: Child }> = ({ ctx, view, title, active, children, wide, head }) => (
+  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={wide} />} size={wide ? 'wide' : 'default'} head={head}>
     {children}
   </Layout>
 );
@@ -78,6 +90,8 @@ export interface RepoHomeBrowse {
   tree: TreeView;
   readmeHtml: string | null;
   latestStatus: StatusState | null;
+  /** Set when some entries' last commits are still being computed (see FileTable). */
+  lastCommitsUrl?: string | null;
 }
 
 export const RepoHomePage: FC<{ ctx: PageContext; view: RepoView; browse: RepoHomeBrowse | null }> = ({ ctx, view, browse }) => {
@@ -111,6 +125,12 @@ export const RepoHomePage: FC<{ ctx: PageContext; view: RepoView; browse: RepoHo
               </li>
             )}
             <li>
+              <Icon name="book" />
+              <a href={`/${repo.owner_name}/${repo.name}/releases`} class="muted-link" id="releases-link">
+                Releases
+              </a>
+            </li>
+            <li>
               <Icon name="clock" /> Created {shortDate(repo.created_at)}
             </li>
           </ul>
@@ -141,8 +161,16 @@ const CodeView: FC<{ view: RepoView; browse: RepoHomeBrowse }> = ({ view, browse
           <Icon name="tag" /> <strong>{browse.refs.tags.length}</strong> {browse.refs.tags.length === 1 ? 'tag' : 'tags'}
         </a>
         <CloneBox view={view} />
+        <span class="btn-group archive-buttons" role="group" aria-label="Download the source">
+          <a class="btn btn-sm" href={`${base}/archive/${encodePath(browse.ref)}.zip`} id="download-zip" title={`Download ${browse.ref} as a ZIP archive`} download>
+            <Icon name="download" /> ZIP
+          </a>
+          <a class="btn btn-sm" href={`${base}/archive/${encodePath(browse.ref)}.tar.gz`} id="download-tar" title={`Download ${browse.ref} as a tar.gz archive`} download>
+            tar.gz
+          </a>
+        </span>
       </div>
-      <FileTable repo={repo} refName={browse.ref} path="" entries={browse.tree.entries} latest={browse.tree.latest} latestStatus={browse.latestStatus} />
+      <FileTable repo={repo} refName={browse.ref} path="" entries={browse.tree.entries} latest={browse.tree.latest} latestStatus={browse.latestStatus} lastCommitsUrl={browse.lastCommitsUrl} />
       {browse.tree.readme && <Readme name={browse.tree.readme.name} html={browse.readmeHtml} text={browse.tree.readme.text} />}
     </>
   );
