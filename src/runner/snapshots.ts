@@ -151,7 +151,7 @@ export class SnapshotStore {
   private async recover(): Promise<void> {
     for (const entry of await readdir(join(this.root, 'workspaces')).catch(() => [] as string[])) {
       const tree = join(this.root, 'workspaces', entry, 'tree');
-      if ((await run('umount', [tree])).code !== 0) await run('umount', ['-l', tree]);
+      await unmount(tree);
       await rm(join(this.root, 'workspaces', entry), { recursive: true, force: true });
     }
     const saved = await readFile(join(this.root, 'index.json'), 'utf8').then(
@@ -248,15 +248,10 @@ export class SnapshotStore {
         await this.mount(ws);
       }
     } else {
-      const tmp = `${this.layerDir(layer)}.partial`;
-      await mkdir(tmp, { recursive: true });
-      try {
+      await this.writeLayer(layer, async (tmp) => {
+        await mkdir(tmp, { recursive: true });
         for (const part of SNAPSHOT_PARTS) await must('cp', ['-a', '--reflink=auto', '--', join(ws.tree, part), tmp]);
-        await rename(tmp, this.layerDir(layer));
-      } catch (err) {
-        await rm(tmp, { recursive: true, force: true });
-        throw err;
-      }
+      });
       mode = 'copy';
     }
     const at = new Date().toISOString();
@@ -302,20 +297,17 @@ export class SnapshotStore {
     const layers = [...snapshot.layers];
     const layer = `l${randomBytes(8).toString('hex')}`;
     const view = join(this.root, 'workspaces', `squash-${layer}`);
-    const tmp = `${this.layerDir(layer)}.partial`;
     await mkdir(view, { recursive: true });
     try {
-      // Only lower layers: a read-only overlay, the merged view of the chain.
-      await must('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${layers.map((l) => this.layerDir(l)).join(':')}`, view]);
-      try {
-        await must('cp', ['-a', '--reflink=auto', '--', view, tmp]);
-      } finally {
-        if ((await run('umount', [view])).code !== 0) await run('umount', ['-l', view]);
-      }
-      await rename(tmp, this.layerDir(layer));
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
+      await this.writeLayer(layer, async (tmp) => {
+        // Only lower layers: a read-only overlay, the merged view of the chain.
+        await must('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${layers.map((l) => this.layerDir(l)).join(':')}`, view]);
+        try {
+          await must('cp', ['-a', '--reflink=auto', '--', view, tmp]);
+        } finally {
+          await unmount(view);
+        }
+      });
     } finally {
       await rm(view, { recursive: true, force: true });
     }
@@ -342,14 +334,7 @@ export class SnapshotStore {
     if (this.mode !== 'overlay' || ws.layers.length >= MAX_LAYERS) return null;
     const id = `s${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
     const layer = `l${randomBytes(8).toString('hex')}`;
-    const tmp = `${this.layerDir(layer)}.partial`;
-    try {
-      await must('cp', ['-a', '--reflink=auto', '--', join(ws.root, 'upper'), tmp]);
-      await rename(tmp, this.layerDir(layer));
-    } catch (err) {
-      await rm(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    await this.writeLayer(layer, (tmp) => must('cp', ['-a', '--reflink=auto', '--', join(ws.root, 'upper'), tmp]).then(() => undefined));
     const at = new Date().toISOString();
     const info: SnapshotInfo = { id, mode: 'overlay', bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers: [layer, ...ws.layers], created_at: at, last_used_at: at };
     this.index.set(id, info);
@@ -358,6 +343,21 @@ export class SnapshotStore {
     await this.collect();
     this.squashLater(info);
     return info;
+  }
+
+  /**
+   * Makes a new layer: `fill` writes it under a `.partial` name, renamed into place only once whole
+   * (the index never names a half layer; `.partial` leftovers of a killed runner are removed on open).
+   */
+  private async writeLayer(layer: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+    const tmp = `${this.layerDir(layer)}.partial`;
+    try {
+      await fill(tmp);
+      await rename(tmp, this.layerDir(layer));
+    } catch (err) {
+      await rm(tmp, { recursive: true, force: true });
+      throw err;
+    }
   }
 
   private async touch(id: string): Promise<void> {
@@ -371,7 +371,7 @@ export class SnapshotStore {
   async release(ws: StoreWorkspace): Promise<void> {
     this.live.delete(ws);
     if (this.mode === 'overlay') {
-      if ((await run('umount', [ws.tree])).code !== 0) await run('umount', ['-l', ws.tree]);
+      await unmount(ws.tree);
     }
     await rm(ws.root, { recursive: true, force: true });
     await this.collect();
@@ -433,10 +433,15 @@ async function takeLock(lock: string): Promise<boolean> {
   return false;
 }
 
+/** Unmounts, lazily when the mount is busy (a process of a killed runner may still hold it). */
+async function unmount(path: string): Promise<void> {
+  if ((await run('umount', [path])).code !== 0) await run('umount', ['-l', path]);
+}
+
 async function removeStore(root: string): Promise<void> {
   for (const entry of await readdir(join(root, 'workspaces')).catch(() => [] as string[])) {
     const tree = join(root, 'workspaces', entry, 'tree');
-    if ((await run('umount', [tree])).code !== 0) await run('umount', ['-l', tree]);
+    await unmount(tree);
   }
   await rm(root, { recursive: true, force: true });
 }
