@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type Benchmark, type BenchCheck, check, Cleanup, log, median, printTable } from './lib.ts';
 import { api, createTestUser, startTestServer } from '../test/helpers/server.ts';
 import { startInProcessRunner } from '../test/helpers/runner.ts';
-import { createPushedRepo, scriptPrompt, waitFor } from '../test/helpers/scriptedRuns.ts';
+import { createPushedRepo, scriptPrompt, waitForRun } from '../test/helpers/scriptedRuns.ts';
 
 const SETUP = 'npm ci --ignore-scripts --no-audit --no-fund';
 const FIRST_STEP = 'first-agent-step';
@@ -46,11 +46,7 @@ export const forks: Benchmark = {
     const name = `${owner.username}/forkbench`;
 
     const trace = async (n: number) => (await api(server, 'GET', `/repos/${name}/runs/${n}/events`, { token: owner.token })).json.events as TraceRow[];
-    const finished = (n: number, timeoutMs: number) =>
-      waitFor(async () => {
-        const r = await api(server, 'GET', `/repos/${name}/runs/${n}`, { token: owner.token });
-        return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? r.json : null;
-      }, timeoutMs);
+    const finished = (n: number, timeoutMs: number) => waitForRun(server, owner, name, n, timeoutMs);
     /** Milliseconds from `requested` to the server's record of the agent's first step (the stored time, to the millisecond). */
     const toFirstStep = async (n: number, requested: number) => {
       const run = await server.app.db.selectFrom('prompt_pull_request_jobs').select('id').where('number', '=', n).executeTakeFirstOrThrow();

@@ -4,7 +4,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { browserUnavailableReason, launchBrowser, openPage, screenshot, signInAs, textOf } from '../helpers/browser.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
-import { createPushedRepo, runScripted, scriptPrompt as script, waitFor, type PushedRepo } from '../helpers/scriptedRuns.ts';
+import { createPushedRepo, runScripted, scriptPrompt as script, waitForRun, type PushedRepo } from '../helpers/scriptedRuns.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
 
 const skipReason = browserUnavailableReason() ?? (existsSync('/usr/bin/bwrap') ? null : 'bubblewrap is not installed');
@@ -75,10 +75,7 @@ describe.skipIf(!!skipReason)('a real warm fork from the browser', () => {
     await page.locator('#step-2-prompt').fill(script('run test -d node_modules/ms && node -e "console.log(require(\'ms\')(60000))"\nrun test -f one.txt && test ! -f two.txt\nwrite three.txt\nthree\nend\nsay forked warm'));
     await Promise.all([page.waitForURL(/\/runs\/\d+$/), page.click('#step-2 button[type=submit]')]);
     const forkNumber = Number(page.url().split('/').pop());
-    const forked = await waitFor(async () => {
-      const r = await api(server, 'GET', `/repos/${name()}/runs/${forkNumber}`, { token: owner.token });
-      return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? r.json : null;
-    }, 60_000);
+    const forked = await waitForRun(server, owner, name(), forkNumber, 60_000);
     const forkTrace = await trace(forkNumber);
     expect(forked.status, forkTrace).toBe('succeeded');
     expect(forked.workspace_start).toBe('warm');

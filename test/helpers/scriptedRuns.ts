@@ -44,14 +44,21 @@ export interface FinishedRun {
   commit_sha: string;
   compare_branch: string;
   pull_request: { number: number } | null;
+  /** 'warm' (booted from a snapshot) or 'cold'; null before the workspace was prepared. */
+  workspace_start: 'warm' | 'cold' | null;
 }
 
 /** Starts a run of the scripted agent on owner/name and waits until it has finished. */
 export async function runScripted(server: TestServer, owner: TestUser, repo: string, prompt: string, extra: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<FinishedRun> {
   const res = await api(server, 'POST', `/repos/${repo}/runs`, { token: owner.token, body: { prompt, ...extra } });
   if (res.status !== 201) throw new Error(`starting a run: ${res.status} ${res.text}`);
+  return waitForRun(server, owner, repo, res.json.number, timeoutMs);
+}
+
+/** Waits until run `number` of `repo` has ended (succeeded, failed or cancelled) and returns it. */
+export function waitForRun(server: TestServer, owner: TestUser, repo: string, number: number, timeoutMs = 30_000): Promise<FinishedRun> {
   return waitFor(async () => {
-    const r = await api(server, 'GET', `/repos/${repo}/runs/${res.json.number}`, { token: owner.token });
+    const r = await api(server, 'GET', `/repos/${repo}/runs/${number}`, { token: owner.token });
     return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? (r.json as FinishedRun) : null;
   }, timeoutMs);
 }

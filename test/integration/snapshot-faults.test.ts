@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
-import { createPushedRepo, runScripted, scriptPrompt as script, waitFor, type PushedRepo } from '../helpers/scriptedRuns.ts';
+import { createPushedRepo, runScripted, scriptPrompt as script, waitForRun, type PushedRepo } from '../helpers/scriptedRuns.ts';
 import { createEmbeddedRunner } from '../../src/services/runners.ts';
 import { RunnerClient } from '../../src/runner/client.ts';
 import { JobRunner } from '../../src/runner/runner.ts';
@@ -72,10 +72,7 @@ describe.skipIf(!possible)('a disk that fills while snapshotting', () => {
     for (const layer of store.get(step0.snapshot!.id)!.layers) await rm(join(store.root, 'layers', layer), { recursive: true, force: true });
     const fork = await api(server, 'POST', `/repos/${owner.username}/full/runs/${run.number}/forks`, { token: owner.token, body: { step: 0, prompt: script('run test -f README.md && test ! -f big.bin\nsay cold but fine') } });
     expect(fork.status, fork.text).toBe(201);
-    const forked = await waitFor(async () => {
-      const r = await api(server, 'GET', `/repos/${owner.username}/full/runs/${fork.json.number}`, { token: owner.token });
-      return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? r.json : null;
-    });
+    const forked = await waitForRun(server, owner, `${owner.username}/full`, fork.json.number);
     const forkTrace = ((await api(server, 'GET', `/repos/${owner.username}/full/runs/${fork.json.number}/events`, { token: owner.token })).json.events as { data: { message?: string } }[]).map((e) => e.data.message ?? '').join('\n');
     expect(forked.status, forkTrace).toBe('succeeded');
     expect(forked.workspace_start).toBe('cold');

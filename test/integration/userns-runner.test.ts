@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { testDialects } from '../helpers/databases.ts';
 import { startRunnerProcess, type RunnerProcess } from '../helpers/runner.ts';
-import { createPushedRepo, runScripted, scriptPrompt as script, waitFor, type PushedRepo } from '../helpers/scriptedRuns.ts';
+import { createPushedRepo, runScripted, scriptPrompt as script, waitForRun, type PushedRepo } from '../helpers/scriptedRuns.ts';
 import { userNamespaceOverlayWorks } from '../../src/runner/userNamespace.ts';
 
 /**
@@ -65,10 +65,7 @@ describe.skipIf(!possible).each(testDialects().slice(0, 1))('an unprivileged run
 
     const fork = await api(server, 'POST', `/repos/${name()}/runs/${first.number}/forks`, { token: owner.token, body: { step: 1, prompt: script('run test -f a.txt && test ! -f b.txt && test -f node_modules/dep/index.js\nsay forked') } });
     expect(fork.status, fork.text).toBe(201);
-    const forked = await waitFor(async () => {
-      const r = await api(server, 'GET', `/repos/${name()}/runs/${fork.json.number}`, { token: owner.token });
-      return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? r.json : null;
-    });
+    const forked = await waitForRun(server, owner, name(), fork.json.number);
     const forkTrace = await trace(fork.json.number);
     expect(forked.status, forkTrace).toBe('succeeded');
     expect(forked.workspace_start).toBe('warm');
@@ -79,10 +76,7 @@ describe.skipIf(!possible).each(testDialects().slice(0, 1))('an unprivileged run
     runner = await startRunnerProcess(server, 'nobody-runner-again', { uid: NOBODY, env: { HOME: home, GITOKU_SNAPSHOT_DIR: join(home, 'snapshots') } });
     const again = await api(server, 'POST', `/repos/${name()}/runs/${first.number}/forks`, { token: owner.token, body: { step: 1, prompt: script('run test -f a.txt && test ! -f b.txt\nsay again') } });
     expect(again.status, again.text).toBe(201);
-    const afterRestart = await waitFor(async () => {
-      const r = await api(server, 'GET', `/repos/${name()}/runs/${again.json.number}`, { token: owner.token });
-      return ['succeeded', 'failed', 'cancelled'].includes(r.json.status) ? r.json : null;
-    });
+    const afterRestart = await waitForRun(server, owner, name(), again.json.number);
     expect(afterRestart.status, await trace(again.json.number)).toBe('succeeded');
     expect(afterRestart.workspace_start, (await trace(again.json.number)) + runner.output()).toBe("warm");
   }, 120_000);
