@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
@@ -68,6 +69,27 @@ function run(command: string, args: string[]): Promise<{ code: number; stderr: s
     child.on('error', (err) => resolve({ code: 127, stdout, stderr: stderr + err.message }));
     child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
+}
+
+const BWRAP = '/usr/bin/bwrap';
+
+/**
+ * `cp -a src/. dst` of a directory a running agent may be changing meanwhile. cp opens what it copies by
+ * path, so an agent swapping a directory for a symlink between cp's listing and its open would have the
+ * runner copy a host file (say /etc/shadow) into a layer a fork then boots with. The copy therefore
+ * runs in a mount namespace holding only the two directories and the system's read-only /usr: a link
+ * resolves to nothing of the host's. No user namespace, so whiteouts, owners and the overlay's xattrs
+ * are kept (as root: trusted.overlay.*; in the runner's own user namespace: user.overlay.*).
+ */
+export async function copyWhileChanging(src: string, dst: string): Promise<void> {
+  await mkdir(dst);
+  if (!existsSync(BWRAP)) {
+    // Without bubblewrap the agents themselves run unconfined: there is nothing left to keep them from.
+    await must('cp', ['-a', '--reflink=auto', '--', `${src}/.`, dst]);
+    return;
+  }
+  const system = ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', ...(existsSync('/usr/lib64') ? ['--symlink', 'usr/lib64', '/lib64'] : [])];
+  await must(BWRAP, ['--die-with-parent', '--unshare-pid', '--unshare-ipc', '--unshare-net', '--unshare-uts', '--new-session', ...system, '--ro-bind', src, '/src', '--bind', dst, '/dst', '--', '/usr/bin/cp', '-a', '--reflink=auto', '--', '/src/.', '/dst']);
 }
 
 async function must(command: string, args: string[]): Promise<string> {
@@ -334,7 +356,7 @@ export class SnapshotStore {
     if (this.mode !== 'overlay' || ws.layers.length >= MAX_LAYERS) return null;
     const id = `s${Date.now().toString(36)}${randomBytes(5).toString('hex')}`;
     const layer = `l${randomBytes(8).toString('hex')}`;
-    await this.writeLayer(layer, (tmp) => must('cp', ['-a', '--reflink=auto', '--', join(ws.root, 'upper'), tmp]).then(() => undefined));
+    await this.writeLayer(layer, (tmp) => copyWhileChanging(join(ws.root, 'upper'), tmp));
     const at = new Date().toISOString();
     const info: SnapshotInfo = { id, mode: 'overlay', bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers: [layer, ...ws.layers], created_at: at, last_used_at: at };
     this.index.set(id, info);

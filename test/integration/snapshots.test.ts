@@ -216,3 +216,62 @@ describe.each(modes)('snapshot store (%s)', (mode) => {
     }
   }, 60_000);
 });
+
+// A live snapshot copies the upper directory while the agent goes on. An agent that swaps a directory
+// for a symlink to a host directory just after the copy has listed it must never get a host file
+// copied into a layer (which a fork would then boot with).
+describe.runIf(root && existsSync('/usr/bin/bwrap'))('live snapshots of a hostile workspace', () => {
+  let base: string;
+  let store: SnapshotStore;
+  let host: string;
+  const FILES = 2000;
+
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'gitoku-snap-'));
+    host = await mkdtemp(join(tmpdir(), 'gitoku-host-'));
+    for (let i = 0; i < FILES; i++) await writeFile(join(host, `f${i}`), 'HOST-SECRET\n');
+    store = await SnapshotStore.open(base, { quotaBytes: 1024 ** 3, retentionMs: 3_600_000, mode: 'overlay' });
+  });
+
+  afterEach(async () => {
+    await store?.close();
+    await rm(base, { recursive: true, force: true });
+    await rm(host, { recursive: true, force: true });
+  });
+
+  it('never copies a host file through a directory swapped for a symlink mid-copy', async () => {
+    const ws = await store.provision();
+    const work = join(ws.tree, 'work');
+    // The agent's directory holds the host directory's names; once the copy has begun on it (its
+    // first files appear in the half-made layer), the directory becomes a symlink to the host's.
+    const script = `
+import glob, os, sys
+work, host, base, files = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+os.makedirs(os.path.join(work, 'd'))
+for i in range(files):
+    open(os.path.join(work, 'd', 'f%d' % i), 'w').write('agent\\n')
+print('ready', flush=True)
+while not glob.glob(os.path.join(base, '*', 'layers', '*.partial', 'work', 'd', 'f*')):
+    pass
+os.rename(os.path.join(work, 'd'), os.path.join(work, 'd.real'))
+os.symlink(host, os.path.join(work, 'd'))
+print('swapped', flush=True)
+`;
+    const swapper = spawn('python3', ['-c', script, work, host, base, String(FILES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let said = '';
+    swapper.stdout!.on('data', (d) => (said += d));
+    try {
+      while (!said.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+      // The copy may fail (a file vanished under it): the checkpoint then keeps its code only. Fine.
+      await store.snapshotLive(ws).catch(() => null);
+    } finally {
+      swapper.kill('SIGKILL');
+    }
+    expect(said).toContain('swapped');
+    const grep = spawn('grep', ['-rl', 'HOST-SECRET', base], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let found = '';
+    grep.stdout!.on('data', (d) => (found += d));
+    await new Promise((resolve) => grep.on('close', resolve));
+    expect(found).toBe('');
+  }, 60_000);
+});
