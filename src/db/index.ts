@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import pg from 'pg';
 import type { Database } from './schema.ts';
 import type { Dialect } from './migrationHelpers.ts';
 import { migrateToLatest } from './migrate.ts';
@@ -30,6 +29,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   let sqliteConnection: SqliteDatabase.Database | null = null;
   if (opts.databaseUrl) {
     // Keep int8 (count(*), bigserial) as JS numbers: ids and counts stay far below 2^53.
+    // Loaded only for PostgreSQL (~150 ms of imports a SQLite server never needs).
+    const { default: pg } = await import('pg');
     pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: 10 });
     // An idle connection that PostgreSQL terminates (restart, pg_terminate_backend, a closing pool's

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Config } from '../config/index.ts';
 import { type DatabaseHandle, type Db, openDatabase } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
@@ -159,7 +159,8 @@ export async function createAppContext(config: Config): Promise<AppContext> {
  * transaction); this connection turns those into the same in-process 'jobs' signal SQLite uses.
  */
 async function listenForNotifications(url: string, signals: EventEmitter): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({ connectionString: url });
   await client.connect();
   client.on('notification', (msg) => {
     if (msg.channel === 'gitoku_jobs') signals.emit('jobs');

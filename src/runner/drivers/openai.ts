@@ -1,5 +1,5 @@
 import { confinedComponents, deleteConfinedFile, listConfinedTree, readConfinedFile, WorkspaceMissingError, WorkspacePathError, writeConfinedFile } from '../workspaceFs.ts';
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { ChatCompletionFunctionTool, ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AgentFailure, type AgentDriver, type DriverContext, type DriverResult } from './types.ts';
 import { processEnvironment, remaining, tail } from './process.ts';
@@ -97,7 +97,9 @@ export const openaiDriver: AgentDriver = {
     const maxSteps = Number(ctx.env.GITOKU_DRIVER_MAX_STEPS) || 50;
     const budget = Number(ctx.env.GITOKU_DRIVER_TOKEN_BUDGET) || 2_000_000;
     if (!ctx.model || ctx.model === 'default') throw new AgentFailure('the openai driver needs a model name (GITOKU_OPENAI_MODELS)');
-    const client = new OpenAI({ apiKey: ctx.env.GITOKU_DRIVER_API_KEY || 'none', baseURL, maxRetries: 2 });
+    // Loaded on first use: the SDK costs ~150 ms to import, which every server start would pay otherwise.
+    const { default: OpenAISdk } = await import('openai');
+    const client = new OpenAISdk({ apiKey: ctx.env.GITOKU_DRIVER_API_KEY || 'none', baseURL, maxRetries: 2 });
     const endpoint = baseURL ?? 'the OpenAI API';
     const root = ctx.workspace.dir;
     const viewRoot = ctx.workspace.view.dir;
@@ -249,7 +251,7 @@ export const openaiDriver: AgentDriver = {
         }
       } catch (err) {
         if (!ctx.signal.aborted && Date.now() >= deadline - 50) throw new AgentFailure(`timed out after ${Math.round(ctx.timeoutMs / 1000)} s waiting for the model endpoint (${endpoint})`);
-        throw describeError(err, ctx, endpoint);
+        throw describeError(err, ctx, endpoint, OpenAISdk);
       } finally {
         clearTimeout(timer);
         ctx.signal.removeEventListener('abort', onCancel);
@@ -286,12 +288,12 @@ export const openaiDriver: AgentDriver = {
 };
 
 /** A model-endpoint failure as a reason a person can act on. */
-function describeError(err: unknown, ctx: DriverContext, endpoint: string): Error {
+function describeError(err: unknown, ctx: DriverContext, endpoint: string, sdk: typeof OpenAI): Error {
   if (err instanceof AgentFailure) return err;
   if (ctx.signal.aborted) return new AgentFailure('cancelled');
-  if (err instanceof OpenAI.APIUserAbortError || err instanceof OpenAI.APIConnectionTimeoutError) return new AgentFailure(`timed out waiting for the model endpoint (${endpoint})`);
-  if (err instanceof OpenAI.APIConnectionError) return new AgentFailure(`could not reach the model endpoint ${endpoint}: ${rootCause(err)}`);
-  if (err instanceof OpenAI.APIError) return new AgentFailure(`the model endpoint ${endpoint} answered HTTP ${err.status ?? '?'}: ${err.message}`);
+  if (err instanceof sdk.APIUserAbortError || err instanceof sdk.APIConnectionTimeoutError) return new AgentFailure(`timed out waiting for the model endpoint (${endpoint})`);
+  if (err instanceof sdk.APIConnectionError) return new AgentFailure(`could not reach the model endpoint ${endpoint}: ${rootCause(err)}`);
+  if (err instanceof sdk.APIError) return new AgentFailure(`the model endpoint ${endpoint} answered HTTP ${err.status ?? '?'}: ${err.message}`);
   return new AgentFailure(`the model stream from ${endpoint} failed: ${(err as Error).message}`);
 }
 

@@ -1,4 +1,5 @@
-import hljs from 'highlight.js/lib/common';
+import { createRequire } from 'node:module';
+import type { HLJSApi } from 'highlight.js';
 import { LruCache } from '../../git/lru.ts';
 
 /**
@@ -6,6 +7,12 @@ import { LruCache } from '../../git/lru.ts';
  * `<span class="hljs-…">` and text that highlight.js (or escapeHtml, for plain text) has escaped:
  * this module is the one place besides renderMarkdown whose output pages insert as HTML.
  */
+
+/** highlight.js, loaded on the first highlighted page (~350 ms of imports a server start, a CLI call or a runner never needs). */
+let loaded: HLJSApi | null = null;
+function hljs(): HLJSApi {
+  return (loaded ??= createRequire(import.meta.url)('highlight.js/lib/common') as HLJSApi);
+}
 
 const BY_EXTENSION: Record<string, string> = {
   ts: 'typescript', tsx: 'typescript', mts: 'typescript', cts: 'typescript',
@@ -33,7 +40,7 @@ export function languageFor(path: string): string | null {
   const dot = name.lastIndexOf('.');
   if (dot < 0) return null;
   const lang = BY_EXTENSION[name.slice(dot + 1)];
-  return lang && hljs.getLanguage(lang) ? lang : null;
+  return lang && hljs().getLanguage(lang) ? lang : null;
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -88,7 +95,7 @@ export function highlightLines(text: string, language: string | null, cacheKey?:
   if (!language || body.length > MAX_HIGHLIGHT_BYTES || lineCount > MAX_HIGHLIGHT_LINES) {
     lines = body.split('\n').map((l) => escapeHtml(l.endsWith('\r') ? l.slice(0, -1) : l));
   } else {
-    const html = hljs.highlight(body.replace(/\r\n/g, '\n'), { language, ignoreIllegals: true }).value;
+    const html = hljs().highlight(body.replace(/\r\n/g, '\n'), { language, ignoreIllegals: true }).value;
     lines = splitHighlighted(html);
   }
   if (body.length === 0) lines = [];
