@@ -30,6 +30,8 @@ export interface RunnerOptions {
 }
 
 const FIRST_BACKOFF_MS = 500;
+/** The longest a running job goes without a heartbeat: how long a Cancel may take to reach it. */
+const CANCEL_LATENCY_MS = 2_000;
 /** How often the heartbeat loop looks for jobs whose beat is due. */
 const HEARTBEAT_TICK_MS = 250;
 
@@ -49,7 +51,7 @@ export class JobRunner {
   private readonly slots: Promise<void>[] = [];
   /** Executions in flight (each holds one of `concurrency` slots). */
   private readonly executions = new Set<Promise<void>>();
-  /** When each running job's next heartbeat is due, and its interval (a third of its lease). */
+  /** When each running job's next heartbeat is due, and its interval (a third of its lease, at most CANCEL_LATENCY_MS). */
   private readonly beats = new Map<number, { due: number; interval: number }>();
   private slotFreed: (() => void) | null = null;
   private readonly pollAbort = new AbortController();
@@ -226,7 +228,9 @@ export class JobRunner {
   private async execute(job: ClaimedJob): Promise<void> {
     const abort = new AbortController();
     this.active.set(job.id, abort);
-    const interval = Math.max(1000, Math.floor(job.lease_ms / 3));
+    // A third of the lease keeps it, but the beat is also how a cancellation reaches the job: at most
+    // CANCEL_LATENCY_MS apart (all running jobs beat in one request, so this costs one request a tick).
+    const interval = Math.max(500, Math.min(CANCEL_LATENCY_MS, Math.floor(job.lease_ms / 3)));
     this.beats.set(job.id, { due: Date.now() + interval, interval });
     try {
       this.log(`job ${job.id} (${job.kind}, attempt ${job.attempt}) started`);
