@@ -23,6 +23,7 @@ import * as runnerSnapshotIndex from './migrations/0021_runner_snapshot_index.ts
 import * as repositorySettings from './migrations/0022_repository_settings.ts';
 import * as accounts from './migrations/0023_accounts.ts';
 import * as queueIndexes from './migrations/0024_queue_indexes.ts';
+import * as memoryRetrieval from './migrations/0025_memory_retrieval.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -51,6 +52,7 @@ const migrations: Record<string, MigrationModule> = {
   '0022_repository_settings': repositorySettings,
   '0023_accounts': accounts,
   '0024_queue_indexes': queueIndexes,
+  '0025_memory_retrieval': memoryRetrieval,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -90,9 +90,9 @@ export function taskPaths(text: string, max = 50): string[] {
   return [...out];
 }
 
-/** The cited text of a file: lines start..end (1-based, inclusive), or null when the file is shorter. */
-export function citedLines(content: string, start: number, end: number): string | null {
-  const lines = splitLines(content);
+/** The cited text of a file (its text or its lines): lines start..end (1-based, inclusive), or null when the file is shorter. */
+export function citedLines(content: string | string[], start: number, end: number): string | null {
+  const lines = typeof content === 'string' ? splitLines(content) : content;
   if (start < 1 || end < start || end > lines.length) return null;
   return lines.slice(start - 1, end).join('\n');
 }
@@ -112,8 +112,26 @@ export function hashLines(text: string): string {
  * Where the cited lines are in `content`: at their place (same lines hash the same), or moved (the same
  * run of lines found elsewhere — the nearest occurrence to the old place), or gone (null).
  */
-export function locateCitation(content: string, c: { start_line: number; end_line: number; content_hash: string; text: string }): { start_line: number; end_line: number; moved: boolean } | null {
-  const lines = splitLines(content);
+export function locateCitation(content: string, c: CitationToLocate): LocatedCitation | null {
+  return locateCitationInLines(splitLines(content), c);
+}
+
+export interface CitationToLocate {
+  start_line: number;
+  end_line: number;
+  content_hash: string;
+  /** The cited lines as they were (to find them when they moved); '' when unknown. */
+  text: string;
+}
+
+export interface LocatedCitation {
+  start_line: number;
+  end_line: number;
+  moved: boolean;
+}
+
+/** locateCitation on a file already split into lines (splitLines). */
+export function locateCitationInLines(lines: string[], c: CitationToLocate): LocatedCitation | null {
   const span = c.end_line - c.start_line + 1;
   if (c.end_line <= lines.length && hashLines(lines.slice(c.start_line - 1, c.end_line).join('\n')) === c.content_hash) return { start_line: c.start_line, end_line: c.end_line, moved: false };
   if (!c.text || hashLines(c.text) !== c.content_hash) return null;

@@ -499,16 +499,3 @@ export async function memoryGivenToRun(db: DbOrTx, runId: number): Promise<{ ent
     .sort((x, y) => (x.data.position ?? 0) - (y.data.position ?? 0) || x.row.id - y.row.id);
   return { entries: given.map((g) => ({ entry: entryFromRow(g.row, now), citations_valid: g.data.citations_valid ?? true })), section: run.memory_section };
 }
-
-/** Stored citations (with their text) of entries, by entry id. */
-export async function storedCitations(db: DbOrTx, entryIds: number[]): Promise<Map<number, Array<StoredCitation & { text: string }>>> {
-  const out = new Map<number, Array<StoredCitation & { text: string }>>();
-  if (entryIds.length === 0) return out;
-  const rows = await db.selectFrom('memory_citations').selectAll().where('entry_id', 'in', entryIds).orderBy('id').execute();
-  for (const r of rows) {
-    const list = out.get(r.entry_id) ?? [];
-    list.push({ path: r.path, start_line: r.start_line, end_line: r.end_line, commit: r.commit_sha, content_hash: r.content_hash, text: r.text });
-    out.set(r.entry_id, list);
-  }
-  return out;
-}

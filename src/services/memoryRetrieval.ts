@@ -2,12 +2,12 @@ import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
-import type { Run } from '../db/schema.ts';
+import type { MemoryEntriesTable, Run } from '../db/schema.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 import { repositoryGitDir } from './storage.ts';
 import { addEdge, ensureNode } from './graph.ts';
-import { entryFromRow, storedCitations, type MemoryEntry } from './memory.ts';
-import { checkCitations, type CheckedCitation } from './memoryValidation.ts';
+import { entryFromRow, type MemoryEntry, type StoredCitation } from './memory.ts';
+import { checkCitationsBatch, type CheckedCitation } from './memoryValidation.ts';
 import { LruCache } from '../git/lru.ts';
 import { runGit } from '../git/exec.ts';
 import { resolveCommit } from '../git/tree.ts';
@@ -62,25 +62,70 @@ export interface MemorySelection {
   section: string | null;
   /** How many candidates were ranked. */
   considered: number;
+  /** Milliseconds spent per phase (for benchmarks and profiling). */
+  timings: MemoryTimings;
+}
+
+/** Where one retrieval spent its time, in milliseconds. */
+export interface MemoryTimings {
+  /** The candidates with their ranking columns: full text, citation paths, pinned, agent (one SQL statement). */
+  candidates: number;
+  /** Status, expiry and scope filtering. */
+  filter: number;
+  rank: number;
+  /** The ranked entries' rows and citations (SQL). */
+  fetch: number;
+  /** Just-in-time validation (blob ids at the commit, verdicts, blob reads and line checks). */
+  validate: number;
+  /** Budget and the prompt section. */
+  render: number;
 }
 
 const LIMITS = { paths: 200, pinned: 50, agent: 50, validate: 60 };
+const PER_TERM = 30;
+
+/** One candidate hit: a term's match (t ≥ 0), a citation of a run path (t = -1), pinned (-2) or the agent's (-3); with what ranking needs of its entry. */
+interface HitRow {
+  id: number;
+  t: number;
+  path: string | null;
+  kind: string;
+  scope_agent: string | null;
+  scope_paths: string;
+  pinned: number;
+  confidence: number;
+  status: string;
+  created_at: string;
+  validated_at: string | null;
+  expires_at: string;
+}
+
+const HIT = { path: -1, pinned: -2, agent: -3 } as const;
+
+const ENTRY_COLUMNS = [
+  'id', 'repository_id', 'node_id', 'kind', 'subject', 'subject_key', 'fact', 'fact_key', 'reason', 'citations', 'scope_agent', 'scope_paths', 'source_type', 'source_id',
+  'source_label', 'confidence', 'pinned', 'status', 'contradiction', 'created_by_id', 'created_at', 'validated_at', 'expires_at', 'updated_at',
+] as const satisfies readonly (keyof MemoryEntriesTable)[];
 
 /**
- * Full-text candidates with a bounded cost: per term of the task (at most 12), the most recent
- * matching entries (SQLite FTS5 MATCH / PostgreSQL tsvector @@, newest first, at most PER_TERM) —
- * never a ranking of every match, which for common words in a large store costs far more than the
- * budget. An entry's text score sums its matched terms, a term weighing more the fewer entries it
- * matched (a rare word says more). Returns the entries in score order (ties: newest first).
+ * Every candidate of a run in one statement (one round trip), each with the columns ranking needs:
+ * - full text with a bounded cost: per term of the task (at most 12), the most recent matching entries
+ *   (SQLite FTS5 MATCH / PostgreSQL tsvector @@, newest first, at most PER_TERM) — never a ranking of
+ *   every match, which for common words in a large store costs far more than the budget;
+ * - the newest entries citing the run's paths (index memory_citations_path_entry, in order);
+ * - pinned entries, and entries scoped to the run's agent.
  */
-async function textCandidates(db: DbOrTx, dialect: Dialect, repositoryId: number, task: string): Promise<number[]> {
-  const terms = taskTerms(task, 12);
-  // One statement: a sub-select per term (newest PER_TERM matches each), tagged with the term's index.
+async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths: string[]): Promise<HitRow[]> {
+  const terms = taskTerms(q.task, 12);
+  const rid = q.repositoryId;
+  const common = dialect === 'postgres' && terms.length ? await commonLexemes(db) : null;
+  // Each part in its own sub-select (its order and limit apply to it alone): SQLite's form wraps it, PostgreSQL's parenthesizes it.
+  const part = (body: ReturnType<typeof sql>) => (dialect === 'sqlite' ? sql`select * from (${body})` : sql`(${body})`);
+  const noPath = sql`cast(null as varchar(1024))`;
   const parts = [];
-  const common = dialect === 'postgres' ? await commonLexemes(db) : null;
   for (const [i, term] of terms.entries()) {
     if (dialect === 'sqlite') {
-      parts.push(sql`select * from (select rowid as id, ${sql.lit(i)} as t from memory_fts where memory_fts match ${fts5Query(repositoryId, [term])!} order by rowid desc limit ${PER_TERM})`);
+      parts.push(part(sql`select rowid as id, ${sql.lit(i)} as t, ${noPath} as path from memory_fts where memory_fts match ${fts5Query(rid, [term])!} order by rowid desc limit ${sql.lit(PER_TERM)}`));
     } else {
       const query = tsQuery([term]);
       if (!query) continue;
@@ -88,22 +133,68 @@ async function textCandidates(db: DbOrTx, dialect: Dialect, repositoryId: number
       // column's most common elements): its few matches from the GIN index, then sorted — walking the ids
       // would read the whole table looking for them.
       const order = common!.has(query) ? sql`id desc` : sql`id + 0 desc`;
-      parts.push(sql`(select id, ${sql.lit(i)} as t from memory_entries where repository_id = ${repositoryId} and search @@ to_tsquery('simple', ${query}) order by ${order} limit ${PER_TERM})`);
+      parts.push(part(sql`select id, ${sql.lit(i)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and search @@ to_tsquery('simple', ${query}) order by ${order} limit ${sql.lit(PER_TERM)}`));
     }
   }
-  if (parts.length === 0) return [];
-  const rows = (await sql<{ id: number; t: number }>`${sql.join(parts, sql` union all `)}`.execute(db)).rows;
-  const hits = new Map<number, number[]>();
-  for (const r of rows) hits.set(Number(r.t), [...(hits.get(Number(r.t)) ?? []), Number(r.id)]);
+  if (paths.length) {
+    parts.push(part(sql`select entry_id as id, ${sql.lit(HIT.path)} as t, path from memory_citations where repository_id = ${rid} and path in (${sql.join(paths)}) order by entry_id desc limit ${sql.lit(LIMITS.paths)}`));
+  }
+  parts.push(part(sql`select id, ${sql.lit(HIT.pinned)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and pinned = 1 and status = 'live' order by id limit ${sql.lit(LIMITS.pinned)}`));
+  if (q.agentKey) {
+    parts.push(part(sql`select id, ${sql.lit(HIT.agent)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and scope_agent = ${q.agentKey} and status = 'live' order by id desc limit ${sql.lit(LIMITS.agent)}`));
+  }
+  const rows = await sql<HitRow>`select h.id, h.t, h.path, e.kind, e.scope_agent, e.scope_paths, e.pinned, e.confidence, e.status, e.created_at, e.validated_at, e.expires_at
+    from (${sql.join(parts, sql` union all `)}) h join memory_entries e on e.id = h.id`.execute(db);
+  return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
+}
+
+/**
+ * Full-text order from the term hits: an entry's text score sums its matched terms, a term weighing
+ * more the fewer entries it matched (a rare word says more). The ids in score order (ties: newest first).
+ */
+function textOrder(hits: HitRow[]): number[] {
+  const byTerm = new Map<number, number[]>();
+  for (const h of hits) {
+    if (h.t < 0) continue;
+    const ids = byTerm.get(h.t);
+    if (ids) ids.push(h.id);
+    else byTerm.set(h.t, [h.id]);
+  }
   const score = new Map<number, number>();
-  for (const ids of hits.values()) {
+  for (const ids of byTerm.values()) {
     const weight = 1 + (PER_TERM - ids.length) / PER_TERM;
     for (const id of ids) score.set(id, (score.get(id) ?? 0) + weight);
   }
   return [...score.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0]).map(([id]) => id);
 }
 
-const PER_TERM = 30;
+/**
+ * The ranked entries' rows and their citations (in citation order) in one statement: by primary key
+ * alone — with `repository_id = ?` too, SQLite walks the repository's index instead (every entry) —,
+ * the repository checked here; and the columns of an entry, not PostgreSQL's generated `search`.
+ */
+async function rankedEntries(db: DbOrTx, repositoryId: number, ids: number[]) {
+  const rows = await db
+    .selectFrom('memory_entries as e')
+    .leftJoin('memory_citations as c', 'c.entry_id', 'e.id')
+    .select(ENTRY_COLUMNS.map((col) => `e.${col}` as const))
+    .select(['c.id as c_id', 'c.path as c_path', 'c.start_line as c_start_line', 'c.end_line as c_end_line', 'c.commit_sha as c_commit', 'c.content_hash as c_content_hash', 'c.text as c_text'])
+    .where('e.id', 'in', ids)
+    .orderBy('e.id')
+    .orderBy('c.id')
+    .execute();
+  const entries = new Map<number, (typeof rows)[number]>();
+  const citations = new Map<number, Array<StoredCitation & { text: string }>>();
+  for (const r of rows) {
+    if (r.repository_id !== repositoryId) continue;
+    if (!entries.has(r.id)) entries.set(r.id, r);
+    if (r.c_id === null) continue;
+    const list = citations.get(r.id) ?? [];
+    list.push({ path: r.c_path!, start_line: r.c_start_line!, end_line: r.c_end_line!, commit: r.c_commit!, content_hash: r.c_content_hash!, text: r.c_text! });
+    citations.set(r.id, list);
+  }
+  return { rows: entries, citations };
+}
 
 let lexemes: { at: number; set: Set<string> } | null = null;
 
@@ -115,37 +206,37 @@ async function commonLexemes(db: DbOrTx): Promise<Set<string>> {
   return lexemes.set;
 }
 
-/** Picks, validates and renders the memory for one run (no writes: recordMemoryUse stores the outcome). */
+/**
+ * Picks, validates and renders the memory for one run (no writes: recordMemoryUse stores the outcome).
+ * Round trips: the candidates with their ranking columns (one statement); the ranked entries' rows and
+ * citations (two statements, together); the citations' blobs at the commit (memoryValidation: trees and
+ * blobs by id, all at once, mostly cached).
+ */
 export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: string, q: MemoryQuery, budgetTokens: number, at: string): Promise<MemorySelection> {
+  const timings: MemoryTimings = { candidates: 0, filter: 0, rank: 0, fetch: 0, validate: 0, render: 0 };
+  let mark = performance.now();
+  const lap = (phase: keyof MemoryTimings) => {
+    const t = performance.now();
+    timings[phase] += t - mark;
+    mark = t;
+  };
   const paths = [...new Set(q.paths)].slice(0, 200);
-  const [textIds, pathRows, pinned, agentRows] = await Promise.all([
-    textCandidates(db, dialect, q.repositoryId, q.task),
-    paths.length
-      ? db.selectFrom('memory_citations').select(['entry_id', 'path']).where('repository_id', '=', q.repositoryId).where('path', 'in', paths).orderBy('entry_id', 'desc').limit(LIMITS.paths).execute()
-      : Promise.resolve([]),
-    db.selectFrom('memory_entries').select('id').where('repository_id', '=', q.repositoryId).where('pinned', '=', 1).where('status', '=', 'live').orderBy('id').limit(LIMITS.pinned).execute(),
-    q.agentKey
-      ? db.selectFrom('memory_entries').select('id').where('repository_id', '=', q.repositoryId).where('scope_agent', '=', q.agentKey).where('status', '=', 'live').orderBy('id', 'desc').limit(LIMITS.agent).execute()
-      : Promise.resolve([]),
-  ]);
+  const hits = await candidateHits(db, dialect, q, paths);
+  lap('candidates');
+  if (hits.length === 0) return { entries: [], stale: [], section: null, considered: 0, timings };
+  const textIds = textOrder(hits);
   const textRank = new Map(textIds.map((id, i) => [id, i]));
   const cited = new Map<number, Set<string>>();
-  for (const r of pathRows) cited.set(r.entry_id, (cited.get(r.entry_id) ?? new Set()).add(r.path));
-  const ids = [...new Set([...textIds, ...cited.keys(), ...pinned.map((r) => r.id), ...agentRows.map((r) => r.id)])];
-  if (ids.length === 0) return { entries: [], stale: [], section: null, considered: 0 };
-  const rows = await db
-    .selectFrom('memory_entries')
-    .selectAll()
-    .where('repository_id', '=', q.repositoryId)
-    .where('id', 'in', ids)
-    .where('status', '=', 'live')
-    .where((eb) => eb.or([eb('pinned', '=', 1), eb('expires_at', '>=', at)]))
-    .execute();
-  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byId = new Map<number, HitRow>();
+  for (const h of hits) {
+    if (h.t === HIT.path && h.path !== null) cited.set(h.id, (cited.get(h.id) ?? new Set()).add(h.path));
+    if (!byId.has(h.id)) byId.set(h.id, h);
+  }
   const candidates: MemoryCandidate[] = [];
-  for (const r of rows) {
+  for (const r of [...byId.values()].sort((a, b) => a.id - b.id)) {
+    if (r.status !== 'live' || (r.pinned !== 1 && r.expires_at < at)) continue;
     if (r.scope_agent !== null && r.scope_agent !== q.agentKey) continue;
-    const scopePaths = JSON.parse(r.scope_paths) as string[];
+    const scopePaths = r.scope_paths === '[]' ? [] : (JSON.parse(r.scope_paths) as string[]);
     const scoped = scopePaths.length ? paths.filter((p) => matchesAny(scopePaths, p)).length : 0;
     if (scopePaths.length && scoped === 0) continue; // path-scoped: only for runs on those paths
     candidates.push({
@@ -155,24 +246,32 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
       pathOverlap: (cited.get(r.id)?.size ?? 0) + scoped,
       agentMatch: r.scope_agent !== null,
       pinned: r.pinned === 1,
-      confidence: Number(r.confidence),
+      confidence: r.confidence,
       freshAt: r.validated_at ?? r.created_at,
     });
   }
+  lap('filter');
   const ranked = rankMemory(candidates, at, textIds.length).slice(0, LIMITS.validate);
-  const citations = await storedCitations(db, ranked.map((c) => c.id));
+  lap('rank');
+  if (ranked.length === 0) return { entries: [], stale: [], section: null, considered: candidates.length, timings };
+  const { rows: rowById, citations } = await rankedEntries(db, q.repositoryId, ranked.map((c) => c.id));
+  lap('fetch');
+  // Every ranked entry's citations checked together; only those reached before the budget is spent count.
+  const checks = await checkCitationsBatch(gitDir, q.commit, ranked.map((c) => citations.get(c.id) ?? []));
+  lap('validate');
   const chosen: SelectedMemory[] = [];
   const stale: number[] = [];
   let left = budgetTokens - MEMORY_SECTION_OVERHEAD;
-  for (const c of ranked) {
+  for (const [i, c] of ranked.entries()) {
     if (left < 24) break;
-    const row = byId.get(c.id)!;
-    const entry = entryFromRow(row, at);
-    const check = await checkCitations(gitDir, q.commit, citations.get(c.id) ?? []);
+    const row = rowById.get(c.id);
+    if (!row) continue; // deleted since the candidates were read
+    const check = checks[i]!;
     if (!check.valid) {
       stale.push(c.id);
       continue;
     }
+    const entry = entryFromRow(row, at);
     const rendered: RenderedMemory = {
       id: entry.id,
       kind: entry.kind,
@@ -189,7 +288,8 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
     chosen.push({ entry, citations: check.checked, rendered });
   }
   const section = renderMemorySection(chosen.map((s) => s.rendered), q.commit, untrustedNonce());
-  return { entries: chosen, stale, section, considered: candidates.length };
+  lap('render');
+  return { entries: chosen, stale, section, considered: candidates.length, timings };
 }
 
 const changedPathsCache = new LruCache<string, string[]>(1000, Number.POSITIVE_INFINITY, 'memory.changedPaths');
