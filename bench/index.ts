@@ -11,6 +11,7 @@ import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { clone } from './clone.ts';
 import { queue } from './queue.ts';
+import { queueDrain } from './queueDrain.ts';
 import { pages } from './pages.ts';
 import { events } from './events.ts';
 import { provenance } from './provenance.ts';
@@ -27,7 +28,7 @@ import { rss } from './memory-growth.ts';
 import { type BenchCheck, type Benchmark, type BenchOptions, Cleanup, formatMs, formatRatio, formatValue, printChecks, printTable } from './lib.ts';
 
 /** Every benchmark, in the order they run. Add new modules here. */
-const BENCHMARKS: Benchmark[] = [clone, pages, queue, events, provenance, cluster, snapshots, refs, memory, forks, search, cgit, releases, workers, rss];
+const BENCHMARKS: Benchmark[] = [clone, pages, queue, queueDrain, events, provenance, cluster, snapshots, refs, memory, forks, search, cgit, releases, workers, rss];
 
 function usage(): string {
   return `usage: npm run bench -- [--repeat=N] [--quiet] [${BENCHMARKS.map((b) => b.name).join('|')} …]\n\n${BENCHMARKS.map((b) => `  ${b.name.padEnd(10)} ${b.description}`).join('\n')}`;

@@ -123,6 +123,17 @@ export class RunnerClient {
     return body.jobs ?? [body.job];
   }
 
+  /**
+   * Long-polls for up to `max` jobs and, in the same request, reports results of jobs that finished
+   * (recorded before the poll looks for jobs): the jobs claimed, and which results were accepted or lost.
+   */
+  async claimAndComplete(waitSeconds: number, max: number, complete: { id: number; result: Record<string, unknown> }[], signal?: AbortSignal): Promise<{ jobs: ClaimedJob[]; completed: number[]; lost: number[] }> {
+    const answer = await this.post(`/claim?wait=${waitSeconds}&max=${max}`, complete.length > 0 ? { complete } : {}, signal);
+    if (answer.res.status === 204) return { jobs: [], completed: [], lost: [] };
+    const body = await this.json<{ jobs: ClaimedJob[]; completed?: { id: number }[]; lost?: number[] }>(answer);
+    return { jobs: body.jobs, completed: (body.completed ?? []).map((j) => j.id), lost: body.lost ?? [] };
+  }
+
   /** Extends the leases of many jobs in one request: which are still held (and whether to cancel them), which were lost. */
   async heartbeatMany(jobIds: number[], busy: number): Promise<{ jobs: { id: number; cancel_requested: boolean }[]; lost: number[] }> {
     return this.json(await this.post('/jobs/heartbeat', { jobs: jobIds, busy }));
@@ -138,6 +149,12 @@ export class RunnerClient {
 
   async complete(jobId: number, result: unknown): Promise<void> {
     await this.json(await this.post(`/jobs/${jobId}/complete`, { result }));
+  }
+
+  /** Reports many finished jobs in one request: which were accepted, and which this runner no longer held (lost: their outcome is not its to report). */
+  async completeMany(jobs: { id: number; result: Record<string, unknown> }[]): Promise<{ completed: number[]; lost: number[] }> {
+    const body = await this.json<{ jobs: { id: number }[]; lost: number[] }>(await this.post('/jobs/complete', { jobs }));
+    return { completed: body.jobs.map((j) => j.id), lost: body.lost };
   }
 
   async fail(jobId: number, error: string, retryable: boolean): Promise<void> {

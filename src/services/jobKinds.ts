@@ -13,6 +13,8 @@ export interface JobKindHandler {
   appendEvents(app: AppContext, job: Job, attempt: number, events: TraceEventInput[]): Promise<void>;
   /** Accepts a result; false when it was not accepted (lease lost, invalid result). */
   complete(app: AppContext, job: Job, owner: string, result: unknown): Promise<boolean>;
+  /** Accepts many results of this kind at once (a runner's batched completions); the ids accepted. Without it, `complete` runs per job. */
+  completeMany?(app: AppContext, items: readonly { job: Job; result: unknown }[], owner: string): Promise<Set<number>>;
   fail(app: AppContext, job: Job, owner: string, error: string, retryable: boolean): Promise<'retry' | 'failed' | null>;
   cancelled(app: AppContext, job: Job, owner: string, reason: string): Promise<boolean>;
   /** A job that ended without its runner (expired lease, no attempts left, or cancelled). */
@@ -44,6 +46,8 @@ export type ServerJobOutcome = { status: 'succeeded'; result?: unknown } | { sta
 export interface ServerJobKindHandler {
   /** `signal` aborts when the server stops: the attempt then ends without an outcome (the job is handed back). */
   execute(app: AppContext, job: Job, signal: AbortSignal): Promise<ServerJobOutcome>;
+  /** The job ended for good without a recorded outcome (no attempts left, expired lease, cancelled): close its subject. */
+  closed?(app: AppContext, job: Job): Promise<void>;
 }
 
 const serverHandlers = new Map<string, ServerJobKindHandler>();

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
-import type { Job } from '../db/schema.ts';
+import type { Job, JobStatus } from '../db/schema.ts';
 
 /**
  * The job queue (DESIGN §3): a table with leases. A claim is one atomic UPDATE … WHERE id IN (SELECT …
@@ -83,12 +83,30 @@ export async function claimJobs(
   limit: number,
 ): Promise<Job[]> {
   if (kinds.length === 0 || limit < 1) return [];
+  const result = await claimStatement(app, { owner, kinds, leaseMs, preference, limit }).execute(app.db);
+  return result.rows.sort((a, b) => a.id - b.id);
+}
+
+/** What one claim asks for: see claimJobs. */
+export interface ClaimRequest {
+  owner: string;
+  kinds: readonly string[];
+  leaseMs: number;
+  preference?: { runnerId: number; windowMs: number };
+  limit: number;
+}
+
+/**
+ * The claim statement (`UPDATE … WHERE id IN (SELECT … LIMIT k [FOR UPDATE SKIP LOCKED]) RETURNING *`);
+ * see claimJobs. `exclude`: jobs the same statement finishes (a row must not be updated twice in one statement).
+ */
+function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
   const at = now();
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
   const lock = app.dialect === 'postgres' ? sql`for update skip locked` : sql``;
   const { runnerId, windowMs } = preference ?? { runnerId: -1, windowMs: app.config.runnerPreferenceMs };
   const preferred = sql`and (preferred_runner_id is null or preferred_runner_id = ${runnerId} or run_after <= ${new Date(Date.now() - windowMs).toISOString()})`;
-  const result = await sql<Job>`
+  return sql<Job>`
     update jobs set status = 'running', lease_owner = ${owner}, lease_expires_at = ${leaseUntil},
       attempts = attempts + 1, updated_at = ${at}
     where id in (
@@ -97,14 +115,51 @@ export async function claimJobs(
         and kind in (${sql.join(kinds.map((k) => sql`${k}`))})
         and cancel_requested = 0
         ${preferred}
+        ${exclude.length > 0 ? sql`and id not in (${sql.join(exclude.map((id) => sql`${id}`))})` : sql``}
         and ((status = 'queued' and run_after <= ${at})
           or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
       order by id
       limit ${Math.floor(limit)}
       ${lock}
     )
-    returning *`.execute(app.db);
-  return result.rows.sort((a, b) => a.id - b.id);
+    returning *`;
+}
+
+/**
+ * One round trip of a worker draining the queue: records the jobs `owner` finished (succeeded, each with
+ * its result) and claims up to `claim.limit` more. On PostgreSQL both are one statement — two
+ * data-modifying CTEs, so one transaction and one round trip; on SQLite (one writer, in-process) two
+ * statements. A finished job is recorded only while `owner` still holds it (idempotent, as
+ * finishJobsSucceeded); until it is recorded it stays leased, so a crash in between runs it again after
+ * the lease (at least once), never loses it. Returns the ids recorded and the jobs claimed (oldest first).
+ */
+export async function completeAndClaimJobs(
+  app: AppContext,
+  finished: readonly { id: number; result: unknown }[],
+  claim: ClaimRequest,
+): Promise<{ done: Set<number>; claimed: Job[] }> {
+  const wantsClaim = claim.kinds.length > 0 && claim.limit >= 1;
+  if (app.dialect !== 'postgres' || finished.length === 0 || !wantsClaim) {
+    const done = await finishJobsSucceeded(app, claim.owner, finished);
+    return { done, claimed: wantsClaim ? await claimJobs(app, claim.owner, claim.kinds, claim.leaseMs, claim.preference, claim.limit) : [] };
+  }
+  const at = now();
+  const values = sql.join(finished.map(({ id, result }) => sql`(${id}::integer, ${result === undefined ? null : JSON.stringify(result)}::text)`));
+  const result = await sql<Job & { done_ids: number[] | null }>`
+    with done as (
+      update jobs set status = 'succeeded', result = v.result, last_error = null, lease_owner = null,
+        lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
+      from (values ${values}) as v(id, result)
+      where jobs.id = v.id and jobs.lease_owner = ${claim.owner} and jobs.status = 'running'
+      returning jobs.id
+    ), claimed as (${claimStatement(app, claim, finished.map((f) => f.id))})
+    select claimed.*, d.done_ids from (select json_agg(id) as done_ids from done) d left join claimed on true`.execute(app.db);
+  const done = new Set<number>(result.rows[0]?.done_ids ?? []);
+  const claimed = result.rows
+    .filter((r) => r.id !== null)
+    .map(({ done_ids: _, ...job }) => job as Job)
+    .sort((a, b) => a.id - b.id);
+  return { done, claimed };
 }
 
 /** Extends a lease; returns null when the caller no longer holds it (expired and taken over, or finished). */
@@ -134,13 +189,20 @@ export async function heartbeatJobs(app: AppContext, jobIds: readonly number[], 
 
 /** Hands a just-claimed job back to the queue without counting the attempt (its claimer went away before receiving it). */
 export async function releaseJob(db: DbOrTx, jobId: number, owner: string): Promise<void> {
-  await db
+  await releaseJobs(db, [jobId], owner);
+}
+
+/** Hands many claimed-but-not-started jobs back at once (see releaseJob); returns how many `owner` still held. */
+export async function releaseJobs(db: DbOrTx, jobIds: readonly number[], owner: string): Promise<number> {
+  if (jobIds.length === 0) return 0;
+  const res = await db
     .updateTable('jobs')
     .set((eb) => ({ status: 'queued', lease_owner: null, lease_expires_at: null, attempts: eb('attempts', '-', 1), updated_at: now() }))
-    .where('id', '=', jobId)
+    .where('id', 'in', [...jobIds])
     .where('lease_owner', '=', owner)
     .where('status', '=', 'running')
-    .execute();
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
 }
 
 /** Marks a running job finished (succeeded, failed or cancelled) if `owner` holds it; false otherwise. */
@@ -186,44 +248,6 @@ export async function finishJobsSucceeded(app: AppContext, owner: string, items:
   return done;
 }
 
-/**
- * Collects the completions of one worker that arrive close together (the same turn of the event loop)
- * and writes them with one finishJobsSucceeded: a worker running many short jobs then spends one
- * transaction on a batch of completions rather than one per job.
- */
-export class CompletionBatcher {
-  private pending: { id: number; result: unknown; resolve: (ok: boolean) => void; reject: (err: unknown) => void }[] = [];
-  private scheduled = false;
-
-  constructor(
-    private readonly app: AppContext,
-    private readonly owner: string,
-  ) {}
-
-  /** Resolves true once the job was marked succeeded, false when `owner` no longer held it. */
-  succeed(id: number, result: unknown): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ id, result, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => void this.flush());
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.scheduled = false;
-    try {
-      const done = await finishJobsSucceeded(this.app, this.owner, batch);
-      for (const item of batch) item.resolve(done.has(item.id));
-    } catch (err) {
-      for (const item of batch) item.reject(err);
-    }
-  }
-}
-
 /** Exponential backoff with a little jitter: 2s, 4s, 8s … capped at 5 minutes. */
 export function retryDelayMs(attempts: number): number {
   return Math.min(300_000, 1000 * 2 ** attempts) + Math.floor(Math.random() * 250);
@@ -263,23 +287,22 @@ export async function requestJobCancel(db: DbOrTx, jobId: number, reason = 'canc
  */
 export async function sweepExpiredJobs(app: AppContext): Promise<Job[]> {
   const at = now();
-  const cancelled = await app.db
+  // One statement for both (it runs on every runner poll): cancelled when asked, failed when out of attempts.
+  return app.db
     .updateTable('jobs')
-    .set({ status: 'cancelled', last_error: 'cancelled (the runner stopped responding)', lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+    .set({
+      status: sql<JobStatus>`case when cancel_requested = 1 then 'cancelled' else 'failed' end`,
+      last_error: sql<string>`case when cancel_requested = 1 then 'cancelled (the runner stopped responding)' else 'the runner stopped responding (lease expired) and no attempts are left' end`,
+      lease_owner: null,
+      lease_expires_at: null,
+      finished_at: at,
+      updated_at: at,
+    })
     .where('status', '=', 'running')
     .where('lease_expires_at', '<', at)
-    .where('cancel_requested', '=', 1)
+    .where((eb) => eb.or([eb('cancel_requested', '=', 1), eb('attempts', '>=', eb.ref('max_attempts'))]))
     .returningAll()
     .execute();
-  const failed = await app.db
-    .updateTable('jobs')
-    .set({ status: 'failed', last_error: 'the runner stopped responding (lease expired) and no attempts are left', lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
-    .where('status', '=', 'running')
-    .where('lease_expires_at', '<', at)
-    .where((eb) => eb('attempts', '>=', eb.ref('max_attempts')))
-    .returningAll()
-    .execute();
-  return [...cancelled, ...failed];
 }
 
 export async function getJob(db: DbOrTx, id: number): Promise<Job | undefined> {

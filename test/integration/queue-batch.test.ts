@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import { testDialects } from '../helpers/databases.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { createPushedRepo, scriptPrompt } from '../helpers/scriptedRuns.ts';
-import { claimJobs, CompletionBatcher, enqueueJob, finishJobsSucceeded, getJob, heartbeatJobs, requestJobCancel } from '../../src/services/jobs.ts';
+import { claimJobs, completeAndClaimJobs, enqueueJob, finishJobsSucceeded, getJob, heartbeatJobs, requestJobCancel, sweepExpiredJobs } from '../../src/services/jobs.ts';
 import { createRegistrationToken } from '../../src/services/runners.ts';
 
 const KIND = 'test_batch_kind';
@@ -70,10 +70,61 @@ describe.each(testDialects())('queue batch operations (%s)', (dialect) => {
     expect((await finishJobsSucceeded(app, 'owner-a', [{ id: ids[0]!, result: null }])).size).toBe(0);
     expect((await getJob(app.db, ids[0]!))!.result).toBe('{"ok":1}');
 
-    // The batcher writes completions that arrive together in one go, and says which were accepted.
-    const batcher = new CompletionBatcher(app, 'owner-b');
-    expect(await Promise.all([batcher.succeed(ids[4]!, null), batcher.succeed(ids[5]!, { n: 5 }), batcher.succeed(ids[3]!, null)])).toEqual([true, true, false]);
-    expect((await getJob(app.db, ids[5]!))!.result).toBe('{"n":5}');
+    // One round trip records what a worker finished and claims the next ones (one statement on PostgreSQL):
+    // only jobs it still holds are recorded, and a job being recorded is never claimed again by it.
+    const more: number[] = [];
+    for (let i = 0; i < 3; i++) more.push((await enqueueJob(app.db, { kind: KIND, repositoryId: null, payload: { more: i } })).id);
+    const trip = await completeAndClaimJobs(
+      app,
+      [
+        { id: ids[4]!, result: null },
+        { id: ids[5]!, result: { n: 5 } },
+        { id: ids[3]!, result: null }, // owner-c holds it
+      ],
+      { owner: 'owner-b', kinds: [KIND], leaseMs: 60_000, limit: 2 },
+    );
+    expect([...trip.done].sort((a, b) => a - b)).toEqual([ids[4], ids[5]]);
+    expect(trip.claimed.map((j) => [j.id, j.lease_owner, j.status])).toEqual([
+      [more[0], 'owner-b', 'running'],
+      [more[1], 'owner-b', 'running'],
+    ]);
+    expect((await getJob(app.db, ids[5]!))!).toMatchObject({ status: 'succeeded', result: '{"n":5}', lease_owner: null });
+    expect((await getJob(app.db, ids[3]!))!).toMatchObject({ status: 'running', lease_owner: 'owner-c' });
+    // Nothing finished: a plain claim; nothing to claim: a plain completion.
+    expect((await completeAndClaimJobs(app, [], { owner: 'owner-b', kinds: [KIND], leaseMs: 60_000, limit: 5 })).claimed.map((j) => j.id)).toEqual([more[2]]);
+    const last = await completeAndClaimJobs(app, more.map((id) => ({ id, result: { id } })), { owner: 'owner-b', kinds: [KIND], leaseMs: 60_000, limit: 5 });
+    expect([...last.done].sort((a, b) => a - b)).toEqual(more);
+    expect(last.claimed).toEqual([]);
+
+    // An expired lease whose job also has its completion in the same round trip is recorded, not re-claimed.
+    const lapsed = (await enqueueJob(app.db, { kind: KIND, repositoryId: null, payload: { lapsed: true } })).id;
+    await claimJobs(app, 'owner-d', [KIND], 60_000, undefined, 1);
+    await app.db.updateTable('jobs').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', '=', lapsed).execute();
+    const raced = await completeAndClaimJobs(app, [{ id: lapsed, result: null }], { owner: 'owner-d', kinds: [KIND], leaseMs: 60_000, limit: 5 });
+    expect([...raced.done]).toEqual([lapsed]);
+    expect(raced.claimed).toEqual([]);
+    expect((await getJob(app.db, lapsed))!).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
+  it('sweeps expired leases in one statement: cancelled when asked, failed without attempts, left alone with attempts', async () => {
+    const app = server.app;
+    const kind = 'test_sweep_kind';
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await enqueueJob(app.db, { kind, repositoryId: null, payload: { i }, maxAttempts: i === 2 ? 3 : 1 })).id);
+    expect((await claimJobs(app, 'sweep-owner', [kind], 60_000, undefined, 3)).map((j) => j.id)).toEqual(ids.slice(0, 3));
+    await requestJobCancel(app.db, ids[0]!);
+    await app.db.updateTable('jobs').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', 'in', ids.slice(0, 3)).execute();
+    const swept = await sweepExpiredJobs(app);
+    expect(swept.map((j) => [j.id, j.status]).sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual([
+      [ids[0], 'cancelled'],
+      [ids[1], 'failed'],
+    ]);
+    expect((await getJob(app.db, ids[0]!))!).toMatchObject({ status: 'cancelled', last_error: 'cancelled (the runner stopped responding)', lease_owner: null });
+    expect((await getJob(app.db, ids[1]!))!).toMatchObject({ status: 'failed', last_error: 'the runner stopped responding (lease expired) and no attempts are left' });
+    // Attempts left: the next claim takes it over; the queued one is untouched.
+    expect((await getJob(app.db, ids[2]!))!).toMatchObject({ status: 'running', lease_owner: 'sweep-owner' });
+    expect((await getJob(app.db, ids[3]!))!.status).toBe('queued');
+    expect(await sweepExpiredJobs(app)).toEqual([]);
   });
 
   it('keeps a partial index of unfinished jobs (migration 0024)', async () => {

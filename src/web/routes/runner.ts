@@ -4,9 +4,10 @@ import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
 import type { Runner } from '../../db/schema.ts';
 import { authenticateRunner, claimJobsForRunner, leaseOwner, registerRunner, runnerStillValid, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
-import { getJob, heartbeatJob, heartbeatJobs, releaseJob } from '../../services/jobs.ts';
+import { getJob, heartbeatJob, heartbeatJobs, releaseJobs } from '../../services/jobs.ts';
 import type { AppContext } from '../../services/app.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
+import { completeJobs } from '../../services/jobCompletions.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { parseJsonBody } from '../../domain/json.ts';
 import { MAX_INVENTORY, recordCheckpoint, replaceRunnerSnapshots } from '../../services/checkpoints.ts';
@@ -27,6 +28,10 @@ const failBody = z.object({ error: z.string().max(100_000), retryable: z.boolean
 const cancelledBody = z.object({ reason: z.string().max(10_000).default('cancelled') });
 const heartbeatBody = z.object({ busy: z.number().int().min(0).optional() });
 const heartbeatsBody = z.object({ jobs: z.array(z.number().int().min(1)).max(1000), busy: z.number().int().min(0).optional() });
+const completions = z.array(z.object({ id: z.number().int().min(1), result: z.record(z.string(), z.unknown()) })).max(1000);
+const completionsBody = z.object({ jobs: completions.min(1) });
+/** A claim may carry the results of the runner's jobs that finished since its last request (recorded before it looks for jobs). */
+const claimBody = z.object({ complete: completions.optional() });
 /** The most jobs one claim hands out (`?max=`; 1 when absent, as older runners expect). */
 const MAX_CLAIM_BATCH = 64;
 const snapshotId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'snapshot ids are 1-128 letters, digits, ".", "-" or "_"');
@@ -75,9 +80,14 @@ async function ownedJob(c: Context<RunnerEnv>) {
  */
 class JobWaiters {
   private readonly queue: (() => void)[] = [];
+  /** How many 'jobs' signals arrived so far: a poll that saw it change while it claimed looks again rather than waits (no lost wake). */
+  signals = 0;
 
   constructor(signals: AppContext['signals']) {
-    signals.on('jobs', () => this.wakeOne());
+    signals.on('jobs', () => {
+      this.signals++;
+      this.wakeOne();
+    });
   }
 
   wakeOne(): void {
@@ -102,6 +112,15 @@ class JobWaiters {
 }
 
 const waiters = new WeakMap<AppContext, JobWaiters>();
+/** When each server last swept expired leases on a claim: at most once a second, however many runners poll. */
+const lastSweep = new WeakMap<AppContext, number>();
+
+async function sweepIfDue(app: AppContext): Promise<void> {
+  const at = Date.now();
+  if (at - (lastSweep.get(app) ?? 0) < 1000) return;
+  lastSweep.set(app, at);
+  await sweepJobs(app);
+}
 
 function jobWaiters(app: AppContext): JobWaiters {
   let w = waiters.get(app);
@@ -137,34 +156,44 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     await next();
   });
 
-  // Long-polls for up to `max` jobs (default 1): `{ job, jobs }`, `job` being the first, or 204.
+  // Long-polls for up to `max` jobs (default 1): `{ job, jobs }`, `job` being the first, or 204. With
+  // `complete` in the body, those results are recorded first and the answer — at once, with the jobs
+  // found if any (no waiting: the runner learns without delay which results were accepted) — is
+  // always 200 and also says which were accepted (`completed`) and which this runner no longer held (`lost`).
   r.post('/claim', async (c) => {
     const app = c.get('app');
+    const body = await parse(c, claimBody);
+    const report = body.complete?.length ? await completeJobs(app, leaseOwner(c.get('runner')), body.complete) : null;
+    const nothing = () => (report ? c.json({ job: null, jobs: [], completed: report.completed.map((id) => ({ id, status: 'succeeded' })), lost: report.lost }) : c.body(null, 204));
     const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
     const max = Math.min(MAX_CLAIM_BATCH, Math.max(1, Math.floor(Number(c.req.query('max') ?? '1')) || 1));
     const deadline = Date.now() + waitMs;
     const gone = c.req.raw.signal;
     const owner = leaseOwner(c.get('runner'));
-    for (;;) {
+    for (let first = true; ; first = false) {
       if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
       // A runner that stopped polling (or died) must not be handed a job it will never run.
-      if (gone.aborted) return c.body(null, 204);
-      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity.
-      if (!(await runnerStillValid(app, c.get('runner')))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
-      await sweepJobs(app);
+      if (gone.aborted) return nothing();
+      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity
+      // (the first look follows the authentication at once; every look after a wait checks again).
+      if (!first && !(await runnerStillValid(app, c.get('runner')))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
+      await sweepIfDue(app);
+      const seen = jobWaiters(app).signals;
       const claimed = await claimJobsForRunner(app, c.get('runner'), max);
       if (claimed.length > 0 && gone.aborted) {
-        for (const { job } of claimed) await releaseJob(app.db, job.id, owner);
-        return c.body(null, 204);
+        await releaseJobs(app.db, claimed.map(({ job }) => job.id), owner);
+        return nothing();
       }
       if (claimed.length > 0) {
         // There may be more: the next waiting poll looks too.
         if (claimed.length === max) jobWaiters(app).wakeOne();
         const jobs = claimed.map(({ job, payload }) => ({ id: job.id, kind: job.kind, attempt: job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: c.get('runner').id, payload }));
-        return c.json({ job: jobs[0], jobs });
+        return c.json({ job: jobs[0], jobs, ...(report ? { completed: report.completed.map((id) => ({ id, status: 'succeeded' })), lost: report.lost } : {}) });
       }
-      const left = deadline - Date.now();
-      if (left <= 0) return c.body(null, 204);
+      const left = report ? 0 : deadline - Date.now();
+      if (left <= 0) return nothing();
+      // Jobs were committed while this poll was claiming: look again at once.
+      if (jobWaiters(app).signals !== seen) continue;
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
       await jobWaiters(app).wait(Math.min(left, 2000), gone);
     }
@@ -181,6 +210,13 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       lost: [...new Set(body.jobs)].filter((id) => !held.has(id)),
       lease_ms: app.config.jobLeaseMs,
     });
+  });
+
+  // Records many finished jobs at once: which were accepted, which this runner no longer held (lost).
+  r.post('/jobs/complete', async (c) => {
+    const body = await parse(c, completionsBody);
+    const { completed, lost } = await completeJobs(c.get('app'), leaseOwner(c.get('runner')), body.jobs);
+    return c.json({ jobs: completed.map((id) => ({ id, status: 'succeeded' })), lost });
   });
 
   r.post('/jobs/:id/heartbeat', async (c) => {
