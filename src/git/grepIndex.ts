@@ -5,26 +5,39 @@ import { type GrepFile, type GrepLine, type GrepOptions, type GrepResult, markMa
 
 /**
  * The text files of one commit's tree held in memory for code search: every text blob (no NUL in its
- * first 8,000 bytes, as `git grep -I` decides) joined into one string, with a lower-cased copy, so a
- * case-insensitive fixed-string search is one `indexOf` pass over a few megabytes (milliseconds)
+ * first 8,000 bytes, as `git grep -I` decides) joined into one buffer, with a lower-cased copy, so a
+ * case-insensitive fixed-string search is an `indexOf` over the few files that can match (milliseconds)
  * instead of inflating every blob from the pack again (`git grep` on a tree: about a second for a
  * 4,000-file repository). A commit never changes, so an index is right for as long as it is kept.
+ *
+ * The texts are buffers of the JavaScript string's code units — one byte a character when every one
+ * fits (`latin1`), else two (`utf16le`) — so offsets are character offsets times the unit, and an index
+ * read from disk (git/grepIndexFile.ts) is used as read, without decoding.
+ *
+ * Which files can hold a search's text is decided before any scan: a table of the files containing
+ * each (hashed) trigram, and per file a Bloom filter of its 6-grams — words next to each other, which
+ * a trigram table cannot tell apart from the same words anywhere in the file.
  */
 export interface TreeText {
   files: { path: string; start: number; end: number }[];
-  text: string;
-  lower: string;
-  /** Offset of every line's first character in `text` (ascending): line numbers by binary search. */
+  encoding: 'latin1' | 'utf16le';
+  text: Buffer;
+  lower: Buffer;
+  /** Characters in `text`. */
+  chars: number;
+  /** Offset of every line's first character (ascending): line numbers by binary search. */
   lineStarts: Int32Array;
-  /**
-   * Which files contain each (hashed) trigram of the lower-cased text: TRIGRAM_BUCKETS bitsets of
-   * `words` 32-bit words each. A search scans only the files holding every trigram of its text.
-   */
+  /** TRIGRAM_BUCKETS bitsets of `words` 32-bit words each: which files contain each hashed trigram. */
   trigrams: Uint32Array;
   words: number;
+  /** File f's 6-gram Bloom filter is `grams[gramStarts[f] .. gramStarts[f + 1])` (a power of two words). */
+  grams: Uint32Array;
+  gramStarts: Int32Array;
 }
 
 const TRIGRAM_BUCKETS = 1 << 14;
+/** Rows of the trigram table (its on-disk form checks it). */
+export const TRIGRAM_TABLE_SIZE = TRIGRAM_BUCKETS;
 const trigramHash = (a: number, b: number, c: number) => (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77) ^ Math.imul(c, 0xc2b2ae3d)) >>> 18;
 
 function buildTrigrams(lower: string, files: TreeText['files']): { trigrams: Uint32Array; words: number } {
@@ -46,8 +59,60 @@ function buildTrigrams(lower: string, files: TreeText['files']): { trigrams: Uin
   return { trigrams, words };
 }
 
-/** Files that may contain `needle` (every trigram present), as indexes in tree order; all for short needles. */
-function candidateFiles(index: TreeText, needle: string): number[] {
+const GRAM = 6;
+const GRAM_BASE = 0x01000193;
+/** GRAM_BASE ** GRAM (mod 2^32): what leaves the rolling hash with the character leaving the window. */
+const GRAM_OUT = (() => {
+  let p = 1;
+  for (let i = 0; i < GRAM; i++) p = Math.imul(p, GRAM_BASE);
+  return p;
+})();
+const gramBit = (h: number) => Math.imul(h ^ (h >>> 15), 0x2c1b3c6d) >>> 0;
+
+/** Per-file Bloom filters (one hash) of the lower-cased text's 6-grams: about a bit per character, at least 512 a file. */
+function buildGrams(lower: string, files: TreeText['files']): { grams: Uint32Array; gramStarts: Int32Array } {
+  const gramStarts = new Int32Array(files.length + 1);
+  let total = 0;
+  for (let f = 0; f < files.length; f++) {
+    gramStarts[f] = total;
+    const len = files[f]!.end - files[f]!.start;
+    let bits = 512;
+    while (bits < len && bits < 1 << 22) bits *= 2;
+    total += bits >>> 5;
+  }
+  gramStarts[files.length] = total;
+  const grams = new Uint32Array(total);
+  for (let f = 0; f < files.length; f++) {
+    const { start, end } = files[f]!;
+    const base = gramStarts[f]!;
+    const mask = (gramStarts[f + 1]! - base) * 32 - 1;
+    let h = 0;
+    for (let i = start; i < end; i++) {
+      h = (Math.imul(h, GRAM_BASE) + lower.charCodeAt(i)) | 0;
+      if (i - start >= GRAM) h = (h - Math.imul(lower.charCodeAt(i - GRAM), GRAM_OUT)) | 0;
+      if (i - start >= GRAM - 1) {
+        const b = gramBit(h) & mask;
+        grams[base + (b >>> 5)]! |= 1 << (b & 31);
+      }
+    }
+  }
+  return { grams, gramStarts };
+}
+
+/** The rolling hashes of every 6-gram of `needle` (as buildGrams computes them). */
+function needleGrams(needle: string): number[] {
+  const out: number[] = [];
+  let h = 0;
+  for (let i = 0; i < needle.length; i++) {
+    h = (Math.imul(h, GRAM_BASE) + needle.charCodeAt(i)) | 0;
+    if (i >= GRAM) h = (h - Math.imul(needle.charCodeAt(i - GRAM), GRAM_OUT)) | 0;
+    if (i >= GRAM - 1) out.push(gramBit(h));
+  }
+  return [...new Set(out)];
+}
+
+/** Files that may contain `needle` (lower-cased): every trigram present, and every 6-gram in the file's filter; all files for short needles. */
+export function candidateFiles(index: TreeText, needle: string): number[] {
   const n = index.files.length;
   if (needle.length < 3) return Array.from({ length: n }, (_, i) => i);
   const { trigrams, words } = index;
@@ -56,17 +121,47 @@ function candidateFiles(index: TreeText, needle: string): number[] {
     const row = trigramHash(needle.charCodeAt(i - 2), needle.charCodeAt(i - 1), needle.charCodeAt(i)) * words;
     for (let w = 0; w < words; w++) mask[w]! &= trigrams[row + w]!;
   }
+  const hashes = needle.length >= GRAM ? needleGrams(needle) : [];
+  const { grams, gramStarts } = index;
   const out: number[] = [];
   for (let w = 0; w < words; w++) {
     let bits = mask[w]!;
     while (bits !== 0) {
       const low = bits & -bits;
-      const f = w * 32 + (31 - Math.clz32(low));
-      if (f < n) out.push(f);
       bits ^= low;
+      const f = w * 32 + (31 - Math.clz32(low));
+      if (f >= n) continue;
+      const base = gramStarts[f]!;
+      const size = (gramStarts[f + 1]! - base) * 32 - 1;
+      let all = true;
+      for (const h of hashes) {
+        const b = h & size;
+        if ((grams[base + (b >>> 5)]! & (1 << (b & 31))) === 0) {
+          all = false;
+          break;
+        }
+      }
+      if (all) out.push(f);
     }
   }
   return out;
+}
+
+const unitOf = (index: TreeText) => (index.encoding === 'latin1' ? 1 : 2);
+
+/** `needle` in the index's encoding; null when it cannot occur (a character a one-byte text does not have). */
+function encodeNeedle(index: TreeText, needle: string): Buffer | null {
+  if (index.encoding === 'latin1' && /[^\x00-\xff]/.test(needle)) return null;
+  return Buffer.from(needle, index.encoding);
+}
+
+/** The first occurrence of `needle` in characters [from, to) of `hay`, as a character offset; -1 when none. */
+function findIn(index: TreeText, hay: Buffer, needle: Buffer, from: number, to: number): number {
+  const u = unitOf(index);
+  const window = hay.subarray(from * u, to * u);
+  let at = window.indexOf(needle);
+  while (at >= 0 && at % u !== 0) at = window.indexOf(needle, at + 1); // UTF-16: whole characters only
+  return at < 0 ? -1 : from + at / u;
 }
 
 export interface TreeTextLimits {
@@ -157,7 +252,17 @@ export async function loadTreeText(gitDir: string, commitSha: string, limits: Tr
   const lower = text.toLowerCase();
   // Lower-casing changed some lengths (rare Unicode): offsets would not line up; git grep will do.
   if (lower.length !== text.length) return null;
-  return { files, text, lower, lineStarts: lineStartsOf(text), ...buildTrigrams(lower, files) };
+  const encoding = /[^\x00-\xff]/.test(text) ? 'utf16le' : 'latin1';
+  return {
+    files,
+    encoding,
+    text: Buffer.from(text, encoding),
+    lower: Buffer.from(lower, encoding),
+    chars: text.length,
+    lineStarts: lineStartsOf(text),
+    ...buildTrigrams(lower, files),
+    ...buildGrams(lower, files),
+  };
 }
 
 function lineStartsOf(text: string): Int32Array {
@@ -187,9 +292,9 @@ function lineAt(starts: Int32Array, offset: number): number {
   return lo;
 }
 
-/** Approximate memory of an index (both strings, two bytes a character at worst). */
+/** Approximate memory of an index. */
 export function treeTextWeight(index: TreeText): number {
-  return index.text.length * 4 + index.lineStarts.byteLength + index.trigrams.byteLength + index.files.length * 64;
+  return index.text.length + index.lower.length + index.lineStarts.byteLength + index.trigrams.byteLength + index.grams.byteLength + index.files.length * 64;
 }
 
 /** Which paths a search covers: git pathspec semantics for prefixes and globs, plus extensions. */
@@ -214,60 +319,100 @@ export function pathFilter(paths: readonly string[] = [], extensions: readonly s
   return (p) => (tests.length === 0 || tests.some((t) => t(p))) && (exts.length === 0 || exts.some((e) => p.toLowerCase().endsWith(e)));
 }
 
+/** Where a search found something in an index: the files (tree order) and the first match in each. */
+export interface TreeTextMatches {
+  /** Indexes into `index.files`, in tree order. */
+  files: number[];
+  /** Offset of each file's first match in the index's text. */
+  firstMatch: number[];
+  /** More files matched than `maxFiles`. */
+  truncated: boolean;
+}
+
+interface SearchTerms {
+  caseless: boolean;
+  hay: Buffer;
+  /** The text looked for (lower-cased for a case-insensitive search) and its encoding for the index; null: cannot occur. */
+  needle: string;
+  bytes: Buffer | null;
+}
+
+function termsOf(index: TreeText, opts: GrepOptions): SearchTerms {
+  const caseless = opts.ignoreCase !== false;
+  const needle = caseless ? opts.pattern.toLowerCase() : opts.pattern;
+  return { caseless, hay: caseless ? index.lower : index.text, needle, bytes: encodeNeedle(index, needle) };
+}
+
+/**
+ * The files of an index that contain the pattern (as `git grep -F [-i] -I` decides), in tree order, at
+ * most `maxFiles` of them — without building their lines: only the files a page shows need those
+ * (`treeTextFile`). Only the trigram candidates are scanned, each from its first character.
+ */
+export function findInTreeText(index: TreeText, opts: GrepOptions): TreeTextMatches {
+  const accept = pathFilter(opts.paths, opts.extensions);
+  const none: TreeTextMatches = { files: [], firstMatch: [], truncated: false };
+  if (!accept || opts.pattern === '') return none;
+  const { caseless, hay, needle, bytes } = termsOf(index, opts);
+  if (!bytes) return none;
+  const maxFiles = Math.max(1, opts.maxFiles ?? 1000);
+  const { files } = index;
+  const found: number[] = [];
+  const firstMatch: number[] = [];
+  // Trigram candidates only (caseless: the table is of the lower-cased text).
+  const candidates = caseless ? candidateFiles(index, needle) : files.map((_, f) => f);
+  const filtered = opts.paths?.length || opts.extensions?.length;
+  for (const f of candidates) {
+    const file = files[f]!;
+    if (file.end - file.start < needle.length) continue;
+    if (filtered && !accept(file.path)) continue;
+    const at = findIn(index, hay, bytes, file.start, file.end);
+    if (at < 0) continue;
+    if (found.length >= maxFiles) return { files: found, firstMatch, truncated: true };
+    found.push(f);
+    firstMatch.push(at);
+  }
+  return { files: found, firstMatch, truncated: false };
+}
+
+/** One matching file of `findInTreeText` as `grepTree` gives it: up to `maxPerFile` matching lines with `context` lines around them. */
+export function treeTextFile(index: TreeText, matches: TreeTextMatches, i: number, opts: GrepOptions): GrepFile {
+  const { caseless, hay, needle, bytes } = termsOf(index, opts);
+  const u = unitOf(index);
+  const context = Math.max(0, Math.min(opts.context ?? 2, 10));
+  const maxPerFile = Math.max(1, opts.maxPerFile ?? 5);
+  const { text, lineStarts } = index;
+  const file = index.files[matches.files[i]!]!;
+  const lines = new Map<number, GrepLine>();
+  const first = lineAt(lineStarts, file.start);
+  const lineText = (k: number) => {
+    const start = lineStarts[k]!;
+    const next = k + 1 < lineStarts.length ? lineStarts[k + 1]! - 1 : index.chars;
+    return clip(text.toString(index.encoding, start * u, Math.min(next, file.end, start + 16 * 1024) * u));
+  };
+  const inFile = (k: number) => k >= first && lineStarts[k]! < file.end;
+  let count = 0;
+  let pos = matches.firstMatch[i]!;
+  while (pos >= 0 && pos + needle.length <= file.end && count < maxPerFile) {
+    const k = lineAt(lineStarts, pos);
+    count++;
+    for (let j = Math.max(first, k - context); j <= k + context && j < lineStarts.length && inFile(j); j++) {
+      if (!lines.has(j)) lines.set(j, { line: j - first + 1, text: lineText(j), match: false });
+    }
+    const nextLine = k + 1 < lineStarts.length ? lineStarts[k + 1]! : index.chars;
+    pos = nextLine >= file.end ? -1 : findIn(index, hay, bytes!, nextLine, file.end);
+  }
+  const found: GrepFile = { path: file.path, lines: [...lines.values()].sort((a, b) => a.line - b.line), matches: 0 };
+  markMatches(found, opts.pattern, caseless);
+  return found;
+}
+
 /**
  * The same answer `grepTree` gives (files in tree order, at most `maxPerFile` matching lines each with
  * `context` lines around them, at most `maxFiles` files), case-insensitively, from an index.
  */
 export function searchTreeText(index: TreeText, opts: GrepOptions): GrepResult {
-  const accept = pathFilter(opts.paths, opts.extensions);
-  if (!accept || opts.pattern === '') return { files: [], truncated: false, timedOut: false };
-  const caseless = opts.ignoreCase !== false;
-  const hay = caseless ? index.lower : index.text;
-  const needle = caseless ? opts.pattern.toLowerCase() : opts.pattern;
-  const context = Math.max(0, Math.min(opts.context ?? 2, 10));
-  const maxPerFile = Math.max(1, opts.maxPerFile ?? 5);
-  const maxFiles = Math.max(1, opts.maxFiles ?? 1000);
-  const { text, files } = index;
-  const out: GrepFile[] = [];
-  let truncated = false;
-  // Trigram candidates only (caseless: the table is of the lower-cased text), each scanned on its own.
-  const candidates = caseless ? candidateFiles(index, needle) : files.map((_, f) => f);
-  for (const f of candidates) {
-    const file = files[f]!;
-    if (!accept(file.path)) continue;
-    const local = hay.substring(file.start, file.end).indexOf(needle);
-    if (local < 0) continue;
-    const at = file.start + local;
-    if (out.length >= maxFiles) {
-      truncated = true;
-      break;
-    }
-    // Every match of this file, up to maxPerFile lines, with their context.
-    const lines = new Map<number, GrepLine>();
-    const { lineStarts } = index;
-    const first = lineAt(lineStarts, file.start);
-    const lineText = (k: number) => {
-      const start = lineStarts[k]!;
-      const next = k + 1 < lineStarts.length ? lineStarts[k + 1]! - 1 : text.length;
-      return clip(text.slice(start, Math.min(next, file.end, start + 16 * 1024)));
-    };
-    const inFile = (k: number) => k >= first && lineStarts[k]! < file.end;
-    let count = 0;
-    let pos = at;
-    while (pos >= 0 && pos + needle.length <= file.end && count < maxPerFile) {
-      const k = lineAt(lineStarts, pos);
-      count++;
-      for (let j = Math.max(first, k - context); j <= k + context && j < lineStarts.length && inFile(j); j++) {
-        if (!lines.has(j)) lines.set(j, { line: j - first + 1, text: lineText(j), match: false });
-      }
-      const nextLine = k + 1 < lineStarts.length ? lineStarts[k + 1]! : hay.length;
-      pos = nextLine >= file.end ? -1 : hay.indexOf(needle, nextLine);
-    }
-    const found: GrepFile = { path: file.path, lines: [...lines.values()].sort((a, b) => a.line - b.line), matches: 0 };
-    markMatches(found, opts.pattern, caseless);
-    out.push(found);
-  }
-  return { files: out, truncated, timedOut: false };
+  const matches = findInTreeText(index, opts);
+  return { files: matches.files.map((_, i) => treeTextFile(index, matches, i, opts)), truncated: matches.truncated, timedOut: false };
 }
 
 function clip(line: string): string {

@@ -5,3 +5,4 @@ import './reviews.ts';
 // Executed by the server itself (registerServerJobKind), not by runners.
 import './webhookDelivery.ts';
 import './maintenance.ts';
+import './searchIndex.ts';

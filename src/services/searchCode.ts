@@ -5,11 +5,12 @@ import type { Viewer } from '../domain/permissions.ts';
 import type { SearchQuery } from '../domain/searchQuery.ts';
 import { isValidBranchName, isSafeRevision } from '../domain/refs.ts';
 import { type GrepFile, type GrepOptions, type GrepResult, grepTree } from '../git/grep.ts';
-import { type TreeText, loadTreeText, searchTreeText, treeTextWeight } from '../git/grepIndex.ts';
+import { findInTreeText, treeTextFile } from '../git/grepIndex.ts';
 import { LruCache } from '../git/lru.ts';
 import { entryAtPath, resolveCommit } from '../git/tree.ts';
 import { MAX_SEARCH_RESULTS, type SearchPage, readableRepository } from './searchScope.ts';
 import type { SearchResult } from './searchRepositories.ts';
+import { buildSearchIndex, readySearchIndex, searchIndexesSettled } from './searchIndex.ts';
 
 /** Repositories one cross-repository code search looks into at most (the most recently active first). */
 export const CODE_SEARCH_MAX_REPOSITORIES = 100;
@@ -62,11 +63,10 @@ export async function searchCode(app: AppContext, viewer: Viewer | null, query: 
   }
   if (opts.ref && !single) throw invalid('ref can only be given when searching one repository', 'ref');
   const needed = opts.page * opts.perPage;
-  const hits: CodeSearchHit[] = [];
   let incomplete = repositories.length > CODE_SEARCH_MAX_REPOSITORIES;
   let next = 0;
   const targets = repositories.slice(0, CODE_SEARCH_MAX_REPOSITORIES);
-  const perRepo: (CodeSearchHit[] | null)[] = new Array(targets.length).fill(null);
+  const perRepo: (RepositoryMatches | null)[] = new Array(targets.length).fill(null);
   // A bounded fan-out: a few repositories at a time, in order; stop launching once the page is full.
   const worker = async () => {
     for (;;) {
@@ -75,26 +75,46 @@ export async function searchCode(app: AppContext, viewer: Viewer | null, query: 
       if (index >= targets.length) return;
       const repo = targets[index]!;
       const result = await searchRepository(app, repo, opts.ref ?? null, query);
-      if (result.truncated) incomplete = true;
-      perRepo[index] = result.hits;
+      if (result.matches.truncated) incomplete = true;
+      perRepo[index] = result;
     }
   };
   await Promise.all(Array.from({ length: Math.min(PER_SEARCH_CONCURRENCY, targets.length) }, worker));
   if (next < targets.length) incomplete = true;
-  for (const list of perRepo) if (list) hits.push(...list);
-  const total = Math.min(hits.length, MAX_SEARCH_RESULTS);
-  if (hits.length > MAX_SEARCH_RESULTS) incomplete = true;
-  const pageItems = hits.slice((opts.page - 1) * opts.perPage, Math.min(needed, MAX_SEARCH_RESULTS));
+  // Only the files of the page shown get their lines built (an index finds files without them).
+  const all: { found: RepositoryMatches; i: number }[] = [];
+  for (const found of perRepo) if (found) for (let i = 0; i < found.matches.paths.length && all.length <= MAX_SEARCH_RESULTS; i++) all.push({ found, i });
+  const total = Math.min(all.length, MAX_SEARCH_RESULTS);
+  if (all.length > MAX_SEARCH_RESULTS) incomplete = true;
+  const pageItems: CodeSearchHit[] = all
+    .slice((opts.page - 1) * opts.perPage, Math.min(needed, MAX_SEARCH_RESULTS))
+    .map(({ found, i }) => ({ repository: found.repository, ref: found.ref, commitSha: found.commitSha, path: found.matches.paths[i]!, sha: null, file: found.matches.file(i) }));
   await Promise.all(pageItems.map(async (hit) => (hit.sha = (await entryAtPath(repositoryGitDir(app, hit.repository), hit.commitSha, hit.path))?.sha ?? null)));
   return { total, incomplete, items: pageItems };
 }
 
+/** The files of one repository's commit that matched: their paths, and each one's lines when asked for. */
+interface FileMatches {
+  paths: string[];
+  file(i: number): GrepFile;
+  truncated: boolean;
+}
+
+interface RepositoryMatches {
+  repository: RepositoryWithOwner;
+  ref: string;
+  commitSha: string;
+  matches: FileMatches;
+}
+
+const NO_MATCHES: FileMatches = { paths: [], file: () => ({ path: '', lines: [], matches: 0 }), truncated: false };
+
 /** Results of the repositories searched so far, counted only up to the first one not yet done (order is kept). */
-function countReady(perRepo: (CodeSearchHit[] | null)[]): number {
+function countReady(perRepo: (RepositoryMatches | null)[]): number {
   let n = 0;
-  for (const list of perRepo) {
-    if (!list) break;
-    n += list.length;
+  for (const found of perRepo) {
+    if (!found) break;
+    n += found.matches.paths.length;
   }
   return n;
 }
@@ -120,24 +140,25 @@ async function candidateRepositories(app: AppContext, viewer: Viewer | null, que
     .execute();
 }
 
-async function searchRepository(app: AppContext, repo: RepositoryWithOwner, ref: string | null, query: SearchQuery): Promise<{ hits: CodeSearchHit[]; truncated: boolean }> {
-  if (repo.is_empty === 1) return { hits: [], truncated: false };
-  const gitDir = repositoryGitDir(app, repo);
+async function searchRepository(app: AppContext, repo: RepositoryWithOwner, ref: string | null, query: SearchQuery): Promise<RepositoryMatches> {
   const refName = ref ?? repo.default_branch;
+  const none = (commitSha: string): RepositoryMatches => ({ repository: repo, ref: refName, commitSha, matches: NO_MATCHES });
+  if (repo.is_empty === 1) return none('');
+  const gitDir = repositoryGitDir(app, repo);
   if (ref !== null && !isSafeRevision(ref)) throw new ServiceError(422, `"${ref}" is not a valid ref`, 'ref');
   const commitSha = await resolveCommit(gitDir, ref === null && isValidBranchName(refName) ? `refs/heads/${refName}` : refName);
   if (!commitSha) {
     if (ref !== null) throw new ServiceError(422, `ref "${ref}" was not found in ${repo.owner_name}/${repo.name}`, 'ref');
-    return { hits: [], truncated: false };
+    return none('');
   }
-  const result = await cachedGrep(gitDir, commitSha, query);
-  return { hits: result.files.map((file) => ({ repository: repo, ref: refName, commitSha, path: file.path, sha: null, file })), truncated: result.truncated };
+  return { repository: repo, ref: refName, commitSha, matches: await cachedSearch(app, gitDir, commitSha, query) };
 }
 
-// Results per (repository directory, commit, query): a commit's tree never changes, so a cached answer
-// stays right (even for a new repository at a deleted one's path: the same sha is the same tree); paging through results and repeated searches cost no git work. Bounded by entries and size.
-const grepCache = new LruCache<string, GrepResult>(512, 64 * 1024 * 1024);
-const inFlight = new Map<string, Promise<GrepResult>>();
+// git grep's answers per (commit, query): a commit's tree never changes, so a cached answer stays right
+// (even for a new repository at a deleted one's path: the same sha is the same tree); paging through
+// results and repeated searches cost no git work. Bounded by entries and size.
+const resultCache = new LruCache<string, FileMatches>(512, 64 * 1024 * 1024);
+const inFlight = new Map<string, Promise<FileMatches>>();
 let running = 0;
 const waiting: (() => void)[] = [];
 
@@ -153,44 +174,30 @@ async function withSlot<T>(task: () => Promise<T>): Promise<T> {
   }
 }
 
-// In-memory indexes of searched commits' trees (git/grepIndex.ts): the first search of a commit is
-// answered by git grep while the index builds in the background; later searches of that commit scan
-// memory (milliseconds instead of inflating every blob again). Bounded by size; trees over
-// INDEX_MAX_TREE_BYTES are never indexed.
-const INDEX_MAX_TREE_BYTES = 64 * 1024 * 1024;
-/** Memory the indexes may hold together: GITOKU_SEARCH_INDEX_MB (default 256; 0 turns them off). */
-const INDEX_CACHE_BYTES = (() => {
-  const mb = Number(process.env.GITOKU_SEARCH_INDEX_MB ?? 256);
-  return Number.isFinite(mb) && mb >= 0 ? mb * 1024 * 1024 : 256 * 1024 * 1024;
-})();
-const indexes = new LruCache<string, TreeText | null>(64, INDEX_CACHE_BYTES);
-const indexBuilds = new Map<string, Promise<void>>();
+/** What this process's searches were answered by (tests and benchmarks read it). */
+export const codeSearchStats = { index: 0, grep: 0, cached: 0 };
 
-function indexFor(gitDir: string, commitSha: string): TreeText | null | undefined {
-  return indexes.get(`${gitDir}\0${commitSha}`);
-}
-
-/** Builds a commit's index in the background (after the git grep that answered first, not against it). */
-function buildIndex(gitDir: string, commitSha: string): void {
-  const key = `${gitDir}\0${commitSha}`;
-  if (INDEX_CACHE_BYTES > 0 && indexes.get(key) === undefined && !indexBuilds.has(key)) {
-    const build = withSlot(() => loadTreeText(gitDir, commitSha, { maxBytes: INDEX_MAX_TREE_BYTES, maxFiles: 200_000 }))
-      .then((built) => indexes.set(key, built, built ? treeTextWeight(built) : 64))
-      .catch(() => indexes.set(key, null, 64)) // unreadable: git grep keeps answering
-      .finally(() => indexBuilds.delete(key));
-    indexBuilds.set(key, build);
-  }
-}
-
-/** Resolves once the indexes being built now are ready (benchmarks and tests wait on it). */
+/** Resolves once the indexes being built or loaded now are ready (benchmarks and tests wait on it). */
 export async function codeSearchIndexesSettled(): Promise<void> {
-  while (indexBuilds.size > 0) await Promise.all([...indexBuilds.values()]);
+  while (backgroundBuilds.size > 0) await Promise.all([...backgroundBuilds]);
+  await searchIndexesSettled();
 }
+const backgroundBuilds = new Set<Promise<unknown>>();
 
-function cachedGrep(gitDir: string, commitSha: string, query: SearchQuery): Promise<GrepResult> {
+/**
+ * A search of one commit: from the result cache; else from the commit's index (services/searchIndex.ts:
+ * in memory, or loaded from disk — after a push the server builds it); else by git grep, while the
+ * index builds in the background for the next search.
+ */
+async function cachedSearch(app: AppContext, gitDir: string, commitSha: string, query: SearchQuery): Promise<FileMatches> {
   const key = JSON.stringify([gitDir, commitSha, query.text, query.paths, query.extensions]);
-  const hit = grepCache.get(key);
-  if (hit) return Promise.resolve(hit);
+  const hit = resultCache.get(key);
+  if (hit) {
+    codeSearchStats.cached++;
+    return hit;
+  }
+  const pending = inFlight.get(key);
+  if (pending) return pending;
   const options: GrepOptions = {
     pattern: query.text,
     ignoreCase: true,
@@ -202,22 +209,39 @@ function cachedGrep(gitDir: string, commitSha: string, query: SearchQuery): Prom
     maxBytes: GREP_MAX_BYTES,
     timeoutMs: GREP_TIMEOUT_MS,
   };
-  const index = indexFor(gitDir, commitSha);
-  if (index) {
-    const result = searchTreeText(index, options);
-    grepCache.set(key, result, weigh(result));
-    return Promise.resolve(result);
-  }
-  const pending = inFlight.get(key);
-  if (pending) return pending;
-  const promise = withSlot(() => grepTree(gitDir, commitSha, options))
-    .then((result) => {
-      // A timed-out answer is not kept: the next try may finish.
-      if (!result.timedOut) grepCache.set(key, result, weigh(result));
-      buildIndex(gitDir, commitSha);
-      return result;
-    })
-    .finally(() => inFlight.delete(key));
+  const promise = (async (): Promise<FileMatches> => {
+    const index = await readySearchIndex(app, gitDir, commitSha);
+    if (index) {
+      codeSearchStats.index++;
+      const found = findInTreeText(index, options);
+      const built = new Map<number, GrepFile>();
+      const matches: FileMatches = {
+        paths: found.files.map((f) => index.files[f]!.path),
+        truncated: found.truncated,
+        file(i) {
+          let file = built.get(i);
+          if (!file) built.set(i, (file = treeTextFile(index, found, i, options)));
+          return file;
+        },
+      };
+      // Not kept in the result cache: it would hold the index past its own cache's bound, and
+      // searching an index again takes milliseconds.
+      return matches;
+    }
+    codeSearchStats.grep++;
+    const result = await withSlot(() => grepTree(gitDir, commitSha, options));
+    const matches: FileMatches = { paths: result.files.map((f) => f.path), truncated: result.truncated, file: (i) => result.files[i]! };
+    // A timed-out answer is not kept: the next try may finish.
+    if (!result.timedOut) resultCache.set(key, matches, weigh(result));
+    // No index yet (undefined; null: not indexable): build it behind this answer for the next search.
+    if (index === undefined) {
+      const build = withSlot(() => buildSearchIndex(app, gitDir, commitSha))
+        .catch(() => null)
+        .finally(() => backgroundBuilds.delete(build));
+      backgroundBuilds.add(build);
+    }
+    return matches;
+  })().finally(() => inFlight.delete(key));
   inFlight.set(key, promise);
   return promise;
 }
