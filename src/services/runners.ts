@@ -4,7 +4,7 @@ import { invalid } from './errors.ts';
 import type { Job, Runner } from '../db/schema.ts';
 import { randomToken, sha256Hex } from '../domain/secrets.ts';
 import { claimJob, claimJobs, finishJob, sweepExpiredJobs } from './jobs.ts';
-import { jobKindHandler, registeredJobKinds } from './jobKinds.ts';
+import { jobKindHandler, registeredJobKinds, serverJobKindHandler } from './jobKinds.ts';
 import './jobKindRegistry.ts';
 
 export const RUNNER_TOKEN_PREFIX = 'gtr_';
@@ -126,7 +126,7 @@ export function leaseOwner(runner: Runner): string {
 
 /** Closes the subjects (runs, workflow runs, reviews) of jobs that ended without their runner (expired leases). */
 export async function sweepJobs(app: AppContext): Promise<void> {
-  for (const job of await sweepExpiredJobs(app)) await jobKindHandler(job.kind)?.closed(app, job);
+  for (const job of await sweepExpiredJobs(app)) await (jobKindHandler(job.kind) ?? serverJobKindHandler(job.kind))?.closed?.(app, job);
 }
 
 export interface ClaimedJob {

@@ -15,6 +15,7 @@ import { destroyOtherSessions } from './sessions.ts';
 import { removeAvatarFiles } from './avatars.ts';
 import { listRunners } from './runners.ts';
 import { getJob, requestJobCancel, wakeClaimers } from './jobs.ts';
+import { serverJobKindHandler } from './jobKinds.ts';
 
 /**
  * Site administration (issue 18): the server at a glance, users (suspend, promote, delete), the
@@ -332,5 +333,6 @@ export async function cancelJob(app: AppContext, id: number): Promise<{ job: Job
   if (!job) throw notFound(`job ${id} not found`);
   const outcome = await requestJobCancel(app.db, id, 'cancelled by a site administrator');
   if (outcome === 'finished') throw invalid(`Job ${id} is ${job.status}: only queued or running jobs can be cancelled`);
+  if (outcome === 'cancelled') await serverJobKindHandler(job.kind)?.closed?.(app, job);
   return { job: (await getJob(app.db, id))!, outcome };
 }

@@ -212,4 +212,25 @@ async function executeDelivery(app: AppContext, job: Job, signal: AbortSignal): 
   return { status: result.retryable ? 'retry' : 'failed', error: result.error ?? 'failed' };
 }
 
-registerServerJobKind(WEBHOOK_JOB_KIND, { execute: executeDelivery });
+/**
+ * A delivery job that ended without its attempt recording an outcome — no attempts left after errors,
+ * an expired lease with none left, or cancelled — ends its delivery as failed with the job's reason,
+ * so the delivery log never shows it pending forever. A delivery already delivered or failed is kept.
+ */
+async function closeDelivery(app: AppContext, job: Job): Promise<void> {
+  const id = Number((JSON.parse(job.payload) as { delivery_id?: unknown }).delivery_id);
+  if (!Number.isSafeInteger(id)) return;
+  const current = await app.db.selectFrom('jobs').select(['status', 'last_error', 'attempts']).where('id', '=', job.id).executeTakeFirst();
+  const status = current?.status ?? job.status;
+  if (status !== 'failed' && status !== 'cancelled') return;
+  const reason = current?.last_error ?? job.last_error ?? 'no reason recorded';
+  const at = now();
+  await app.db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'failed', error: `delivery job ${status}: ${reason}`.slice(0, 2000), attempts: current?.attempts ?? job.attempts, updated_at: at })
+    .where('id', '=', id)
+    .where('status', 'in', ['pending', 'retrying'])
+    .execute();
+}
+
+registerServerJobKind(WEBHOOK_JOB_KIND, { execute: executeDelivery, closed: closeDelivery });

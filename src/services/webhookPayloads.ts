@@ -11,13 +11,14 @@ import { findUserById } from './users.ts';
 import { getReview, type CommentWithAuthor } from './pullComments.ts';
 import { findIssueComment, getIssueItem } from './issues.ts';
 import type { WebhookEventKind } from './webhookEvents.ts';
-// The payloads carry the API's own shapes (GitHub's), built by the API's builders so the two never drift.
-import { repositoryJson, simpleUserJson } from '../web/routes/api/shapes.ts';
-import { commentJson, pullJson, reviewJson, statusJson } from '../web/routes/api/pulls.ts';
-import { workflowRunJson } from '../web/routes/api/automation.ts';
-import { runJson } from '../web/routes/api/runs.ts';
-import { issueJson } from '../web/routes/api/issues.ts';
-import { releaseJson } from '../web/routes/api/releases.ts';
+// The payloads carry the API's own shapes (GitHub's), built by the same builders the API routes use so the two never drift.
+import { simpleUserJson } from './apiShapes/users.ts';
+import { repositoryJson } from './apiShapes/repositories.ts';
+import { commentJson, pullJson, reviewJson, statusJson } from './apiShapes/pulls.ts';
+import { workflowRunJson } from './apiShapes/workflowRuns.ts';
+import { runJson } from './apiShapes/runs.ts';
+import { issueJson } from './apiShapes/issues.ts';
+import { releaseJson } from './apiShapes/releases.ts';
 import { getRelease } from './releases.ts';
 
 /** One message to deliver: the webhook event name, its action and the JSON payload. */

@@ -4,18 +4,8 @@ import { escapeHtml } from './highlight.ts';
 /** The avatar colours of the pages' initials (.avatar-c0 … c7 in gitoku.css), in slot order. */
 const COLOURS = ['#5b4bdb', '#0f7b6c', '#c2410c', '#1d6fd1', '#b42318', '#7e22ce', '#3f6212', '#a21caf'];
 
-/** The URL path of a user's avatar: a generated initials SVG, like the pages' avatars. */
-export function avatarPath(login: string): string {
-  return `/-/avatars/${encodeURIComponent(login)}.svg`;
-}
-
-/**
- * Where a user's avatar is served: their uploaded image when they have one (the file name changes
- * with the content), else the generated SVG (which redirects to an uploaded one made since).
- */
-export function userAvatarPath(user: { id: number; username: string; avatar?: string | null }): string {
-  return user.avatar ? `/-/avatars/u/${user.id}/${encodeURIComponent(user.avatar)}` : avatarPath(user.username);
-}
+// Avatar URLs are pure (domain/avatarUrls.ts): the API's shapes below the web layer build them too.
+export { avatarPath, userAvatarPath } from '../../domain/avatarUrls.ts';
 
 /**
  * A user's avatar as an SVG: the first letter of the login on the colour the pages use for it. It is

@@ -5,39 +5,16 @@ import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
 import { repoFromPath } from './repos.ts';
 import { requireIdentity } from './guards.ts';
-import type { AppContext } from '../../../services/app.ts';
 import { now } from '../../../services/app.ts';
-import type { RepositoryAccess } from '../../../services/repositories.ts';
-import type { WorkflowRun } from '../../../db/schema.ts';
 import { dispatchWorkflow, getWorkflowRun, listWorkflowRunEvents, listWorkflowRuns, loadWorkflowManifestForBranch } from '../../../services/workflows.ts';
 import { eventsWithBehaviors, listRepositoryBehaviors, setRepositoryBehaviorEnabled } from '../../../services/automation.ts';
 import { formatProblem } from '../../../domain/manifest.ts';
 import { resolveCommit } from '../../../git/tree.ts';
+import { workflowRunJson } from '../../../services/apiShapes/workflowRuns.ts';
+
+export { workflowRunJson };
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
-
-export function workflowRunJson(app: AppContext, access: RepositoryAccess, r: WorkflowRun) {
-  const base = `${app.config.baseUrl}/${access.repo.owner_name}/${access.repo.name}`;
-  return {
-    id: r.id,
-    run_number: r.number,
-    name: r.name,
-    workflow: r.workflow_key,
-    event: r.event,
-    head_branch: r.ref.replace(/^refs\/heads\//, ''),
-    head_sha: r.sha,
-    status: r.status,
-    conclusion: r.conclusion,
-    pull_request_id: r.pull_request_id,
-    error: r.error,
-    steps: JSON.parse(r.steps) as unknown,
-    created_at: iso(r.created_at),
-    run_started_at: iso(r.started_at),
-    updated_at: iso(r.finished_at ?? r.started_at ?? r.created_at),
-    html_url: `${base}/actions/runs/${r.number}`,
-    url: `${app.config.baseUrl}/api/v1/repos/${access.repo.owner_name}/${access.repo.name}/actions/runs/${r.number}`,
-  };
-}
 
 const eventsQuery = paginationQuery.extend({ type: z.string().optional() });
 

@@ -9,35 +9,17 @@ import { requireIdentity, viewerOf } from './guards.ts';
 import { commentJson } from './pulls.ts';
 import type { AppContext } from '../../../services/app.ts';
 import type { RepositoryAccess } from '../../../services/repositories.ts';
-import type { Label } from '../../../db/schema.ts';
 import { notFound } from '../../../services/errors.ts';
-import {
-  addIssueAssignees,
-  addIssueComment,
-  type Assignee,
-  createIssue,
-  deleteIssueComment,
-  deletePullConversationComment,
-  findPullConversationComment,
-  updatePullConversationComment,
-  findIssueComment,
-  getIssueItem,
-  type IssueCommentItem,
-  type IssueItem,
-  listAssignableUsers,
-  listIssueComments,
-  listIssues,
-  removeIssueAssignees,
-  updateIssue,
-  updateIssueComment,
-} from '../../../services/issues.ts';
-import { addIssueLabels, agentOfLabel, createLabel, deleteLabel, getLabel, listLabels, removeIssueLabel, setIssueLabels, updateLabel } from '../../../services/issueLabels.ts';
+import { addIssueAssignees, addIssueComment, createIssue, deleteIssueComment, deletePullConversationComment, findPullConversationComment, updatePullConversationComment, findIssueComment, getIssueItem, type IssueCommentItem, listAssignableUsers, listIssueComments, listIssues, removeIssueAssignees, updateIssue, updateIssueComment } from '../../../services/issues.ts';
+import { addIssueLabels, createLabel, deleteLabel, getLabel, listLabels, removeIssueLabel, setIssueLabels, updateLabel } from '../../../services/issueLabels.ts';
 import { issueRuns, issueTimeline, type IssueRunRef, type TimelineItem } from '../../../services/issueTimeline.ts';
 import { listIssueAgents } from '../../../services/issueAgentKeys.ts';
 import { getPullRequest, updatePullRequest } from '../../../services/pulls.ts';
 import { createConversationComment, listConversationComments } from '../../../services/pullComments.ts';
 import { findUserByName } from '../../../services/users.ts';
-import { avatarPath } from '../../views/avatarSvg.ts';
+import { agentUserJson, issueJson, labelJson, repoApi } from '../../../services/apiShapes/issues.ts';
+
+export { issueJson, labelJson };
 
 /**
  * GitHub's issues API (`/repos/{owner}/{repo}/issues…`, labels, assignees, timeline): issues and pull
@@ -46,60 +28,6 @@ import { avatarPath } from '../../views/avatarSvg.ts';
  */
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
-
-function repoApi(app: AppContext, access: RepositoryAccess): string {
-  return `${app.config.baseUrl}/api/v1/repos/${access.repo.owner_name}/${access.repo.name}`;
-}
-
-export function labelJson(app: AppContext, access: RepositoryAccess, l: Label) {
-  return { id: l.id, node_id: `L_${l.id}`, url: `${repoApi(app, access)}/labels/${encodeURIComponent(l.name)}`, name: l.name, color: l.color, default: false, description: l.description || null, agent: agentOfLabel(l) };
-}
-
-function agentUserJson(app: AppContext, access: RepositoryAccess, key: string) {
-  const base = app.config.baseUrl;
-  return { login: key, id: 0, type: 'Bot' as const, site_admin: false, avatar_url: `${base}${avatarPath(key)}`, html_url: `${base}/${access.repo.owner_name}/${access.repo.name}/runs`, url: `${repoApi(app, access)}/assignable-agents` };
-}
-
-function assigneeJson(app: AppContext, access: RepositoryAccess, a: Assignee) {
-  return a.kind === 'user' ? simpleUserJson(app, a.user) : agentUserJson(app, access, a.key);
-}
-
-export function issueJson(app: AppContext, access: RepositoryAccess, item: IssueItem) {
-  const api = repoApi(app, access);
-  const html = `${app.config.baseUrl}/${access.repo.owner_name}/${access.repo.name}`;
-  const assignees = item.assignees.map((a) => assigneeJson(app, access, a));
-  return {
-    id: item.id,
-    node_id: `${item.kind === 'pull' ? 'PR' : 'I'}_${item.id}`,
-    number: item.number,
-    title: item.title,
-    body: item.body || null,
-    state: item.state,
-    state_reason: item.state_reason,
-    locked: false,
-    user: item.author ? simpleUserJson(app, item.author) : null,
-    labels: item.labels.map((l) => labelJson(app, access, l)),
-    assignee: assignees[0] ?? null,
-    assignees,
-    milestone: null,
-    comments: item.comments,
-    created_at: iso(item.created_at),
-    updated_at: iso(item.updated_at),
-    closed_at: iso(item.closed_at),
-    closed_by: item.closed_by ? simpleUserJson(app, item.closed_by) : null,
-    author_association: 'NONE',
-    url: `${api}/issues/${item.number}`,
-    html_url: item.kind === 'pull' ? `${html}/pull/${item.number}` : `${html}/issues/${item.number}`,
-    repository_url: api,
-    labels_url: `${api}/issues/${item.number}/labels{/name}`,
-    comments_url: `${api}/issues/${item.number}/comments`,
-    events_url: `${api}/issues/${item.number}/events`,
-    timeline_url: `${api}/issues/${item.number}/timeline`,
-    ...(item.pull_request
-      ? { draft: item.pull_request.draft, pull_request: { url: `${api}/pulls/${item.number}`, html_url: `${html}/pull/${item.number}`, diff_url: `${html}/pull/${item.number}.diff`, patch_url: `${html}/pull/${item.number}.patch`, merged_at: iso(item.pull_request.merged_at) } }
-      : {}),
-  };
-}
 
 function issueCommentJson(app: AppContext, access: RepositoryAccess, c: IssueCommentItem) {
   const api = repoApi(app, access);

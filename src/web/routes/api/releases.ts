@@ -3,72 +3,21 @@ import type { Context } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import type { ApiRegistry } from './registry.ts';
 import { paginationQuery, setPaginationLinks } from './registry.ts';
-import { errorSchema, simpleUserJson } from './shapes.ts';
+import { errorSchema } from './shapes.ts';
 import { repoFromPath } from './repos.ts';
 import { requireIdentity } from './guards.ts';
-import type { AppContext } from '../../../services/app.ts';
-import type { RepositoryWithOwner } from '../../../services/repositories.ts';
 import { ServiceError, notFound } from '../../../services/errors.ts';
-import { createRelease, deleteRelease, getLatestRelease, getRelease, getReleaseByTag, listReleases, updateRelease, type AssetRecord, type ReleaseRecord } from '../../../services/releases.ts';
+import { createRelease, deleteRelease, getLatestRelease, getRelease, getReleaseByTag, listReleases, updateRelease } from '../../../services/releases.ts';
 import { deleteReleaseAsset, getReleaseAsset, updateReleaseAsset, uploadReleaseAsset } from '../../../services/releaseAssets.ts';
 import { planArchive } from '../../../services/archives.ts';
 import { archiveResponse } from '../archives.ts';
 import { assetDownloadResponse } from '../releaseDownloads.ts';
 import { uploadBody } from '../../requestBody.ts';
+import { releaseAssetJson, releaseJson } from '../../../services/apiShapes/releases.ts';
+export { releaseAssetJson, releaseJson };
 
 /** Release and archive endpoints in GitHub's shapes (repos.createRelease, uploadReleaseAsset, downloadZipballArchive…). */
 
-const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
-const encodeRef = (ref: string) => ref.split('/').map(encodeURIComponent).join('/');
-
-function bases(app: AppContext, repo: RepositoryWithOwner) {
-  const full = `${encodeURIComponent(repo.owner_name)}/${encodeURIComponent(repo.name)}`;
-  return { api: `${app.config.baseUrl}/api/v1/repos/${full}`, html: `${app.config.baseUrl}/${full}` };
-}
-
-export function releaseAssetJson(app: AppContext, repo: RepositoryWithOwner, release: Pick<ReleaseRecord, 'tag_name'>, a: AssetRecord) {
-  const b = bases(app, repo);
-  return {
-    url: `${b.api}/releases/assets/${a.id}`,
-    browser_download_url: `${b.html}/releases/download/${encodeRef(release.tag_name)}/${encodeURIComponent(a.name)}`,
-    id: a.id,
-    node_id: Buffer.from(`ReleaseAsset:${a.id}`).toString('base64'),
-    name: a.name,
-    label: a.label,
-    state: a.state,
-    content_type: a.content_type,
-    size: a.size,
-    download_count: a.download_count,
-    created_at: iso(a.created_at),
-    updated_at: iso(a.updated_at),
-    uploader: a.uploader ? simpleUserJson(app, a.uploader) : null,
-  };
-}
-
-export function releaseJson(app: AppContext, repo: RepositoryWithOwner, r: ReleaseRecord) {
-  const b = bases(app, repo);
-  const tag = encodeRef(r.tag_name);
-  return {
-    url: `${b.api}/releases/${r.id}`,
-    html_url: `${b.html}/releases/tag/${tag}`,
-    assets_url: `${b.api}/releases/${r.id}/assets`,
-    upload_url: `${b.api}/releases/${r.id}/assets{?name,label}`,
-    tarball_url: r.draft ? null : `${b.api}/tarball/${tag}`,
-    zipball_url: r.draft ? null : `${b.api}/zipball/${tag}`,
-    id: r.id,
-    node_id: Buffer.from(`Release:${r.id}`).toString('base64'),
-    tag_name: r.tag_name,
-    target_commitish: r.target_commitish,
-    name: r.name || null,
-    body: r.body || null,
-    draft: r.draft === 1,
-    prerelease: r.prerelease === 1,
-    created_at: iso(r.created_at),
-    published_at: iso(r.published_at),
-    author: r.author ? simpleUserJson(app, r.author) : null,
-    assets: r.assets.map((a) => releaseAssetJson(app, repo, r, a)),
-  };
-}
 
 const releaseSchema = z.object({ id: z.number(), tag_name: z.string(), name: z.string().nullable(), draft: z.boolean(), prerelease: z.boolean(), upload_url: z.string(), assets: z.array(z.object({ id: z.number(), name: z.string() })) });
 

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import type { AppContext } from '../../../services/app.ts';
 import type { User } from '../../../db/schema.ts';
-import { repositoryNetworkPolicy, type RepositoryWithOwner } from '../../../services/repositories.ts';
-import { type RepoRole, roleToGithubPermissions } from '../../../domain/permissions.ts';
+import { type RepositoryWithOwner } from '../../../services/repositories.ts';
 import type { CommitSummary } from '../../../git/refs.ts';
-import { userAvatarPath } from '../../views/avatarSvg.ts';
+// The shapes services send too (webhook payloads) are built below the web layer.
+import { simpleUserJson } from '../../../services/apiShapes/users.ts';
+
+export { simpleUserJson };
+export { repositoryJson } from '../../../services/apiShapes/repositories.ts';
 
 /** JSON shapes of the API, following GitHub's REST API field names. */
 
@@ -60,20 +63,6 @@ export const errorSchema = z.object({ message: z.string() });
 
 const iso = (s: string | null) => (s ? s.replace(/\.\d{3}Z$/, 'Z') : null);
 
-/** `avatar`: the uploaded avatar when the row carries it; without it the URL is the generated one, which redirects to an upload. */
-export function simpleUserJson(app: AppContext, user: Pick<User, 'id' | 'username' | 'is_admin'> & { avatar?: string | null }) {
-  const base = app.config.baseUrl;
-  return {
-    login: user.username,
-    id: user.id,
-    type: 'User' as const,
-    site_admin: user.is_admin === 1,
-    avatar_url: `${base}${userAvatarPath(user)}`,
-    html_url: `${base}/${encodeURIComponent(user.username)}`,
-    url: `${base}/api/v1/users/${encodeURIComponent(user.username)}`,
-  };
-}
-
 export function userJson(app: AppContext, user: User, showEmail: boolean) {
   return {
     ...simpleUserJson(app, user),
@@ -85,34 +74,6 @@ export function userJson(app: AppContext, user: User, showEmail: boolean) {
     suspended_at: iso(user.suspended_at ?? null),
     created_at: iso(user.created_at)!,
     updated_at: iso(user.updated_at)!,
-  };
-}
-
-export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role: RepoRole | null) {
-  const base = app.config.baseUrl;
-  const fullName = `${repo.owner_name}/${repo.name}`;
-  return {
-    id: repo.id,
-    name: repo.name,
-    full_name: fullName,
-    owner: simpleUserJson(app, { id: repo.owner_id, username: repo.owner_name, is_admin: repo.owner_is_admin }),
-    private: repo.is_private === 1,
-    visibility: repo.is_private === 1 ? ('private' as const) : ('public' as const),
-    description: repo.description || null,
-    fork: false,
-    html_url: `${base}/${fullName}`,
-    url: `${base}/api/v1/repos/${fullName}`,
-    clone_url: `${base}/${fullName}.git`,
-    default_branch: repo.default_branch,
-    empty: repo.is_empty === 1,
-    archived: repo.archived === 1,
-    created_at: iso(repo.created_at)!,
-    updated_at: iso(repo.updated_at)!,
-    pushed_at: iso(repo.pushed_at),
-    ...(role ? { permissions: roleToGithubPermissions(role) } : {}),
-    ...(role === 'admin'
-      ? { ai_reviews_enabled: repo.ai_reviews_enabled === 1, conflict_resolution_enabled: repo.conflict_resolution_enabled === 1, review_driver: repo.review_driver, review_model: repo.review_model, default_driver: repo.default_driver || null, default_model: repo.default_model || null, agent_network: repositoryNetworkPolicy(repo), run_branch_cleanup: repo.run_branch_cleanup }
-      : {}),
   };
 }
 
