@@ -4,7 +4,9 @@ import { pickReadme, type ReadmeFile } from './uiQueries.ts';
 import { LruCache } from '../git/lru.ts';
 import { loadRefMap, refCommit, type NamedRef, type RefMap } from '../git/refCache.ts';
 import { isBinary, listTree, readBlobAtPath, resolveCommit, type BlobContent, type TreeEntry } from '../git/tree.ts';
-import { cachedLastCommits, lastCommitOfPath, lastCommitsForEntries, lastCommitsWithin } from '../git/log.ts';
+import { cachedLastCommits, countCommits, lastCommitOfPath, lastCommitsForEntries, lastCommitsWithin, listCommits } from '../git/log.ts';
+import { mergeBase } from '../git/merge.ts';
+import { SingleFlight } from '../git/singleFlight.ts';
 import { readCommitObject, type Commit } from '../git/objects.ts';
 import { DEFAULT_MAX_PATCH_BYTES, diffCommits, type DiffResult } from '../git/diff.ts';
 import type { CommitSummary } from '../git/refs.ts';
@@ -248,6 +250,32 @@ export async function cachedDiff(gitDir: string, from: string | null, to: string
   const weight = diff.files.reduce((n, f) => n + (f.patch?.length ?? 0) + f.path.length + 200, 0);
   diffCache.set(key, diff, weight);
   return diff;
+}
+
+// ---------- comparisons ----------
+
+/** Two commits compared: their merge base, how far apart they are, and the head's commits the base lacks (oldest last, at most `limit`). */
+export interface Comparison {
+  mergeBase: string | null;
+  ahead: number;
+  behind: number;
+  commits: CommitBrief[];
+}
+
+const comparisons = new LruCache<string, Comparison>(500, 16 * 1024 * 1024, 'ui.comparisons');
+const comparing = new SingleFlight<string, Comparison>();
+
+/** compare(base, head) between two resolved commits, cached (nothing about two object ids ever changes). */
+export async function cachedComparison(gitDir: string, baseSha: string, headSha: string, limit = 250): Promise<Comparison> {
+  const key = `${gitDir}\0${baseSha}\0${headSha}\0${limit}`;
+  const hit = comparisons.get(key);
+  if (hit) return hit;
+  return comparing.run(key, async () => {
+    const [mb, ahead, behind, rows] = await Promise.all([mergeBase(gitDir, baseSha, headSha), countCommits(gitDir, headSha, baseSha), countCommits(gitDir, baseSha, headSha), listCommits(gitDir, headSha, { exclude: baseSha, limit })]);
+    const out: Comparison = { mergeBase: mb, ahead, behind, commits: rows.map(briefFromSummary) };
+    comparisons.set(key, out, out.commits.reduce((n, c) => n + c.message.length + 300, 200));
+    return out;
+  });
 }
 
 // ---------- statuses ----------

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, commitFiles, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { testDialects } from '../helpers/databases.ts';
+import { signInWithForm } from '../helpers/formSession.ts';
 import { startServeProcess, type ServeProcess } from '../helpers/gitokuProcess.ts';
 import { lastCommitWalkCount } from '../../src/git/log.ts';
 import { blameRunCount } from '../../src/git/blameOrigins.ts';
@@ -14,6 +15,8 @@ import { systemAccess } from '../../src/events/behaviors/context.ts';
 import { loadTreeView } from '../../src/services/uiBrowse.ts';
 import { MAINTENANCE_JOB_KIND } from '../../src/services/maintenance.ts';
 import { up as reclassifyTrailerCaptures } from '../../src/db/migrations/0020_reclassify_trailer_captures.ts';
+import { fragmentsComputed } from '../../src/web/fragmentCache.ts';
+import { timeAgo } from '../../src/web/views/format.ts';
 
 // Maintenance runs as soon as a push is recorded (instead of a few seconds later), so the test can wait for it.
 process.env.GITOKU_MAINTENANCE_DELAY_MS = '0';
@@ -209,6 +212,170 @@ describe.each(testDialects())('page caches on %s', (dialect) => {
     expect(result.tasks.map((t) => [t.task, t.ok])).toEqual(expect.arrayContaining([['commit-graph', true]]));
     const gitDir = join(server.dataDir, 'repos', owner.username, 'cache.git');
     expect(existsSync(join(gitDir, 'objects', 'info', 'commit-graphs', 'commit-graph-chain'))).toBe(true);
+  });
+
+  describe('rendered fragments (every cached page)', () => {
+    let fwork: { path: string; remove(): Promise<void> };
+    let fremote: string;
+    let prNumber: number;
+    const fpage = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${server.url}/${owner.username}/frag${path}`, { headers, redirect: 'manual' });
+      return { status: res.status, text: await res.text(), etag: res.headers.get('etag'), location: res.headers.get('location') };
+    };
+    const fapi = (method: string, path: string, body?: unknown) => api(server, method, `/repos/${owner.username}/frag${path}`, { token: owner.token, body });
+    const head = async () => (await gitOk(fwork.path, ['rev-parse', 'HEAD'])).trim();
+    /** Every page the fragment cache serves, as paths under the repository. */
+    const pages = (sha: string) => ['/tree/main', '/tree/main/src', '/blob/main/src/a.ts', '/blame/main/src/a.ts', '/commits/main', '/commits/main?path=src/a.ts', `/commit/${sha}`, '/compare/v1...main', `/pull/${prNumber}/files`];
+
+    beforeAll(async () => {
+      await api(server, 'POST', '/user/repos', { token: owner.token, body: { name: 'frag' } });
+      fwork = await tempDir();
+      await initWorkRepo(fwork.path, { 'README.md': '# Fragments\n', 'src/a.ts': 'export const a = 1;\n', 'src/b.ts': 'export const b = 1;\n', 'img.bin': Buffer.from([0, 1, 2, 0, 255, 0]) });
+      await gitOk(fwork.path, ['tag', 'v1']);
+      await gitOk(fwork.path, ['checkout', '-q', '-b', 'feature']);
+      await commitFiles(fwork.path, { 'src/feature.ts': 'export const f = 1;\n' }, 'Feature one');
+      await gitOk(fwork.path, ['checkout', '-q', 'main']);
+      await commitFiles(fwork.path, { 'src/a.ts': 'export const a = 2;\n' }, 'Main two');
+      fremote = authUrl(server.url, `${owner.username}/frag.git`, owner.username, owner.token);
+      await gitOk(fwork.path, ['push', '-q', fremote, 'main', 'feature', 'v1']);
+      const pr = await fapi('POST', '/pulls', { title: 'Feature', head: 'feature', base: 'main' });
+      expect(pr.status).toBe(201);
+      prNumber = pr.json.number;
+    });
+    afterAll(async () => {
+      await fwork?.remove();
+    });
+
+    it('serves warm pages from the cache, with a 304 from the key alone', async () => {
+      const sha = await head();
+      for (const p of pages(sha)) expect((await fpage(p)).status, p).toBe(200);
+      const computed = fragmentsComputed();
+      const first = new Map<string, { text: string; etag: string | null }>();
+      for (const p of pages(sha)) {
+        const again = await fpage(p);
+        expect(again.status, p).toBe(200);
+        expect(again.etag, p).toMatch(/^W\/".+"$/);
+        first.set(p, again);
+      }
+      // Nothing was rendered again: every body came from the cache.
+      expect(fragmentsComputed()).toBe(computed);
+      for (const p of pages(sha)) {
+        const revalidated = await fpage(p, { 'If-None-Match': first.get(p)!.etag! });
+        expect(revalidated.status, p).toBe(304);
+        expect(revalidated.text).toBe('');
+      }
+      // The content is the page's, not a neighbour's.
+      expect(first.get('/blob/main/src/a.ts')!.text).toContain('export');
+      expect(first.get('/blob/main/src/a.ts')!.text).not.toContain('feature.ts');
+      expect(first.get('/compare/v1...main')!.text).toContain('Main two');
+      expect(first.get(`/pull/${prNumber}/files`)!.text).toContain('src/feature.ts');
+      expect(first.get('/commits/main?path=src/a.ts')!.text).toContain('Main two');
+      // Relative times are filled per request, never frozen in the cached body.
+      const tree = first.get('/tree/main')!.text;
+      const iso = /<time datetime="([^"]+)"/.exec(tree)![1]!;
+      expect(tree).toContain(`>${timeAgo(iso)}</time>`);
+      expect(tree).not.toContain('<!--slot:');
+      // The cache is bounded and reported.
+      const admin = await createTestUser(server, { admin: true, scopes: ['admin'] });
+      const stats = await api(server, 'GET', '/admin/stats', { token: admin.token });
+      expect(stats.status).toBe(200);
+      expect(stats.json.caches['ui.pageFragments']).toMatchObject({ entries: expect.any(Number), maxWeight: expect.any(Number) });
+      expect(stats.json.caches['ui.pageFragments'].entries).toBeGreaterThanOrEqual(pages(sha).length);
+    });
+
+    it('shows a push at once on every cached page', async () => {
+      const before = await head();
+      for (const p of pages(before)) await fpage(p);
+      await commitFiles(fwork.path, { 'src/a.ts': 'export const a = 3; // third\n', 'src/c.ts': 'export const c = 1;\n' }, 'Main three');
+      await gitOk(fwork.path, ['checkout', '-q', 'feature']);
+      await commitFiles(fwork.path, { 'src/feature2.ts': 'export const f2 = 1;\n' }, 'Feature two');
+      await gitOk(fwork.path, ['checkout', '-q', 'main']);
+      await gitOk(fwork.path, ['push', '-q', fremote, 'main', 'feature']);
+      const after = await head();
+      expect((await fpage('/tree/main')).text).toContain('Main three');
+      expect((await fpage('/tree/main/src')).text).toContain('c.ts');
+      expect((await fpage('/blob/main/src/a.ts')).text).toContain('third');
+      expect((await fpage('/blame/main/src/a.ts')).text).toContain('Main three');
+      expect((await fpage('/commits/main')).text).toContain('Main three');
+      expect((await fpage('/commits/main?path=src/a.ts')).text).toContain('Main three');
+      expect((await fpage(`/commit/${after}`)).text).toContain('third');
+      expect((await fpage('/compare/v1...main')).text).toContain('Main three');
+      expect((await fpage(`/pull/${prNumber}/files`)).text).toContain('src/feature2.ts');
+      // The older commit's pages are still right (they are addressed by its id).
+      expect((await fpage(`/blob/${before}/src/a.ts`)).text).not.toContain('third');
+    });
+
+    it('shows what changes without a push: statuses, comments, AI captures recorded later', async () => {
+      const sha = await head();
+      const dot = /class="status-dot status-success"/;
+      for (const p of ['/tree/main', '/commits/main', `/commit/${sha}`]) expect((await fpage(p)).text, p).not.toMatch(dot);
+      const tagBefore = (await fpage('/commits/main')).etag!;
+      expect((await fapi('POST', `/statuses/${sha}`, { state: 'success', context: 'ci/test' })).status).toBe(201);
+      for (const p of ['/tree/main', '/commits/main', `/commit/${sha}`]) expect((await fpage(p)).text, p).toMatch(dot);
+      expect((await fpage('/commits/main', { 'If-None-Match': tagBefore })).status).toBe(200);
+
+      const files = await fpage(`/pull/${prNumber}/files`);
+      const prHead = (await fapi('GET', `/pulls/${prNumber}`)).json.head.sha as string;
+      const comment = await fapi('POST', `/pulls/${prNumber}/comments`, { body: 'A cached-page comment', path: 'src/feature.ts', line: 1, side: 'RIGHT', commit_id: prHead });
+      expect(comment.status).toBe(201);
+      const withComment = await fpage(`/pull/${prNumber}/files`, { 'If-None-Match': files.etag! });
+      expect(withComment.status).toBe(200);
+      expect(withComment.text).toContain('A cached-page comment');
+
+      // A capture recorded for a commit after its blame page was cached shows in the AI gutter.
+      const blame = await fpage('/blame/main/src/a.ts');
+      expect(blame.text).not.toContain('AI-written line');
+      const repo = (await findRepository(server.app.db, owner.username, 'frag'))!;
+      await server.app.db
+        .insertInto('commit_ai_contexts')
+        .values({ repository_id: repo.id, commit_sha: sha, capture_index: 0, source_family: 'claude', exact_model_name: 'claude-test', prompt: 'write a', thinking: '', session_id: null, capture_confidence: 0.9, evidence_kind: 'agent_run', modified_files: JSON.stringify(['src/a.ts']), modified_line_spans_json: JSON.stringify({ 'src/a.ts': [[1, 1]] }), run_id: null, pull_request_id: null, details: '{}', created_at: new Date().toISOString() })
+        .execute();
+      expect((await fpage('/blame/main/src/a.ts')).text).toContain('AI-written line');
+    });
+
+    it('keeps a viewer\'s forms their own', async () => {
+      const user = await createTestUser(server);
+      const tokensOf = (html: string) => new Set([...html.matchAll(/name="_csrf" value="([^"]+)"/g)].map((m) => m[1]));
+      const one = (await signInWithForm(server, user.username, user.password)).session!;
+      const two = (await signInWithForm(server, user.username, user.password)).session!;
+      expect(one.csrf).not.toBe(two.csrf);
+      for (let i = 0; i < 2; i++) {
+        // Every form of each page (the comment forms inside the cached diff included) carries that browser's token only.
+        const a = await one.get(`/${owner.username}/frag/pull/${prNumber}/files`);
+        const b = await two.get(`/${owner.username}/frag/pull/${prNumber}/files`);
+        expect(a.status).toBe(200);
+        expect(a.html).toContain('A cached-page comment');
+        expect(tokensOf(a.html)).toEqual(new Set([one.csrf]));
+        expect(tokensOf(b.html)).toEqual(new Set([two.csrf]));
+      }
+    });
+
+    it('checks access and paths before the cache (bad input)', async () => {
+      const sha = await head();
+      for (const p of pages(sha)) await fpage(p);
+      // The owner warmed them; the repository turns private: anonymous viewers get 404 on every page.
+      expect((await api(server, 'PATCH', `/repos/${owner.username}/frag`, { token: owner.token, body: { private: true } })).status).toBe(200);
+      for (const p of pages(sha)) expect((await fpage(p)).status, p).toBe(404);
+      const ownerSession = (await signInWithForm(server, owner.username, owner.password)).session!;
+      for (const p of ['/tree/main', `/pull/${prNumber}/files`]) expect((await ownerSession.get(`/${owner.username}/frag${p}`)).status, p).toBe(200);
+      expect((await api(server, 'PATCH', `/repos/${owner.username}/frag`, { token: owner.token, body: { private: false } })).status).toBe(200);
+      // Unknown refs and paths, hostile paths, a file as a directory and back, a binary blame.
+      for (const p of ['/tree/nope', '/tree/main/nope', '/blob/main/nope.ts', '/blame/main/nope.ts', '/commits/nope', '/commit/0000000000000000000000000000000000000000', '/compare/v1...nope', '/tree/main/../etc', '/blob/main/src/%00', '/pull/999/files']) expect((await fpage(p)).status, p).toBe(404);
+      for (let i = 0; i < 2; i++) {
+        const file = await fpage('/tree/main/src/a.ts');
+        expect(file.status).toBe(302);
+        expect(file.location).toContain('/blob/main/src/a.ts');
+        const dir = await fpage('/blob/main/src');
+        expect(dir.status).toBe(302);
+        expect(dir.location).toContain('/tree/main/src');
+        const binary = await fpage('/blame/main/img.bin');
+        expect(binary.status).toBe(302);
+        expect(binary.location).toContain('/blob/main/img.bin');
+      }
+      // Page numbers out of range fall back to the first page; a path filter outside the repository is a 404.
+      expect((await fpage('/commits/main?page=-3')).text).toContain('Main three');
+      expect((await fpage('/commits/main?path=../x')).status).toBe(404);
+    });
   });
 
   it('re-classifies stored trailer captures that credited a person (migration 0020)', async () => {

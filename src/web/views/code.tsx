@@ -140,8 +140,14 @@ export const StatusDot: FC<{ state: StatusState | null | undefined; title?: stri
     </span>
   ) : null;
 
-/** The last commit of a file or directory above its listing. */
-export const CommitBar: FC<{ repo: RepoRef; commit: CommitBrief; historyHref?: string; status?: StatusState | null }> = ({ repo, commit, historyHref, status }) => (
+/**
+ * Where a commit's status dot goes in a cached page fragment (src/web/fragmentCache.ts): statuses change
+ * without the commit changing, so a cached fragment keeps a marker the route fills per request.
+ */
+export const StatusSlot: FC<{ sha: string }> = ({ sha }) => raw(`<!--slot:status:${sha}-->`);
+
+/** The last commit of a file or directory above its listing. `statusSlot`: leave a StatusSlot instead of the dot. */
+export const CommitBar: FC<{ repo: RepoRef; commit: CommitBrief; historyHref?: string; status?: StatusState | null; statusSlot?: boolean }> = ({ repo, commit, historyHref, status, statusSlot }) => (
   <div class="commit-bar">
     <Avatar name={commit.authorName || '?'} size="sm" />
     <span class="commit-author" title={commit.authorEmail}>
@@ -151,7 +157,7 @@ export const CommitBar: FC<{ repo: RepoRef; commit: CommitBrief; historyHref?: s
       {commit.title}
     </a>
     <span class="commit-meta">
-      <StatusDot state={status} />
+      {statusSlot ? <StatusSlot sha={commit.sha} /> : <StatusDot state={status} />}
       <a class="sha-link" href={commitUrl(repo, commit.sha)} title={commit.sha}>
         <code class="sha">{shortSha(commit.sha)}</code>
       </a>
@@ -178,11 +184,11 @@ function entryIcon(entry: TreeRow): IconName {
  * within the page's time budget; gitoku.js fills their cells from that JSON endpoint (without script
  * they stay empty, and a reload shows them once the walk has finished).
  */
-export const FileTable: FC<{ repo: RepoRef; refName: string; path: string; entries: TreeRow[]; latest: CommitBrief | null; latestStatus?: StatusState | null; lastCommitsUrl?: string | null }> = ({ repo, refName, path, entries, latest, latestStatus, lastCommitsUrl }) => {
+export const FileTable: FC<{ repo: RepoRef; refName: string; path: string; entries: TreeRow[]; latest: CommitBrief | null; latestStatus?: StatusState | null; lastCommitsUrl?: string | null; statusSlot?: boolean }> = ({ repo, refName, path, entries, latest, latestStatus, lastCommitsUrl, statusSlot }) => {
   const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
   return (
     <div class="card file-card">
-      {latest && <CommitBar repo={repo} commit={latest} historyHref={commitsUrl(repo, refName, { path })} status={latestStatus} />}
+      {latest && <CommitBar repo={repo} commit={latest} historyHref={commitsUrl(repo, refName, { path })} status={latestStatus} statusSlot={statusSlot} />}
       <ul class="file-list" data-last-commits={lastCommitsUrl ?? undefined}>
         {path !== '' && (
           <li class="file-row file-up">
@@ -249,7 +255,7 @@ export const Readme: FC<{ name: string; html: string | null; text: string }> = (
 // ---------- commits ----------
 
 /** Commits grouped by day ("Commits on Mar 3, 2025"), newest first. */
-export const CommitGroups: FC<{ repo: RepoRef; commits: CommitBrief[]; statuses?: Map<string, StatusState>; browseRef?: boolean }> = ({ repo, commits, statuses, browseRef = true }) => {
+export const CommitGroups: FC<{ repo: RepoRef; commits: CommitBrief[]; statuses?: Map<string, StatusState>; browseRef?: boolean; statusSlots?: boolean }> = ({ repo, commits, statuses, browseRef = true, statusSlots }) => {
   const groups: { day: string; commits: CommitBrief[] }[] = [];
   for (const c of commits) {
     const day = shortDate(c.committerDate);
@@ -266,7 +272,7 @@ export const CommitGroups: FC<{ repo: RepoRef; commits: CommitBrief[]; statuses?
           </h3>
           <ul class="card commit-list">
             {g.commits.map((c) => (
-              <CommitRow repo={repo} commit={c} status={statuses?.get(c.sha) ?? null} browseRef={browseRef} />
+              <CommitRow repo={repo} commit={c} status={statuses?.get(c.sha) ?? null} browseRef={browseRef} statusSlot={statusSlots} />
             ))}
           </ul>
         </section>
@@ -275,7 +281,7 @@ export const CommitGroups: FC<{ repo: RepoRef; commits: CommitBrief[]; statuses?
   );
 };
 
-export const CommitRow: FC<{ repo: RepoRef; commit: CommitBrief; status?: StatusState | null; browseRef?: boolean }> = ({ repo, commit, status, browseRef = true }) => {
+export const CommitRow: FC<{ repo: RepoRef; commit: CommitBrief; status?: StatusState | null; browseRef?: boolean; statusSlot?: boolean }> = ({ repo, commit, status, browseRef = true, statusSlot }) => {
   const body = commit.message.slice(commit.title.length).trim();
   return (
     <li class="commit-row">
@@ -300,7 +306,7 @@ export const CommitRow: FC<{ repo: RepoRef; commit: CommitBrief; status?: Status
             {commit.committerName && commit.committerName !== commit.authorName ? <>authored, {commit.committerName} committed </> : 'committed '}
             <Time iso={commit.committerDate} />
           </span>
-          <StatusDot state={status} />
+          {statusSlot ? <StatusSlot sha={commit.sha} /> : <StatusDot state={status} />}
         </div>
       </div>
       <div class="commit-row-actions">

@@ -8,6 +8,7 @@ import { notFound, ServiceError } from '../../../services/errors.ts';
 import { combineStatuses, listCommitStatuses } from '../../../services/statuses.ts';
 import {
   briefFromSummary,
+  cachedComparison,
   cachedDiff,
   combinedStatusesFor,
   listRepoRefs,
@@ -22,22 +23,26 @@ import {
 } from '../../../services/uiBrowse.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import { isBinary, entryAtPath, readBlobAtPath, resolveCommit } from '../../../git/tree.ts';
-import { countCommits, listCommits } from '../../../git/log.ts';
-import { mergeBase } from '../../../git/merge.ts';
+import { listCommits } from '../../../git/log.ts';
 import { LruCache } from '../../../git/lru.ts';
 import { catFilePool } from '../../../git/catFile.ts';
 import { renderMarkdown } from '../../markdown.ts';
 import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
 import { RepoNotFoundPage } from '../../views/pages/repoNotFound.tsx';
-import { BlamePage, BlobPage, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
-import { BranchesPage, CommitPage, CommitsPage, ComparePage, type CompareInfo } from '../../views/pages/history.tsx';
+import { BlameBody, BlamePage, BlobBody, BlobPage, TreeBody, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
+import { BranchesPage, CommitPage, CommitsBody, CommitsPage, CompareChanges, ComparePage, type CompareInfo } from '../../views/pages/history.tsx';
+import { DiffView } from '../../views/code.tsx';
+import type { StatusState } from '../../../services/statuses.ts';
+import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
+import { answerPage, filled, htmlOf, repoKey } from './fragmentPage.tsx';
 import { blobUrl, commitUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
 import { lastCommitsUrl } from '../../views/code.tsx';
 import { fullDate, timeAgo } from '../../views/format.ts';
 import { findGraphNode } from '../../../services/provenanceGraph.ts';
 import { pageContext, render, setFlash } from './render.tsx';
-import { type AiBlameRange, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
+import { type AiBlameRange, loadCaptureViews, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
+import { blameLineOrigins } from '../../../git/blameOrigins.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
 import { repoAccess, repoView } from './access.ts';
 import { resolveReferenceLinks } from '../../models/references.ts';
@@ -60,20 +65,6 @@ export function markdownOfBlob(sha: string, text: string): string {
   const html = renderMarkdown(text);
   markdownCache.set(sha, html, html.length);
   return html;
-}
-
-/**
- * Renders a code page with an ETag of its bytes: a browser revalidating (If-None-Match) a page that has
- * not changed gets a 304 and no body. The tag covers everything the viewer sees (header, identity,
- * flash), so it can never serve another viewer's or an outdated page.
- */
-async function renderConditional(c: Context<WebEnv>, page: Parameters<typeof render>[1]): Promise<Response> {
-  const html = `<!DOCTYPE html>\n${await (await page).toString()}`;
-  const etag = `W/"${createHash('sha1').update(html).digest('base64url')}"`;
-  const headers = { ETag: etag, 'Cache-Control': 'private, no-cache' };
-  const asked = c.req.header('if-none-match');
-  if (asked && asked.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
-  return c.html(html, 200, headers);
 }
 
 function imageType(path: string): string | null {
@@ -125,6 +116,39 @@ export async function renderRepoHome(c: Context<WebEnv>, access: RepositoryAcces
   if (!tree) return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={null} />);
   const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
   return render(c, <RepoHomePage ctx={pageContext(c)} view={view} browse={{ ref, refs, tree, readmeHtml, latestStatus: statuses.get(sha) ?? null, lastCommitsUrl: tree.pending ? lastCommitsUrl(access.repo, sha, '') : null }} />);
+}
+
+/** The blob page's body (or where to go instead: a directory's page), rendered. */
+async function blobBody(c: Context<WebEnv>, access: RepositoryAccess, loc: RefAndPath, plain: boolean, aiOn: boolean): Promise<{ html: string; meta: { redirect?: string }; keep?: boolean } | null> {
+  const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
+  if (!entry) return null;
+  if (entry.type === 'tree') return { html: '', meta: { redirect: treeUrl(access.repo, loc.ref, loc.path) }, keep: false };
+  if (entry.type !== 'blob') return null;
+  const blob = await loadBlobView(access, loc.sha, loc.path, MAX_DISPLAY_BYTES);
+  if (!blob) return null;
+  const isMarkdown = MARKDOWN.test(loc.path);
+  let display: BlobDisplay;
+  if (imageType(loc.path) && (blob.binary || blob.blob.truncated)) display = { image: true };
+  else if (blob.blob.truncated) display = { notice: 'large' };
+  else if (blob.binary) display = { notice: 'binary' };
+  else {
+    const text = blob.blob.content.toString('utf8');
+    if (entry.mode === '120000') display = { lines: highlightLines(text, null), symlink: text };
+    else if (isMarkdown && !plain) display = { markdownHtml: markdownOfBlob(blob.blob.sha, text) };
+    else display = { lines: highlightLines(text, languageFor(loc.path), blob.blob.sha) };
+  }
+  const here = blobUrl(access.repo, loc.ref, loc.path);
+  const toggle = isMarkdown && !blob.blob.truncated && !blob.binary ? { preview: here, code: `${here}?plain=1` } : null;
+  let ai: BlobAiToggle | undefined;
+  if (display.lines && display.symlink === undefined) {
+    const base = plain ? `${here}?plain=1` : here;
+    ai = { on: aiOn, href: aiOn ? base : `${base}${plain ? '&' : '?'}ai=1` };
+    if (aiOn) {
+      const aiBlame = await loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path);
+      ai.marks = aiLineMarks(aiBlame?.ranges ?? []);
+    }
+  }
+  return { html: await htmlOf(<BlobBody repo={access.repo} loc={locOf(loc)} blob={blob} display={display} toggle={toggle} ai={ai} />), meta: {} };
 }
 
 /** The pages under a ref whose 404s keep the repository frame (header, tabs) and link to the branch root. */
@@ -203,52 +227,42 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const app = c.get('app');
     const access = await repoAccess(c);
     const loc = await locate(access, c.req.param('rest'));
-    const [refs, tree] = await Promise.all([listRepoRefs(access), loadTreeView(access, loc.sha, loc.path)]);
-    if (!tree) {
+    // The listing and README at this commit: cached by ids; the last commit's status is a slot.
+    const key = fragmentKey('tree', ...repoKey(access), loc.ref, loc.sha, loc.path);
+    const [body, refs, view] = await Promise.all([
+      cachedFragment<{ latest: string | null }>(key, async () => {
+        const tree = await loadTreeView(access, loc.sha, loc.path);
+        if (!tree) return null;
+        const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
+        // Still walking for some entries' last commits: shown now, kept once complete.
+        return { html: await htmlOf(<TreeBody repo={access.repo} loc={locOf(loc)} tree={tree} readmeHtml={readmeHtml} />), meta: { latest: tree.latest?.sha ?? null }, keep: !tree.pending };
+      }),
+      listRepoRefs(access),
+      repoView(c, access),
+    ]);
+    if (!body) {
       const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
       if (entry?.type === 'blob') return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
       throw notFound();
     }
-    const readmeHtml = tree.readme?.isMarkdown ? markdownOfBlob(tree.readme.sha, tree.readme.text) : null;
-    const statuses = tree.latest ? await combinedStatusesFor(app, access.repo.id, [tree.latest.sha]) : new Map();
-    return renderConditional(c, <TreePage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} tree={tree} readmeHtml={readmeHtml} latestStatus={tree.latest ? (statuses.get(tree.latest.sha) ?? null) : null} />);
+    const statuses = body.meta.latest ? await combinedStatusesFor(app, access.repo.id, [body.meta.latest]) : new Map<string, StatusState>();
+    return answerPage(c, { view, refs }, [key, [...statuses]], (ctx) => <TreePage ctx={ctx} view={view} loc={locOf(loc)} refs={refs} body={filled(body, statuses)} />);
   });
 
   ui.get('/:owner/:repo/blob/:rest{.+}', async (c) => {
     const access = await repoAccess(c);
     const loc = await locate(access, c.req.param('rest'));
     if (loc.path === '') return c.redirect(treeUrl(access.repo, loc.ref), 302);
-    const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
-    if (!entry) throw notFound();
-    if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
-    if (entry.type !== 'blob') throw notFound();
-    const [refs, blob] = await Promise.all([listRepoRefs(access), loadBlobView(access, loc.sha, loc.path, MAX_DISPLAY_BYTES)]);
-    if (!blob) throw notFound();
     const plain = c.req.query('plain') === '1';
-    const isMarkdown = MARKDOWN.test(loc.path);
-    let display: BlobDisplay;
-    if (imageType(loc.path) && (blob.binary || blob.blob.truncated)) display = { image: true };
-    else if (blob.blob.truncated) display = { notice: 'large' };
-    else if (blob.binary) display = { notice: 'binary' };
-    else {
-      const text = blob.blob.content.toString('utf8');
-      if (entry.mode === '120000') display = { lines: highlightLines(text, null), symlink: text };
-      else if (isMarkdown && !plain) display = { markdownHtml: markdownOfBlob(blob.blob.sha, text) };
-      else display = { lines: highlightLines(text, languageFor(loc.path), blob.blob.sha) };
-    }
-    const here = blobUrl(access.repo, loc.ref, loc.path);
-    const toggle = isMarkdown && !blob.blob.truncated && !blob.binary ? { preview: here, code: `${here}?plain=1` } : null;
     const aiOn = c.req.query('ai') === '1';
-    let ai: BlobAiToggle | undefined;
-    if (display.lines && display.symlink === undefined) {
-      const base = plain ? `${here}?plain=1` : here;
-      ai = { on: aiOn, href: aiOn ? base : `${base}${plain ? '&' : '?'}ai=1` };
-      if (aiOn) {
-        const aiBlame = await loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path);
-        ai.marks = aiLineMarks(aiBlame?.ranges ?? []);
-      }
-    }
-    return renderConditional(c, <BlobPage ctx={pageContext(c)} view={await repoView(c, access)} loc={locOf(loc)} refs={refs} blob={blob} display={display} toggle={toggle} ai={ai} />);
+    // The file at this commit: cached by ids. With the AI highlighting on, the marks (captures may be
+    // recorded later) are looked up per request and the page is not cached.
+    const key = fragmentKey('blob', ...repoKey(access), loc.ref, loc.sha, loc.path, plain);
+    const compute = () => blobBody(c, access, loc, plain, aiOn);
+    const [body, refs, view] = await Promise.all([aiOn ? compute() : cachedFragment(key, compute), listRepoRefs(access), repoView(c, access)]);
+    if (!body) throw notFound();
+    if (body.meta.redirect) return c.redirect(body.meta.redirect, 302);
+    return answerPage(c, { view, refs }, aiOn ? body.html : key, (ctx) => <BlobPage ctx={ctx} view={view} loc={locOf(loc)} refs={refs} body={filled(body)} />);
   });
 
   ui.get('/:owner/:repo/raw/:rest{.+}', async (c) => {
@@ -294,15 +308,29 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       setFlash(c, 'info', tooLargeMessage('blame', info.size, FILE_LIMITS.blame));
       return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
     }
-    // One git blame (the AI blame: commits, line groups and captures) serves the commit column and the
-    // AI gutter; the text (one cat-file read), the refs and the header load beside it.
-    const [blob, refs, aiBlame, view] = await Promise.all([readBlobAtPath(access.gitDir, loc.sha, loc.path, FILE_LIMITS.blame), listRepoRefs(access), loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path), repoView(c, access)]);
-    if (!blob || !aiBlame) throw notFound();
-    if (isBinary(blob.content)) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
-    const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
-    const groups = blameGroups(aiBlame.ranges, html);
-    const lineCount = aiBlame.ranges.length ? aiBlame.ranges[aiBlame.ranges.length - 1]!.end_line : 0;
-    return renderConditional(c, <BlamePage ctx={pageContext(c)} view={view} loc={locOf(loc)} refs={refs} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />);
+    // One git blame (the AI blame: commits, line groups and captures; cached per commit and path) serves
+    // the commit column and the AI gutter. The rendered table is cached by ids and by the version of the
+    // captures it shows (they may be recorded after the commit); the refs and the header load beside it.
+    // Per request only the blame's commits (the blame itself is cached per commit and path) and their
+    // captures (one query) are looked up: the captures' version is part of the key.
+    const [origins, refs, view] = await Promise.all([blameLineOrigins(access.gitDir, loc.sha, loc.path), listRepoRefs(access), repoView(c, access)]);
+    if (!origins) throw notFound();
+    const captures = await loadCaptureViews(c.get('app'), access.repo, [...origins.commits.keys()]);
+    const key = fragmentKey('blame', ...repoKey(access), loc.ref, loc.sha, loc.path, versionOf([...captures]));
+    const body = await cachedFragment<{ binary?: boolean }>(key, async () => {
+      const aiBlame = await loadLineAiContextAtRevision(c.get('app'), access, loc.sha, loc.path);
+      if (!aiBlame) return null;
+      const blob = await readBlobAtPath(access.gitDir, loc.sha, loc.path, FILE_LIMITS.blame);
+      if (!blob) return null;
+      if (isBinary(blob.content)) return { html: '', meta: { binary: true } };
+      const html = highlightLines(blob.content.toString('utf8'), languageFor(loc.path), blob.sha);
+      const groups = blameGroups(aiBlame.ranges, html);
+      const lineCount = aiBlame.ranges.length ? aiBlame.ranges[aiBlame.ranges.length - 1]!.end_line : 0;
+      return { html: await htmlOf(<BlameBody repo={access.repo} loc={locOf(loc)} groups={groups} lineCount={lineCount} size={blob.size} ai={aiLineMarks(aiBlame.ranges)} />), meta: {} };
+    });
+    if (!body) throw notFound();
+    if (body.meta.binary) return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
+    return answerPage(c, { view, refs }, key, (ctx) => <BlamePage ctx={ctx} view={view} loc={locOf(loc)} refs={refs} body={filled(body)} />);
   });
 
   ui.get('/:owner/:repo/commits', async (c) => {
@@ -323,13 +351,26 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       // "AI changes only": the file's commits with AI captures for it (renames followed), newest first, one page.
       const [refs, history] = await Promise.all([listRepoRefs(access), loadFileAiHistory(app, access, loc.sha, path, { limit: 100 })]);
       const briefs = (await Promise.all((history?.entries ?? []).map((e) => readCommitBrief(access.gitDir, e.commit.sha)))).filter((x) => x !== null);
-      const statuses = await combinedStatusesFor(app, access.repo.id, briefs.map((x) => x.sha));
-      return renderConditional(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={briefs} page={1} hasMore={false} statuses={statuses} aiOnly />);
+      const [statuses, view] = await Promise.all([combinedStatusesFor(app, access.repo.id, briefs.map((x) => x.sha)), repoView(c, access)]);
+      const here = { ...locOf(loc), path };
+      const html = await htmlOf(<CommitsBody repo={access.repo} loc={here} commits={briefs} page={1} hasMore={false} statuses={statuses} aiOnly />);
+      return answerPage(c, { view, refs }, html, (ctx) => <CommitsPage ctx={ctx} view={view} loc={here} refs={refs} body={html} aiOnly />);
     }
-    const [refs, rows] = await Promise.all([listRepoRefs(access), listCommits(access.gitDir, loc.sha, { path: path || undefined, skip: (page - 1) * COMMITS_PER_PAGE, limit: COMMITS_PER_PAGE + 1 })]);
-    const commits = rows.slice(0, COMMITS_PER_PAGE).map(briefFromSummary);
-    const statuses = await combinedStatusesFor(app, access.repo.id, commits.map((x) => x.sha));
-    return renderConditional(c, <CommitsPage ctx={pageContext(c)} view={await repoView(c, access)} loc={{ ...locOf(loc), path }} refs={refs} commits={commits} page={page} hasMore={rows.length > COMMITS_PER_PAGE} statuses={statuses} />);
+    // A page of the log at this commit (of one path, or all): cached by ids; statuses are slots.
+    const here = { ...locOf(loc), path };
+    const key = fragmentKey('commits', ...repoKey(access), loc.ref, loc.sha, path, page);
+    const [body, refs, view] = await Promise.all([
+      cachedFragment<{ shas: string[] }>(key, async () => {
+        const rows = await listCommits(access.gitDir, loc.sha, { path: path || undefined, skip: (page - 1) * COMMITS_PER_PAGE, limit: COMMITS_PER_PAGE + 1 });
+        const commits = rows.slice(0, COMMITS_PER_PAGE).map(briefFromSummary);
+        return { html: await htmlOf(<CommitsBody repo={access.repo} loc={here} commits={commits} page={page} hasMore={rows.length > COMMITS_PER_PAGE} statusSlots />), meta: { shas: commits.map((x) => x.sha) } };
+      }),
+      listRepoRefs(access),
+      repoView(c, access),
+    ]);
+    if (!body) throw notFound();
+    const statuses = await combinedStatusesFor(app, access.repo.id, body.meta.shas);
+    return answerPage(c, { view, refs }, [key, [...statuses]], (ctx) => <CommitsPage ctx={ctx} view={view} loc={here} refs={refs} body={filled(body, statuses)} />);
   });
 
   ui.get('/:owner/:repo/commit/:sha', async (c) => {
@@ -338,13 +379,25 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const sha = await resolveRefOr404(access, c.req.param('sha'));
     const commit = await readCommitBrief(access.gitDir, sha);
     if (!commit) throw notFound();
-    const [diff, all, ai] = await Promise.all([cachedDiff(access.gitDir, commit.parents[0] ?? null, sha, UI_DIFF_MAX_BYTES), listCommitStatuses(app, access.repo.id, sha), loadCommitAiContexts(app, access.repo, sha)]);
+    // The diff never changes for a commit: its rendering is cached by ids. The header (statuses, AI
+    // captures, linked references as this viewer may see them) is built per request.
+    const parent = commit.parents[0] ?? null;
+    const key = fragmentKey('commit-diff', ...repoKey(access), sha, parent);
+    const [diffBody, all, ai, links, view] = await Promise.all([
+      cachedFragment(key, async () => {
+        const diff = await cachedDiff(access.gitDir, parent, sha, UI_DIFF_MAX_BYTES);
+        return { html: await htmlOf(<DiffView repo={access.repo} diff={diff} viewRef={sha} truncatedHref={treeUrl(access.repo, sha)} />), meta: undefined };
+      }),
+      listCommitStatuses(app, access.repo.id, sha),
+      loadCommitAiContexts(app, access.repo, sha),
+      resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, [commit.message], { plain: true }),
+      repoView(c, access),
+    ]);
     const combined = all.length ? combineStatuses(all) : null;
     const status = combined ? { state: combined.state, contexts: combined.statuses.map((s) => ({ context: s.context, state: s.state, description: s.description, targetUrl: s.target_url })) } : null;
     const node = ai.length ? await findGraphNode(app, access.repo.id, 'commit', sha) : null;
     const aiGraphHref = node ? graphUrl(access.repo, { node: node.id }) : null;
-    const links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, [commit.message], { plain: true });
-    return renderConditional(c, <CommitPage ctx={pageContext(c)} view={await repoView(c, access)} commit={commit} diff={diff} status={status} ai={ai} aiGraphHref={aiGraphHref} links={links} />);
+    return answerPage(c, { view, refs: null }, [key, status, ai, aiGraphHref, links], (ctx) => <CommitPage ctx={ctx} view={view} commit={commit} diffHtml={filled(diffBody!)} status={status} ai={ai} aiGraphHref={aiGraphHref} links={links} />);
   });
 
   ui.get('/:owner/:repo/compare', async (c) => {
@@ -361,8 +414,19 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
 
   ui.get('/:owner/:repo/compare/:spec{.+}', async (c) => {
     const access = await repoAccess(c);
-    const view = await repoView(c, access);
-    return render(c, <ComparePage ctx={pageContext(c)} view={view} refs={await listRepoRefs(access)} cmp={await loadCompare(c, access, c.req.param('spec')!)} canOpen={!!c.get('identity') && roleAtLeast(access.role, 'write')} />);
+    const [view, refs, cmp] = await Promise.all([repoView(c, access), listRepoRefs(access), loadCompare(c, access, c.req.param('spec')!, { diff: false })]);
+    const canOpen = !!c.get('identity') && roleAtLeast(access.role, 'write');
+    // The commits and the diff between the two commits: cached by ids; the form and the refs per request.
+    const key = fragmentKey('compare', ...repoKey(access), cmp.baseSha, cmp.headSha, cmp.mergeBase);
+    const changes =
+      cmp.ahead > 0
+        ? await cachedFragment(key, async () => {
+            const diff = cmp.mergeBase ? await cachedDiff(access.gitDir, cmp.mergeBase, cmp.headSha, UI_DIFF_MAX_BYTES) : null;
+            return { html: await htmlOf(<CompareChanges repo={access.repo} cmp={{ ...cmp, diff }} />), meta: undefined };
+          })
+        : null;
+    const changesHtml = changes ? filled(changes) : undefined;
+    return answerPage(c, { view, refs }, [key, cmp.base, cmp.head, cmp.branches, cmp.existingPull, canOpen], (ctx) => <ComparePage ctx={ctx} view={view} refs={refs} cmp={cmp} canOpen={canOpen} changesHtml={changesHtml} />);
   });
 
   ui.get('/:owner/:repo/branches', async (c) => {
@@ -378,23 +442,17 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
 }
 
 /** base...head (or just head, against the default branch): commits, counts and the diff from the merge base. */
-export async function loadCompare(c: Context<WebEnv>, access: RepositoryAccess, spec: string): Promise<CompareInfo> {
+export async function loadCompare(c: Context<WebEnv>, access: RepositoryAccess, spec: string, opts: { diff?: boolean } = {}): Promise<CompareInfo> {
   const app = c.get('app');
   const sep = spec.indexOf('...');
   const base = sep < 0 ? access.repo.default_branch : spec.slice(0, sep);
   const head = sep < 0 ? spec : spec.slice(sep + 3);
   const [baseSha, headSha] = await Promise.all([resolveRefOr404(access, base), resolveRefOr404(access, head)]);
-  const mb = await mergeBase(access.gitDir, baseSha, headSha);
-  const [ahead, behind, rows, refs] = await Promise.all([
-    countCommits(access.gitDir, headSha, baseSha),
-    countCommits(access.gitDir, baseSha, headSha),
-    listCommits(access.gitDir, headSha, { exclude: baseSha, limit: 250 }),
-    listRepoRefs(access),
-  ]);
-  const diff = mb && ahead > 0 ? await cachedDiff(access.gitDir, mb, headSha, UI_DIFF_MAX_BYTES) : null;
+  const [{ mergeBase: mb, ahead, behind, commits }, refs] = await Promise.all([cachedComparison(access.gitDir, baseSha, headSha, 250), listRepoRefs(access)]);
+  const diff = mb && ahead > 0 && opts.diff !== false ? await cachedDiff(access.gitDir, mb, headSha, UI_DIFF_MAX_BYTES) : null;
   const branches = refs.branches.some((b) => b.name === base) && refs.branches.some((b) => b.name === head);
   const existing = branches
     ? await app.db.selectFrom('pull_requests').select('number').where('repository_id', '=', access.repo.id).where('state', '=', 'open').where('base_branch', '=', base).where('compare_branch', '=', head).executeTakeFirst()
     : undefined;
-  return { base, head, baseSha, headSha, mergeBase: mb, ahead, behind, commits: rows.map(briefFromSummary).reverse(), diff, branches, existingPull: existing?.number ?? null };
+  return { base, head, baseSha, headSha, mergeBase: mb, ahead, behind, commits: [...commits].reverse(), diff, branches, existingPull: existing?.number ?? null };
 }

@@ -16,7 +16,9 @@ import { isSafeRepoPath, resolveCommit } from '../../../git/tree.ts';
 import type { FormError } from '../../views/context.ts';
 import { sentence } from '../../views/format.ts';
 import { NewPullPage, PullsListPage, type NewPullValues, type PullsFilter } from '../../views/pages/pulls.tsx';
-import { PullCommitsPage, PullConversationPage, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
+import { PullCommitsPage, PullConversationPage, PullFilesBody, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
+import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
+import { answerPage, filled, htmlOf, repoKey } from './fragmentPage.tsx';
 import { compareUrl, pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
@@ -92,7 +94,31 @@ async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
   const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
   const aiLines = await pullAiLines(c, access, pr, diff, data.commits);
   data.links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, lineComments.map((x) => x.body));
-  return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} aiLines={aiLines} />, status);
+  if (open) return render(c, <PullFilesPage ctx={pageContext(c)} view={view} data={data} body={await htmlOf(<PullFilesBody ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={open} aiLines={aiLines} />)} />, status);
+  // The diff between two commits with the threads, marks and forms on it: cached under the commits and
+  // the version of everything else the tab shows (comments, AI marks, the pull request, the viewer: a
+  // signed-in viewer's forms carry their CSRF token, so their fragment is theirs).
+  const user = c.get('identity')?.user ?? null;
+  const viewerBound = !!user || lineComments.length > 0;
+  const inputs = versionOf({
+    lineComments,
+    ai: [...aiLines].map(([path, marks]) => [path, [...marks]]),
+    pr,
+    author: data.authorName,
+    links: data.links,
+    canWrite: data.canWrite,
+    canEdit: data.canEdit,
+    role: view.role,
+    archived: view.archivedRole,
+    // Threads and forms carry the CSRF token of this browser: such a fragment is this browser's alone.
+    viewer: viewerBound ? [user?.id ?? null, user?.username ?? null, c.get('csrfToken') ?? ''] : null,
+  });
+  const key = fragmentKey('pull-files', ...repoKey(access), pr.number, pr.merge_base_sha ?? pr.base_sha, pr.head_sha, diff === null, inputs);
+  const body = await cachedFragment(key, async () => {
+    const ctx = { ...pageContext(c), flash: null };
+    return { html: await htmlOf(<PullFilesBody ctx={ctx} view={view} data={data} diff={diff} lineComments={lineComments} open={null} aiLines={aiLines} />), meta: undefined, viewerBound };
+  });
+  return answerPage(c, { view, refs: null }, [key, data.commentCount, data.filesCount, data.branchDeleted, data.mergedByName, data.commits.length], (ctx) => <PullFilesPage ctx={ctx} view={view} data={data} body={filled(body!)} />);
 }
 
 async function renderNewPull(c: Context<WebEnv>, access: RepositoryAccess, values: NewPullValues, error: FormError | null, status: 200 | 422): Promise<Response> {

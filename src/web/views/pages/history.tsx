@@ -1,4 +1,5 @@
 import type { FC } from 'hono/jsx';
+import { raw } from 'hono/html';
 import type { PageContext } from '../context.ts';
 import type { CommitBrief, RefLists } from '../../../services/uiBrowse.ts';
 import type { StatusState } from '../../../services/statuses.ts';
@@ -15,7 +16,30 @@ import type { CaptureView } from '../../../services/provenance.ts';
 import { AiCommitPanel } from '../aiProvenance.tsx';
 import { renderPlainText, type ReferenceLinks } from '../../markdown.ts';
 
-export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; commits: CommitBrief[]; page: number; hasMore: boolean; statuses: Map<string, StatusState>; aiOnly?: boolean }> = ({ ctx, view, loc, refs, commits, page, hasMore, statuses, aiOnly }) => {
+/**
+ * A page of commits (with its page links): the commits page's cacheable body; each commit's status is a
+ * slot the route fills per request (`statusSlots`), or a dot from `statuses`.
+ */
+export const CommitsBody: FC<{ repo: RepoView['repo']; loc: Location; commits: CommitBrief[]; page: number; hasMore: boolean; statuses?: Map<string, StatusState>; statusSlots?: boolean; aiOnly?: boolean }> = ({ repo, loc, commits, page, hasMore, statuses, statusSlots, aiOnly }) => {
+  const refLabel = loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref;
+  return (
+    <>
+      {commits.length === 0 ? (
+        <div class="card">
+          <EmptyState icon="history" title="No commits found">
+            <p class="muted">{aiOnly ? `No commit on ${refLabel} with AI provenance touches ${loc.path}.` : loc.path ? `No commit on ${refLabel} touches ${loc.path}.` : 'There is nothing on this page.'}</p>
+          </EmptyState>
+        </div>
+      ) : (
+        <CommitGroups repo={repo} commits={commits} statuses={statuses} statusSlots={statusSlots} />
+      )}
+      {(page > 1 || hasMore) && <PageLinks page={page} hasMore={hasMore} href={(n) => commitsUrl(repo, loc.ref, { path: loc.path, page: n })} />}
+    </>
+  );
+};
+
+/** `body`: the rendered CommitsBody (HTML). */
+export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; body: string; aiOnly?: boolean }> = ({ ctx, view, loc, refs, body, aiOnly }) => {
   const { repo } = view;
   const allHref = commitsUrl(repo, loc.ref, { path: loc.path });
   const refLabel = loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref;
@@ -54,21 +78,13 @@ export const CommitsPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; 
           </span>
         )}
       </div>
-      {commits.length === 0 ? (
-        <div class="card">
-          <EmptyState icon="history" title="No commits found">
-            <p class="muted">{aiOnly ? `No commit on ${refLabel} with AI provenance touches ${loc.path}.` : loc.path ? `No commit on ${refLabel} touches ${loc.path}.` : 'There is nothing on this page.'}</p>
-          </EmptyState>
-        </div>
-      ) : (
-        <CommitGroups repo={repo} commits={commits} statuses={statuses} />
-      )}
-      {(page > 1 || hasMore) && <PageLinks page={page} hasMore={hasMore} href={(n) => commitsUrl(repo, loc.ref, { path: loc.path, page: n })} />}
+      {raw(body)}
     </RepoLayout>
   );
 };
 
-export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diff: DiffResult; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[]; aiGraphHref?: string | null; links?: ReferenceLinks }> = ({ ctx, view, commit, diff, status, ai, aiGraphHref, links }) => {
+/** `diffHtml`: the commit's rendered DiffView (cached by the route: a commit's diff never changes). */
+export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBrief; diffHtml: string; status: { state: StatusState; contexts: { context: string; state: StatusState; description: string; targetUrl: string | null }[] } | null; ai?: CaptureView[]; aiGraphHref?: string | null; links?: ReferenceLinks }> = ({ ctx, view, commit, diffHtml, status, ai, aiGraphHref, links }) => {
   const { repo } = view;
   const body = commit.message.slice(commit.title.length).trim();
   return (
@@ -140,7 +156,7 @@ export const CommitPage: FC<{ ctx: PageContext; view: RepoView; commit: CommitBr
         </div>
       )}
       {ai && ai.length > 0 && <AiCommitPanel repo={repo} sha={commit.sha} captures={ai} graphHref={aiGraphHref} />}
-      <DiffView repo={repo} diff={diff} viewRef={commit.sha} truncatedHref={treeUrl(repo, commit.sha)} />
+      {raw(diffHtml)}
     </RepoLayout>
   );
 };
@@ -160,7 +176,22 @@ export interface CompareInfo {
   existingPull: number | null;
 }
 
-export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists; cmp: CompareInfo; canOpen: boolean; form?: NewPullValues; error?: FormError | null }> = ({ ctx, view, refs, cmp, canOpen, form, error }) => {
+/** The commits and the diff of a comparison: the compare page's cacheable part (everything in it is addressed by the two commits). */
+export const CompareChanges: FC<{ repo: RepoView['repo']; cmp: CompareInfo }> = ({ repo, cmp }) => (
+  <>
+    <section class="section-tight">
+      <CommitGroups repo={repo} commits={[...cmp.commits].reverse()} />
+    </section>
+    {cmp.diff && (
+      <section class="section-tight">
+        <DiffView repo={repo} diff={cmp.diff} viewRef={cmp.headSha} />
+      </section>
+    )}
+  </>
+);
+
+/** `changesHtml`: the rendered CompareChanges when the route has it cached (else they are rendered here). */
+export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists; cmp: CompareInfo; canOpen: boolean; form?: NewPullValues; error?: FormError | null; changesHtml?: string }> = ({ ctx, view, refs, cmp, canOpen, form, error, changesHtml }) => {
   const { repo } = view;
   const identical = cmp.ahead === 0;
   return (
@@ -211,17 +242,10 @@ export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists;
             </p>
           </EmptyState>
         </div>
+      ) : changesHtml !== undefined ? (
+        raw(changesHtml)
       ) : (
-        <>
-          <section class="section-tight">
-            <CommitGroups repo={repo} commits={[...cmp.commits].reverse()} />
-          </section>
-          {cmp.diff && (
-            <section class="section-tight">
-              <DiffView repo={repo} diff={cmp.diff} viewRef={cmp.headSha} />
-            </section>
-          )}
-        </>
+        <CompareChanges repo={repo} cmp={cmp} />
       )}
     </RepoLayout>
   );

@@ -1,3 +1,4 @@
+import { raw } from 'hono/html';
 import type { Child, FC } from 'hono/jsx';
 import type { FormError, PageContext } from '../context.ts';
 import type { PullRequest } from '../../../db/schema.ts';
@@ -683,7 +684,18 @@ export interface OpenLineForm {
   error?: FormError | null;
 }
 
-export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; diff: DiffResult | null; lineComments: CommentWithAuthor[]; open: OpenLineForm | null; aiLines?: Map<string, Map<number, AiLineMark>> }> = ({ ctx, view, data, diff, lineComments, open, aiLines }) => {
+/** `body`: the rendered PullFilesBody (HTML; cached by the route). */
+export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; body: string }> = ({ ctx, view, data, body }) => (
+  <PullLayout ctx={ctx} view={view} data={data} tab="files">
+    {raw(body)}
+  </PullLayout>
+);
+
+/**
+ * The files tab's content: the diff with its threads, AI marks and comment forms. Everything it shows
+ * comes from its props (the route keys its cache on them).
+ */
+export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; diff: DiffResult | null; lineComments: CommentWithAuthor[]; open: OpenLineForm | null; aiLines?: Map<string, Map<number, AiLineMark>> }> = ({ ctx, view, data, diff, lineComments, open, aiLines }) => {
   const { repo } = view;
   const { pr } = data;
   const filesUrl = pullUrl(repo, pr.number, 'files');
@@ -739,7 +751,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
     },
   };
   return (
-    <PullLayout ctx={ctx} view={view} data={data} tab="files">
+    <>
       {orphans.length > 0 && (
         <details class="card outdated-group orphan-group" open>
           <summary>
@@ -769,7 +781,7 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
           </div>
         </template>
       )}
-    </PullLayout>
+    </>
   );
 };
 

@@ -2,7 +2,6 @@ import type { Child, FC } from 'hono/jsx';
 import { raw } from 'hono/html';
 import type { PageContext } from '../context.ts';
 import type { BlobView, CommitBrief, RefLists, TreeView } from '../../../services/uiBrowse.ts';
-import type { StatusState } from '../../../services/statuses.ts';
 import { Icon } from '../icons.tsx';
 import { formatBytes, shortDate } from '../format.ts';
 import { Breadcrumbs, CodeTable, CommitBar, FileTable, lastCommitsUrl, Readme, RefSwitcher, shortSha } from '../code.tsx';
@@ -35,7 +34,19 @@ export const CodeToolbar: FC<{ view: RepoView; loc: Location; refs: RefLists; pa
   </div>
 );
 
-export const TreePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; tree: TreeView; readmeHtml: string | null; latestStatus: StatusState | null }> = ({ ctx, view, loc, refs, tree, readmeHtml, latestStatus }) => {
+/**
+ * A directory's listing and README: the tree page's cacheable body (src/web/fragmentCache.ts). The last
+ * commit's status is left as a slot the route fills per request.
+ */
+export const TreeBody: FC<{ repo: RepoView['repo']; loc: Location; tree: TreeView; readmeHtml: string | null }> = ({ repo, loc, tree, readmeHtml }) => (
+  <>
+    <FileTable repo={repo} refName={loc.ref} path={loc.path} entries={tree.entries} latest={tree.latest} lastCommitsUrl={tree.pending ? lastCommitsUrl(repo, loc.sha, loc.path) : null} statusSlot />
+    {tree.readme && <Readme name={tree.readme.name} html={readmeHtml} text={tree.readme.text} />}
+  </>
+);
+
+/** `body`: the rendered TreeBody (HTML), cached by the route. */
+export const TreePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; body: string }> = ({ ctx, view, loc, refs, body }) => {
   const { repo } = view;
   return (
     <RepoLayout ctx={ctx} view={view} title={`${loc.path || repo.name} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
@@ -45,8 +56,7 @@ export const TreePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
           <Icon name="history" /> History
         </a>
       </CodeToolbar>
-      <FileTable repo={repo} refName={loc.ref} path={loc.path} entries={tree.entries} latest={tree.latest} latestStatus={latestStatus} lastCommitsUrl={tree.pending ? lastCommitsUrl(repo, loc.sha, loc.path) : null} />
-      {tree.readme && <Readme name={tree.readme.name} html={readmeHtml} text={tree.readme.text} />}
+      {raw(body)}
     </RepoLayout>
   );
 };
@@ -71,13 +81,23 @@ export interface BlobAiToggle {
   marks?: Map<number, AiLineMark>;
 }
 
-export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; blob: BlobView; display: BlobDisplay; toggle: { preview: string; code: string } | null; ai?: BlobAiToggle }> = ({ ctx, view, loc, refs, blob, display, toggle, ai }) => {
+/** `body`: the rendered BlobBody (HTML), cached by the route. */
+export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; body: string }> = ({ ctx, view, loc, refs, body }) => {
   const { repo } = view;
-  const name = loc.path.split('/').pop() ?? loc.path;
-  const lineCount = display.lines?.length ?? null;
   return (
     <RepoLayout ctx={ctx} view={view} title={`${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
       <CodeToolbar view={view} loc={loc} refs={refs} page="blob" />
+      {raw(body)}
+    </RepoLayout>
+  );
+};
+
+/** A file's last commit and its content: the blob page's cacheable body. */
+export const BlobBody: FC<{ repo: RepoView['repo']; loc: Location; blob: BlobView; display: BlobDisplay; toggle: { preview: string; code: string } | null; ai?: BlobAiToggle }> = ({ repo, loc, blob, display, toggle, ai }) => {
+  const name = loc.path.split('/').pop() ?? loc.path;
+  const lineCount = display.lines?.length ?? null;
+  return (
+    <>
       {blob.latest && (
         <div class="card file-card blob-commit">
           <CommitBar repo={repo} commit={blob.latest} historyHref={commitsUrl(repo, loc.ref, { path: loc.path })} />
@@ -153,7 +173,7 @@ export const BlobPage: FC<{ ctx: PageContext; view: RepoView; loc: Location; ref
           <CodeTable lines={display.lines ?? []} />
         )}
       </div>
-    </RepoLayout>
+    </>
   );
 };
 
@@ -165,12 +185,21 @@ export interface BlameGroup {
   age: number;
 }
 
-export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; groups: BlameGroup[]; lineCount: number; size: number; ai?: Map<number, AiLineMark> }> = ({ ctx, view, loc, refs, groups, lineCount, size, ai }) => {
+/** `body`: the rendered BlameBody (HTML), cached by the route. */
+export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; refs: RefLists; body: string }> = ({ ctx, view, loc, refs, body }) => {
   const { repo } = view;
   return (
     <RepoLayout ctx={ctx} view={view} title={`Blame · ${loc.path} at ${loc.kind === 'commit' ? shortSha(loc.ref) : loc.ref} · ${repo.owner_name}/${repo.name}`} active="code">
       <CodeToolbar view={view} loc={loc} refs={refs} page="blame" />
-      <div class="card file-card blob-card blame-card">
+      {raw(body)}
+    </RepoLayout>
+  );
+};
+
+/** The blame table with its head: the blame page's cacheable body. */
+export const BlameBody: FC<{ repo: RepoView['repo']; loc: Location; groups: BlameGroup[]; lineCount: number; size: number; ai?: Map<number, AiLineMark> }> = ({ repo, loc, groups, lineCount, size, ai }) => {
+  return (
+    <div class="card file-card blob-card blame-card">
         <div class="blob-head">
           <div class="blob-info">
             <span class="badge badge-accent">Blame</span>
@@ -207,8 +236,7 @@ export const BlamePage: FC<{ ctx: PageContext; view: RepoView; loc: Location; re
             {raw(blameRowsHtml(repo, groups, lineCount, ai))}
           </table>
         </div>
-      </div>
-    </RepoLayout>
+    </div>
   );
 };
 
