@@ -2,7 +2,7 @@ import { LeaseLostError, RunnerAuthError, type RunnerClient } from './client.ts'
 import type { TraceEvent } from './drivers/types.ts';
 
 /**
- * Batches trace events to the server (output every 250 ms or 200 events; steps within 50 ms), merging consecutive log output
+ * Batches trace events to the server (output every 250 ms or 200 events; steps at once, or right after the upload under way), merging consecutive log output
  * of the same stream so a chatty command does not become thousands of rows. Uploads never reject:
  * a failed upload is logged, and once the server says the job is no longer this runner's (409) or
  * no longer accepts the runner's token (401), the buffer stops uploading and drops what it holds.
@@ -17,6 +17,10 @@ export class TraceBuffer {
   private stopped = false;
   private lastFlushAt = 0;
   private timerDue = 0;
+  /** Uploads started and not yet answered. */
+  private uploading = 0;
+  /** A step is pending behind an upload under way. */
+  private stepWaiting = false;
   /** Events pushed so far: the server numbers an attempt's events 1, 2, … in this order (run_events.seq). */
   pushed = 0;
 
@@ -37,7 +41,13 @@ export class TraceBuffer {
       this.pending.push(structuredClone(event));
     }
     // Output is batched (every 250 ms or 200 events); a step — a command, an edit, a message, a status —
-    // goes within 50 ms, at once after a quiet spell, so the run page shows it as it happens.
+    // goes at once when no upload is under way (else right after it, with whatever came meanwhile), so
+    // the run page shows it as it happens and a burst of steps costs one request per round trip.
+    if (event.kind !== 'log' && this.uploading === 0) {
+      void this.flush();
+      return;
+    }
+    if (event.kind !== 'log') this.stepWaiting = true;
     const now = Date.now();
     const due = Math.max(now, this.lastFlushAt + (event.kind === 'log' ? BATCH_MS : STEP_MS));
     if (this.pending.length >= 200 || due <= now) void this.flush();
@@ -62,12 +72,19 @@ export class TraceBuffer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending.splice(0);
+    this.stepWaiting = false;
     if (batch.length === 0 || this.stopped) return this.flushing;
+    this.uploading++;
     this.flushing = this.flushing
       .then(() => {
         if (this.stopped) return;
         const redacted = batch.map((e) => JSON.parse(this.redact(JSON.stringify(e))) as TraceEvent);
         return this.client.events(this.jobId, this.attempt, redacted);
+      })
+      .finally(() => {
+        this.uploading--;
+        // Steps that arrived during the upload go now, with the output gathered meanwhile.
+        if (this.uploading === 0 && this.stepWaiting && this.pending.length > 0) void this.flush();
       })
       .catch((err: unknown) => {
         if (err instanceof LeaseLostError || err instanceof RunnerAuthError) {
