@@ -5,6 +5,7 @@ import { buildPromptPullRequestJob, draftPromptPullRequestJob, forkPromptPullReq
 import { listCheckpoints, onlineHolder } from './checkpoints.ts';
 import { addEdge, ensureNode } from './graph.ts';
 import type { Run, User } from '../db/schema.ts';
+import type { DbOrTx } from '../db/index.ts';
 
 /**
  * Fork from any step (issue 13): a builder feeding the one launch path. The fork starts from the step's
@@ -33,35 +34,37 @@ export async function forkRunFromStep(app: AppContext, access: RepositoryAccess,
     }
   }
   const checkpoint = req.step !== undefined ? checkpoints.find((c) => c.step === req.step)! : checkpoints.at(-1);
-  let run: Run;
-  if (!checkpoint) {
-    run = await forkPromptPullRequestJob(app, access, actor, source, { prompt: req.prompt, title: req.title, driver: req.driver, model: req.model, timeoutMs: req.timeoutMs });
-  } else {
-    const holder = await onlineHolder(app.db, checkpoint.runner_id, checkpoint.snapshot_id);
-    const driverChanged = !!req.driver && req.driver !== source.driver;
-    const request: RunRequest = {
-      prompt: req.prompt ?? source.prompt,
-      title: req.title ?? `${source.title} (fork of #${source.number} at step ${checkpoint.step})`.slice(0, 256),
-      description: source.description,
-      baseBranch: source.base_branch,
-      sourceBranch: source.compare_branch,
-      sourceCommit: checkpoint.commit_sha,
-      driver: req.driver ?? source.driver,
-      model: req.model ?? (driverChanged ? undefined : source.model),
-      mode: source.mode,
-      agentKey: source.agent_key,
-      forkedFromJobId: source.id,
-      forkedFromStep: checkpoint.step,
-      preferredRunnerId: holder?.runner_id ?? null,
-      timeoutMs: req.timeoutMs,
-    };
-    run = await launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)));
-  }
   // Lineage: the fork derives from its source at that step.
-  const child = await ensureNode(app.db, access.repo.id, 'run', String(run.id), { run_id: run.id, number: run.number });
-  const parent = await ensureNode(app.db, access.repo.id, 'run', String(source.id), { run_id: source.id, number: source.number });
-  await addEdge(app.db, child, parent, 'derived_from', { step: checkpoint?.step ?? null, commit_sha: checkpoint?.commit_sha ?? run.source_commit });
-  return run;
+  const lineage = async (db: DbOrTx, run: Run) => {
+    const child = await ensureNode(db, access.repo.id, 'run', String(run.id), { run_id: run.id, number: run.number });
+    const parent = await ensureNode(db, access.repo.id, 'run', String(source.id), { run_id: source.id, number: source.number });
+    await addEdge(db, child, parent, 'derived_from', { step: checkpoint?.step ?? null, commit_sha: checkpoint?.commit_sha ?? run.source_commit });
+  };
+  if (!checkpoint) {
+    const run = await forkPromptPullRequestJob(app, access, actor, source, { prompt: req.prompt, title: req.title, driver: req.driver, model: req.model, timeoutMs: req.timeoutMs });
+    await lineage(app.db, run);
+    return run;
+  }
+  const holder = await onlineHolder(app.db, checkpoint.runner_id, checkpoint.snapshot_id);
+  const driverChanged = !!req.driver && req.driver !== source.driver;
+  const request: RunRequest = {
+    prompt: req.prompt ?? source.prompt,
+    title: req.title ?? `${source.title} (fork of #${source.number} at step ${checkpoint.step})`.slice(0, 256),
+    description: source.description,
+    baseBranch: source.base_branch,
+    sourceBranch: source.compare_branch,
+    sourceCommit: checkpoint.commit_sha,
+    driver: req.driver ?? source.driver,
+    model: req.model ?? (driverChanged ? undefined : source.model),
+    mode: source.mode,
+    agentKey: source.agent_key,
+    forkedFromJobId: source.id,
+    forkedFromStep: checkpoint.step,
+    preferredRunnerId: holder?.runner_id ?? null,
+    timeoutMs: req.timeoutMs,
+  };
+  // The lineage is written with the run, before a runner is woken to start it.
+  return launchPromptPullRequestJob(app, access, actor, await draftPromptPullRequestJob(app, access, actor, buildPromptPullRequestJob(app, access, request)), lineage);
 }
 
 export interface LineageNode {

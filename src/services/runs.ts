@@ -180,7 +180,11 @@ async function nextRunNumber(app: AppContext, repositoryId: number): Promise<num
  * draft pull request compare → base, create the run row and enqueue its job — the database writes in
  * one transaction; if it fails, the branch is removed again.
  */
-export async function launchPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, run: ValidatedRun): Promise<Run> {
+/**
+ * `withRun` writes what belongs to the new run (e.g. a fork's lineage edge) in the transaction that
+ * creates it: committed together, and before a runner is woken to start it.
+ */
+export async function launchPromptPullRequestJob(app: AppContext, access: RepositoryAccess, actor: User, run: ValidatedRun, withRun?: (tx: DbOrTx, row: Run) => Promise<void>): Promise<Run> {
   // Every run gets AGENTS.md (and its agent's definition) as they are at its source commit, recorded on the run.
   const agentContext = run.agentContext ?? (await resolveAgentRunContext(app, access.gitDir, run.sourceCommit, run.agentKey, run.sourceCommit.slice(0, 12)));
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -236,6 +240,7 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
           })
           .returningAll()
           .executeTakeFirstOrThrow();
+        if (withRun) await withRun(tx, row);
         const blocked = run.dependencies.filter((d) => d.status !== 'succeeded');
         if (run.dependencies.length) await recordDependencies(tx, access.repo.id, row, run.dependencies);
         if (blocked.length) {
@@ -247,8 +252,10 @@ export async function launchPromptPullRequestJob(app: AppContext, access: Reposi
         await appendEvents(tx, [{ type: 'run.queued', repositoryId: access.repo.id, subject: `run/${number}`, payload: { run_id: row.id, number, pull_request_id: pr.id, forked_from_job_id: run.forkedFromJobId, actor_id: actor.id } }], at);
         return { ...row, job_id: job.id };
       });
-      wakeDispatcher(app);
+      // Runners first: the dispatcher's reactions to the new events (webhooks, indexes, sync) shares
+      // this process and would otherwise delay the claim that starts the run by tens of ms.
       await wakeClaimers(app);
+      wakeDispatcher(app);
       return created;
     } catch (err) {
       await compareAndSwapRef(access.gitDir, ref, ZERO_SHA, run.sourceCommit).catch(() => undefined);
