@@ -33,6 +33,8 @@ export interface Workspace {
   stored?: StoreWorkspace;
   /** The snapshot it booted from, if any (a warm start). */
   bootedFrom?: string | null;
+  /** The bytes its checkout, home and temporary directory use, where the store can tell cheaply; else they are walked. */
+  usage?: () => Promise<number>;
 }
 
 export interface WorkspaceView {
@@ -213,7 +215,7 @@ function workspaces(store: SnapshotStore | null, view?: WorkspaceView): Pick<San
       if (!store) return newWorkspace(view);
       const stored = await store.provision(opts.from ?? null);
       const paths = { dir: join(stored.tree, 'work'), home: join(stored.tree, 'home'), tmp: stored.tmp, gitDir: join(stored.tree, 'git') };
-      return { id: stored.root.split('/').pop()!, root: stored.root, ...paths, view: view ?? paths, stored, bootedFrom: stored.from };
+      return { id: stored.root.split('/').pop()!, root: stored.root, ...paths, view: view ?? paths, stored, bootedFrom: stored.from, usage: () => store.workspaceBytes(stored) };
     },
     snapshot: async (ws, opts) => (store && ws.stored ? (opts?.live ? store.snapshotLive(ws.stored) : store.snapshot(ws.stored)) : null),
     destroy: async (ws) => (store && ws.stored ? store.release(ws.stored) : rm(ws.root, { recursive: true, force: true })),
@@ -237,7 +239,7 @@ async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limi
   const check = async (disk: boolean) => {
     if (hit) return;
     hit = (await cgroup?.limitHit()) ?? null;
-    if (!hit && disk && (await diskUsage([ws.dir, ws.home, ws.tmp])) > limits.workspaceBytes) hit = 'disk';
+    if (!hit && disk && (await (ws.usage?.() ?? diskUsage([ws.dir, ws.home, ws.tmp]))) > limits.workspaceBytes) hit = 'disk';
     if (hit) stop.abort();
   };
   let checking: Promise<void> = Promise.resolve();

@@ -103,6 +103,15 @@ async function diskBytes(path: string): Promise<number> {
   return Number(/^(\d+)/.exec(out.stdout)?.[1] ?? 0);
 }
 
+/** The bytes under several directories together (those missing count nothing). */
+async function diskBytesOf(paths: string[]): Promise<number> {
+  const out = await run('du', ['-s', '-x', '-B1', '-c', '--', ...paths]);
+  return Number(/^(\d+)\s+total$/m.exec(out.stdout)?.[1] ?? 0);
+}
+
+/** The parts of a tree that count toward the workspace quota: the checkout and the agent's home. */
+const QUOTA_PARTS = ['work', 'home'] as const;
+
 export function defaultSnapshotDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.GITOKU_SNAPSHOT_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'gitoku', 'snapshots');
 }
@@ -218,6 +227,26 @@ export class SnapshotStore {
   }
 
   /** A new workspace tree: empty, or booted from a snapshot. */
+  /** Per frozen layer, the bytes of its quota parts: walked once per process (a layer never changes). */
+  private readonly layerQuotaBytes = new Map<string, Promise<number>>();
+
+  /**
+   * The disk a workspace's checkout, home and temporary directory use (its quota), without walking what
+   * it booted from at every check: overlay — the changes since boot (the upper directory) plus the
+   * layers below, each measured once; copy — the whole tree. (A file changed since boot counts in both.)
+   */
+  async workspaceBytes(ws: StoreWorkspace): Promise<number> {
+    const parts = (dir: string) => QUOTA_PARTS.map((p) => join(dir, p));
+    if (this.mode !== 'overlay') return diskBytesOf([...parts(ws.tree), ws.tmp]);
+    const below = ws.layers.map((layer) => {
+      let bytes = this.layerQuotaBytes.get(layer);
+      if (!bytes) this.layerQuotaBytes.set(layer, (bytes = diskBytesOf(parts(this.layerDir(layer)))));
+      return bytes;
+    });
+    const [changes, ...layers] = await Promise.all([diskBytesOf([...parts(join(ws.root, 'upper')), ws.tmp]), ...below]);
+    return layers.reduce((sum, b) => sum + b, changes!);
+  }
+
   async provision(from?: string | null): Promise<StoreWorkspace> {
     const snapshot = from ? this.index.get(from) : undefined;
     if (from && !snapshot) throw new Error(`snapshot ${from} is not on this runner`);

@@ -2,6 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { bubblewrapBackend, directoryBackend, NO_SANDBOX_REASON, unsandboxedBackend, type SandboxBackend, type Workspace } from '../../src/runner/sandbox.ts';
 import { cgroupSupport, limitsFromEnvironment, parseBytes, type ResourceLimits } from '../../src/runner/limits.ts';
+import { SnapshotStore } from '../../src/runner/snapshots.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /**
  * What an agent may consume (issue 12, points 4–5): a fork bomb, a memory hog and a disk filler each
@@ -117,4 +121,39 @@ await sb.destroy(ws);
       }
     });
   }
+
+  // An overlay workspace is not walked whole at each check: the changes since boot plus the layers it
+  // booted from, each measured once. The quota still covers both.
+  describe.skipIf(process.getuid?.() !== 0 || !bubblewrap)('bubblewrap on an overlay snapshot store', () => {
+    let base: string;
+    let store: SnapshotStore;
+    let sandbox: SandboxBackend;
+    beforeAll(async () => {
+      base = await mkdtemp(join(tmpdir(), 'gitoku-quota-'));
+      store = await SnapshotStore.open(base, { quotaBytes: 1024 ** 3, retentionMs: 3_600_000, mode: 'overlay' });
+      sandbox = bubblewrapBackend(limits, store);
+    });
+    afterAll(async () => {
+      await store?.close();
+      await rm(base, { recursive: true, force: true });
+    });
+
+    it('counts what the workspace booted from and what it wrote since', async () => {
+      const first = await sandbox.provision();
+      await sandbox.exec(first, ['/bin/sh', '-c', 'head -c 30M /dev/urandom > deps.bin'], { timeoutMs: 30_000 });
+      const snapshot = (await sandbox.snapshot(first))!;
+      await sandbox.destroy(first);
+      const fork = await sandbox.provision({ from: snapshot.id });
+      try {
+        expect(await fork.usage!()).toBeGreaterThanOrEqual(30 * MiB);
+        // 30 MiB below + 5 MiB written: within 40 MiB.
+        expect((await sandbox.exec(fork, ['/bin/sh', '-c', 'head -c 5M /dev/urandom > small.bin; echo ok'], { timeoutMs: 30_000 })).stdout).toBe('ok\n');
+        // 30 MiB below + 15 MiB more: over.
+        await expect(sandbox.exec(fork, ['/bin/sh', '-c', 'head -c 15M /dev/urandom > more.bin'], { timeoutMs: 30_000 })).rejects.toThrow(/workspace quota \(40 MiB/);
+      } finally {
+        await sandbox.destroy(fork);
+      }
+    });
+  });
 });
+
