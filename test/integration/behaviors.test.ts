@@ -121,7 +121,8 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
     expect(reviews[0].user.login).toBe(REVIEW_BOT);
     expect(reviews[0].body).toContain('Scripted review');
     expect(reviews[0].body).toContain('AI review** (scripted)');
-    const evidence = await server.app.db.selectFrom('graph_nodes').selectAll().where('kind', '=', 'evidence').where('key', '=', `review:${reviews[0].id}`).executeTakeFirstOrThrow();
+    // The review's evidence node is written right after the review itself (its own transaction).
+    const evidence = await waitFor(() => server.app.db.selectFrom('graph_nodes').selectAll().where('kind', '=', 'evidence').where('key', '=', `review:${reviews[0].id}`).executeTakeFirst());
     expect(JSON.parse(evidence.data)).toMatchObject({ evidence_kind: 'ai_review', source_family: 'script', pull_request: pr.json.number });
     const about = await server.app.db.selectFrom('graph_edges').innerJoin('graph_nodes', 'graph_nodes.id', 'graph_edges.dst_id').select(['graph_nodes.kind', 'graph_nodes.key']).where('graph_edges.src_id', '=', evidence.id).where('graph_edges.kind', '=', 'about').execute();
     expect(about).toEqual([{ kind: 'pull_request', key: String(pr.json.number) }]);
