@@ -11,13 +11,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Benchmark, type BenchCheck, type BenchOptions, check, Cleanup, formatBytes, formatMs, log, median, printTable, run, tempDir } from './lib.ts';
 import { benchRepository, type BenchRepo, type RepoParams } from './fixtures.ts';
 import { api, createTestUser, startTestServer, type TestServer } from '../test/helpers/server.ts';
 import { authUrl } from '../test/helpers/git.ts';
-import { freePort } from '../test/helpers/gitokuProcess.ts';
+import { freePort, startServeProcess } from '../test/helpers/gitokuProcess.ts';
 
 const SMALL: RepoParams = { commits: 5000, files: 300, branches: 12, tagEvery: 250, seed: 1 };
 const BIG: RepoParams = { commits: 50_000, files: 4000, branches: 20, tagEvery: 1000, seed: 19 };
@@ -266,16 +267,23 @@ export const cgit: Benchmark = {
       checks.push(check(`${name}: cold file history / git log -- path (unmaintained), median ratio`, median(historyRatios), 1, 0.5, '×'));
     }
 
-    // ---- throughput at concurrency 1 and 16
+    // ---- throughput at concurrency 1 and 16, against gitoku as a user runs it: `gitoku serve` with its
+    // default of one HTTP worker per core, on the same data directory (the set-up above used an
+    // in-process server; both share the database and the repositories, as several servers do).
     const rows: PageRow[] = [];
+    const workers = cpus().length;
+    const served = await startServeProcess({ GITOKU_DATA_DIR: server.dataDir }, { workers });
+    cleanup.add('gitoku serve', () => served.stop());
+    notes.push(`throughput: gitoku serve --workers ${workers} (one per core, the default) on the same data directory`);
     for (const { name, repo, gitDir } of fixtures) {
       const wide = await pushWideBranch(server, user.token, name, repo, work.path, 200);
-      const subjects = await subjectsFor(server, user.token, name, gitDir, wide);
+      const subjects = (await subjectsFor(server, user.token, name, gitDir, wide)).map((s) => ({ ...s, gitoku: s.gitoku.replace(server.url, served.url) }));
       for (const s of subjects) {
-        // Warm both (gitoku's caches, cgit's cache) before measuring.
+        // Warm both (gitoku's caches in every worker, cgit's cache) before measuring.
         let t1 = performance.now();
         await fetchOk(s.gitoku);
         const coldMs = performance.now() - t1;
+        await Promise.all(Array.from({ length: 2 * workers }, () => fetchOk(s.gitoku)));
         log(opts, `${name} ${s.page}: first gitoku request ${formatMs(coldMs)}`);
         // A cgit page that fails or hangs is reported as n/a rather than stopping the benchmark.
         let cgitOk = !!s.cgit;
