@@ -1,5 +1,4 @@
-import { spawn } from 'node:child_process';
-import { gitEnvironment } from './exec.ts';
+import { gitStdoutStream } from './stream.ts';
 
 export type ArchiveFormat = 'zip' | 'tar.gz';
 
@@ -24,79 +23,7 @@ export async function streamArchive(gitDir: string, commitSha: string, format: A
   if (!/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(commitSha)) throw new Error('streamArchive needs a full commit id');
   if (!ARCHIVE_FORMATS.includes(format)) throw new Error(`unknown archive format ${String(format)}`);
   if (prefix.includes('\0')) throw new Error('archive prefix must not contain NUL');
-  const args = ['--git-dir', gitDir, 'archive', `--format=${format}`, `--prefix=${prefix}`, '--end-of-options', commitSha];
-  const child = spawn('git', args, { env: gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    if (stderr.length < 4096) stderr += chunk.toString('utf8');
-  });
-  let settled = false;
-  let idle: NodeJS.Timeout | undefined;
-  const stop = () => {
-    clearTimeout(idle);
-    settled = true;
-    child.kill('SIGKILL');
-  };
-
-  let firstReady: (value: void) => void;
-  let firstFailed: (err: Error) => void;
-  const first = new Promise<void>((resolve, reject) => {
-    firstReady = resolve;
-    firstFailed = reject;
-  });
-  let gotData = false;
-
-  const body = new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        const finish = (err: Error | null) => {
-          clearTimeout(idle);
-          if (settled) return;
-          settled = true;
-          if (err) {
-            if (!gotData) firstFailed(err);
-            controller.error(err);
-          } else {
-            firstReady();
-            controller.close();
-          }
-        };
-        child.stdout.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          if (!gotData) {
-            gotData = true;
-            firstReady();
-          }
-          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-          if ((controller.desiredSize ?? 0) <= 0) {
-            // Backpressure: git blocks on a full pipe until the reader catches up, or is stopped.
-            child.stdout.pause();
-            clearTimeout(idle);
-            idle = setTimeout(() => {
-              stop();
-              controller.error(new Error('archive stream abandoned'));
-            }, ARCHIVE_IDLE_MS);
-            idle.unref();
-          }
-        });
-        child.on('error', (err) => finish(err));
-        child.on('close', (code, signal) => finish(code === 0 ? null : new Error(`git archive failed (${code ?? signal}): ${stderr.trim()}`)));
-      },
-      pull() {
-        clearTimeout(idle);
-        child.stdout.resume();
-      },
-      cancel() {
-        stop();
-      },
-    },
-    { highWaterMark: 256 * 1024, size: (chunk) => chunk.byteLength },
-  );
-  try {
-    await first;
-  } catch (err) {
-    stop();
-    throw err;
-  }
-  return { body, pid: child.pid };
+  const archive = gitStdoutStream(gitDir, ['archive', `--format=${format}`, `--prefix=${prefix}`, '--end-of-options', commitSha], { label: 'git archive', idleMs: ARCHIVE_IDLE_MS, highWaterMark: 256 * 1024 });
+  await archive.started;
+  return { body: archive.body, pid: archive.pid };
 }

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { gitEnvironment } from './exec.ts';
+import { gitStdoutStream } from './stream.ts';
 
 export interface GitObject {
   sha: string;
@@ -221,55 +222,7 @@ const BLOB_STREAM_IDLE_MS = 5 * 60_000;
 
 /** The stdout of `git cat-file blob <sha>` as a web stream: paused while the reader is behind, git killed on cancel. */
 function blobProcessStream(gitDir: string, sha: string): ReadableStream<Uint8Array> {
-  const child = spawn('git', ['--git-dir', gitDir, 'cat-file', 'blob', sha], { env: gitEnvironment(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (c: Buffer) => {
-    if (stderr.length < 4096) stderr += c.toString('utf8');
-  });
-  let settled = false;
-  let idle: NodeJS.Timeout | undefined;
-  const stop = () => {
-    clearTimeout(idle);
-    settled = true;
-    child.kill('SIGKILL');
-  };
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        const finish = (err: Error | null) => {
-          clearTimeout(idle);
-          if (settled) return;
-          settled = true;
-          if (err) controller.error(err);
-          else controller.close();
-        };
-        child.stdout.on('data', (chunk: Buffer) => {
-          if (settled) return;
-          controller.enqueue(chunk);
-          if ((controller.desiredSize ?? 0) <= 0) {
-            child.stdout.pause();
-            clearTimeout(idle);
-            idle = setTimeout(() => {
-              stop();
-              controller.error(new Error('blob stream abandoned'));
-            }, BLOB_STREAM_IDLE_MS);
-            idle.unref();
-          }
-        });
-        child.on('error', (err) => finish(err));
-        // 'close' comes after stdout has delivered everything.
-        child.on('close', (code) => finish(code === 0 ? null : new Error(`git cat-file blob ${sha} failed (${code}): ${stderr.trim()}`)));
-      },
-      pull() {
-        clearTimeout(idle);
-        child.stdout.resume();
-      },
-      cancel() {
-        stop();
-      },
-    },
-    { highWaterMark: 1024 * 1024, size: (chunk) => chunk.byteLength },
-  );
+  return gitStdoutStream(gitDir, ['cat-file', 'blob', sha], { label: `git cat-file blob ${sha}`, idleMs: BLOB_STREAM_IDLE_MS, highWaterMark: 1024 * 1024 }).body;
 }
 
 /**
