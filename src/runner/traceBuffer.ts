@@ -8,7 +8,6 @@ import type { TraceEvent } from './drivers/types.ts';
  * no longer accepts the runner's token (401), the buffer stops uploading and drops what it holds.
  */
 const BATCH_MS = 250;
-const STEP_MS = 50;
 
 export class TraceBuffer {
   private pending: TraceEvent[] = [];
@@ -43,13 +42,13 @@ export class TraceBuffer {
     // Output is batched (every 250 ms or 200 events); a step — a command, an edit, a message, a status —
     // goes at once when no upload is under way (else right after it, with whatever came meanwhile), so
     // the run page shows it as it happens and a burst of steps costs one request per round trip.
-    if (event.kind !== 'log' && this.uploading === 0) {
-      void this.flush();
+    if (event.kind !== 'log') {
+      if (this.uploading === 0 || this.pending.length >= 200) void this.flush();
+      else this.stepWaiting = true; // sent when the upload under way is answered
       return;
     }
-    if (event.kind !== 'log') this.stepWaiting = true;
     const now = Date.now();
-    const due = Math.max(now, this.lastFlushAt + (event.kind === 'log' ? BATCH_MS : STEP_MS));
+    const due = Math.max(now, this.lastFlushAt + BATCH_MS);
     if (this.pending.length >= 200 || due <= now) void this.flush();
     else if (!this.timer || due < this.timerDue) {
       if (this.timer) clearTimeout(this.timer);
