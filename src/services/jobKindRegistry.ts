@@ -6,3 +6,4 @@ import './reviews.ts';
 import './webhookDelivery.ts';
 import './maintenance.ts';
 import './searchIndex.ts';
+import './memoryIndex.ts';

@@ -6,6 +6,7 @@ import { appendEvents } from '../events/outbox.ts';
 import { invalid, notFound } from './errors.ts';
 import { addEdge, ensureNode, type EdgeKind, type NodeKind } from './graph.ts';
 import { fileRangeNodeKey } from './provenanceGraph.ts';
+import { scheduleMemoryIndexMaintenance } from './memoryIndex.ts';
 import { GlobError, globToRegExp } from '../domain/glob.ts';
 import { MEMORY_KINDS, MEMORY_LIMITS, MEMORY_TTL_MS, normalizeFact, normalizeSubject, scopesOverlap } from '../domain/memory.ts';
 
@@ -286,6 +287,7 @@ export async function recordMemoryEntry(db: DbOrTx, repositoryId: number, input:
     }
     const from = await sourceNode(tx, repositoryId, input.source);
     if (from !== null) await addEdge(tx, nodeId, from, 'learned_from');
+    await scheduleMemoryIndexMaintenance(tx);
     const others = await flagContradictions(tx, row, at);
     const entry = entryFromRow((await rowById(tx, repositoryId, row.id))!, at);
     return { entry, contradicts: others.map((o) => entryFromRow({ ...o, contradiction: 1 }, at)) };
@@ -431,6 +433,7 @@ export async function deleteMemoryEntry(db: DbOrTx, repositoryId: number, id: nu
     await tx.deleteFrom('memory_entries').where('id', '=', row.id).execute();
     await tx.deleteFrom('graph_nodes').where('id', '=', row.node_id).where('repository_id', '=', repositoryId).execute();
     await refreshContradictionFlags(tx, partners);
+    await scheduleMemoryIndexMaintenance(tx);
   });
 }
 

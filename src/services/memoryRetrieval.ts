@@ -6,7 +6,7 @@ import type { MemoryEntriesTable, Run } from '../db/schema.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 import { repositoryGitDir } from './storage.ts';
 import { addEdge, ensureNode } from './graph.ts';
-import { entryFromRow, type MemoryEntry, type StoredCitation } from './memory.ts';
+import type { MemoryEntry, StoredCitation } from './memory.ts';
 import { checkCitationsBatch, type CheckedCitation } from './memoryValidation.ts';
 import { LruCache } from '../git/lru.ts';
 import { runGit } from '../git/exec.ts';
@@ -48,8 +48,11 @@ export interface MemoryQuery {
   paths: string[];
 }
 
+/** What a run's prompt shows of an entry, and what recording its use needs. */
+export type GivenMemory = Pick<MemoryEntry, 'id' | 'node_id' | 'kind' | 'subject' | 'fact' | 'reason' | 'source'>;
+
 export interface SelectedMemory {
-  entry: MemoryEntry;
+  entry: GivenMemory;
   citations: CheckedCitation[];
   rendered: RenderedMemory;
 }
@@ -84,28 +87,30 @@ export interface MemoryTimings {
 const LIMITS = { paths: 200, pinned: 50, agent: 50, validate: 60 };
 const PER_TERM = 30;
 
-/** One candidate hit: a term's match (t ≥ 0), a citation of a run path (t = -1), pinned (-2) or the agent's (-3); with what ranking needs of its entry. */
+/**
+ * One candidate hit: a term's match (t ≥ 0), a citation of a run path (t = -1), pinned (-2) or the
+ * agent's (-3); with what ranking needs of its entry, which is live, unexpired (or pinned) and in the
+ * run's agent scope.
+ */
 interface HitRow {
   id: number;
   t: number;
   path: string | null;
   kind: string;
-  scope_agent: string | null;
-  scope_paths: string;
+  /** Scoped to the run's agent (not to every agent). */
+  agent: boolean;
+  /** The entry's path globs (JSON), null when it has none. */
+  scope_paths: string | null;
   pinned: number;
   confidence: number;
-  status: string;
-  created_at: string;
-  validated_at: string | null;
-  expires_at: string;
+  /** When it was last validated, else created. */
+  fresh_at: string;
 }
 
 const HIT = { path: -1, pinned: -2, agent: -3 } as const;
 
-const ENTRY_COLUMNS = [
-  'id', 'repository_id', 'node_id', 'kind', 'subject', 'subject_key', 'fact', 'fact_key', 'reason', 'citations', 'scope_agent', 'scope_paths', 'source_type', 'source_id',
-  'source_label', 'confidence', 'pinned', 'status', 'contradiction', 'created_by_id', 'created_at', 'validated_at', 'expires_at', 'updated_at',
-] as const satisfies readonly (keyof MemoryEntriesTable)[];
+/** The columns of a given entry: each column read costs (at 100,000 entries, all 24 took 4× the time of these). */
+const GIVEN_COLUMNS = ['id', 'repository_id', 'node_id', 'kind', 'subject', 'fact', 'reason', 'source_type', 'source_id', 'source_label'] as const satisfies readonly (keyof MemoryEntriesTable)[];
 
 /**
  * Every candidate of a run in one statement (one round trip), each with the columns ranking needs:
@@ -115,7 +120,7 @@ const ENTRY_COLUMNS = [
  * - the newest entries citing the run's paths (index memory_citations_path_entry, in order);
  * - pinned entries, and entries scoped to the run's agent.
  */
-async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths: string[]): Promise<HitRow[]> {
+async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths: string[], at: string): Promise<HitRow[]> {
   const terms = taskTerms(q.task, 12);
   const rid = q.repositoryId;
   const common = dialect === 'postgres' && terms.length ? await commonLexemes(db) : null;
@@ -143,9 +148,13 @@ async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths
   if (q.agentKey) {
     parts.push(part(sql`select id, ${sql.lit(HIT.agent)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and scope_agent = ${q.agentKey} and status = 'live' order by id desc limit ${sql.lit(LIMITS.agent)}`));
   }
-  const rows = await sql<HitRow>`select h.id, h.t, h.path, e.kind, e.scope_agent, e.scope_paths, e.pinned, e.confidence, e.status, e.created_at, e.validated_at, e.expires_at
-    from (${sql.join(parts, sql` union all `)}) h join memory_entries e on e.id = h.id`.execute(db);
-  return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
+  // Status, expiry and agent scope are filtered here, and only the columns ranking needs are read: with
+  // hundreds of hits, every column read and returned counts.
+  const rows = await sql<HitRow>`select h.id, h.t, h.path, e.kind, e.scope_agent is not null as agent, nullif(e.scope_paths, '[]') as scope_paths, e.pinned, e.confidence,
+      coalesce(e.validated_at, e.created_at) as fresh_at
+    from (${sql.join(parts, sql` union all `)}) h join memory_entries e on e.id = h.id
+    where e.status = 'live' and (e.pinned = 1 or e.expires_at >= ${at}) and (e.scope_agent is null or e.scope_agent = ${q.agentKey ?? ''})`.execute(db);
+  return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), agent: Boolean(r.agent), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
 }
 
 /**
@@ -169,29 +178,26 @@ function textOrder(hits: HitRow[]): number[] {
 }
 
 /**
- * The ranked entries' rows and their citations (in citation order) in one statement: by primary key
- * alone — with `repository_id = ?` too, SQLite walks the repository's index instead (every entry) —,
- * the repository checked here; and the columns of an entry, not PostgreSQL's generated `search`.
+ * The ranked entries (the columns a prompt shows) and their citations (in citation order): two lean
+ * statements, together, by primary key and entry id alone — with `repository_id = ?` too, SQLite walks
+ * the repository's index instead (every entry) —, the repository checked here.
  */
 async function rankedEntries(db: DbOrTx, repositoryId: number, ids: number[]) {
-  const rows = await db
-    .selectFrom('memory_entries as e')
-    .leftJoin('memory_citations as c', 'c.entry_id', 'e.id')
-    .select(ENTRY_COLUMNS.map((col) => `e.${col}` as const))
-    .select(['c.id as c_id', 'c.path as c_path', 'c.start_line as c_start_line', 'c.end_line as c_end_line', 'c.commit_sha as c_commit', 'c.content_hash as c_content_hash', 'c.text as c_text'])
-    .where('e.id', 'in', ids)
-    .orderBy('e.id')
-    .orderBy('c.id')
-    .execute();
-  const entries = new Map<number, (typeof rows)[number]>();
-  const citations = new Map<number, Array<StoredCitation & { text: string }>>();
+  const [rows, cited] = await Promise.all([
+    db.selectFrom('memory_entries').select(GIVEN_COLUMNS).where('id', 'in', ids).execute(),
+    db.selectFrom('memory_citations').select(['entry_id', 'path', 'start_line', 'end_line', 'commit_sha', 'content_hash', 'text', 'repository_id']).where('entry_id', 'in', ids).orderBy('entry_id').orderBy('id').execute(),
+  ]);
+  const entries = new Map<number, GivenMemory>();
   for (const r of rows) {
     if (r.repository_id !== repositoryId) continue;
-    if (!entries.has(r.id)) entries.set(r.id, r);
-    if (r.c_id === null) continue;
-    const list = citations.get(r.id) ?? [];
-    list.push({ path: r.c_path!, start_line: r.c_start_line!, end_line: r.c_end_line!, commit: r.c_commit!, content_hash: r.c_content_hash!, text: r.c_text! });
-    citations.set(r.id, list);
+    entries.set(r.id, { id: r.id, node_id: r.node_id, kind: r.kind as GivenMemory['kind'], subject: r.subject, fact: r.fact, reason: r.reason, source: { type: r.source_type as GivenMemory['source']['type'], id: r.source_id, ...(r.source_label ? { label: r.source_label } : {}) } });
+  }
+  const citations = new Map<number, Array<StoredCitation & { text: string }>>();
+  for (const c of cited) {
+    if (c.repository_id !== repositoryId) continue;
+    const list = citations.get(c.entry_id) ?? [];
+    list.push({ path: c.path, start_line: c.start_line, end_line: c.end_line, commit: c.commit_sha, content_hash: c.content_hash, text: c.text });
+    citations.set(c.entry_id, list);
   }
   return { rows: entries, citations };
 }
@@ -221,7 +227,7 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
     mark = t;
   };
   const paths = [...new Set(q.paths)].slice(0, 200);
-  const hits = await candidateHits(db, dialect, q, paths);
+  const hits = await candidateHits(db, dialect, q, paths, at);
   lap('candidates');
   if (hits.length === 0) return { entries: [], stale: [], section: null, considered: 0, timings };
   const textIds = textOrder(hits);
@@ -234,9 +240,7 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
   }
   const candidates: MemoryCandidate[] = [];
   for (const r of [...byId.values()].sort((a, b) => a.id - b.id)) {
-    if (r.status !== 'live' || (r.pinned !== 1 && r.expires_at < at)) continue;
-    if (r.scope_agent !== null && r.scope_agent !== q.agentKey) continue;
-    const scopePaths = r.scope_paths === '[]' ? [] : (JSON.parse(r.scope_paths) as string[]);
+    const scopePaths = r.scope_paths === null ? [] : (JSON.parse(r.scope_paths) as string[]);
     const scoped = scopePaths.length ? paths.filter((p) => matchesAny(scopePaths, p)).length : 0;
     if (scopePaths.length && scoped === 0) continue; // path-scoped: only for runs on those paths
     candidates.push({
@@ -244,10 +248,10 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
       kind: r.kind,
       textRank: textRank.get(r.id) ?? null,
       pathOverlap: (cited.get(r.id)?.size ?? 0) + scoped,
-      agentMatch: r.scope_agent !== null,
+      agentMatch: r.agent,
       pinned: r.pinned === 1,
       confidence: r.confidence,
-      freshAt: r.validated_at ?? r.created_at,
+      freshAt: r.fresh_at,
     });
   }
   lap('filter');
@@ -264,14 +268,13 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
   let left = budgetTokens - MEMORY_SECTION_OVERHEAD;
   for (const [i, c] of ranked.entries()) {
     if (left < 24) break;
-    const row = rowById.get(c.id);
-    if (!row) continue; // deleted since the candidates were read
+    const entry = rowById.get(c.id);
+    if (!entry) continue; // deleted since the candidates were read
     const check = checks[i]!;
     if (!check.valid) {
       stale.push(c.id);
       continue;
     }
-    const entry = entryFromRow(row, at);
     const rendered: RenderedMemory = {
       id: entry.id,
       kind: entry.kind,
