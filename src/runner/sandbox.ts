@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentFailure } from './drivers/types.ts';
 import { isRealRoot } from './userNamespace.ts';
+import { diskBytes } from './diskUsage.ts';
 import { openSnapshotStore, type SnapshotInfo, type SnapshotStore, type StoreWorkspace } from './snapshots.ts';
 import { createProcessCgroup, DEFAULT_LIMITS, formatBytes, joinCgroupArgv, limitsFromEnvironment, type ResourceLimits } from './limits.ts';
 
@@ -239,7 +240,7 @@ async function runLimited(ws: Workspace, argv: string[], opts: ExecOptions, limi
   const check = async (disk: boolean) => {
     if (hit) return;
     hit = (await cgroup?.limitHit()) ?? null;
-    if (!hit && disk && (await (ws.usage?.() ?? diskUsage([ws.dir, ws.home, ws.tmp]))) > limits.workspaceBytes) hit = 'disk';
+    if (!hit && disk && (await (ws.usage?.() ?? diskBytes([ws.dir, ws.home, ws.tmp]))) > limits.workspaceBytes) hit = 'disk';
     if (hit) stop.abort();
   };
   let checking: Promise<void> = Promise.resolve();
@@ -282,12 +283,6 @@ function withProcessRlimit(argv: string[], pids: number): string[] {
 }
 
 /** Bytes allocated on disk under the directories, links not followed, hard links counted once (`du`). */
-async function diskUsage(dirs: string[]): Promise<number> {
-  const r = await spawnGroup('du', ['-s', '-x', '-B1', '-c', '--', ...dirs], '/', { PATH: '/usr/bin:/bin', LANG: 'C' }, { timeoutMs: 60_000, maxOutputBytes: 64 * 1024 });
-  const total = /^(\d+)\s+total$/m.exec(r.stdout);
-  return total ? Number(total[1]) : 0;
-}
-
 /**
  * Plain directory backend: a scrubbed environment and process-group kill, NO filesystem isolation —
  * an agent runs as the runner's user and can read and change whatever that user can. Only used when

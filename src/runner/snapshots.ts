@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
+import { diskBytes } from './diskUsage.ts';
 
 /**
  * Workspace snapshots (issue 13, DESIGN §4.6): a snapshot is the agent's checkout, its home (package
@@ -96,17 +97,6 @@ async function must(command: string, args: string[]): Promise<string> {
   const r = await run(command, args);
   if (r.code !== 0) throw new Error(`${command} ${args[0] ?? ''} failed: ${r.stderr.trim().slice(-500)}`);
   return r.stdout;
-}
-
-async function diskBytes(path: string): Promise<number> {
-  const out = await run('du', ['-s', '-x', '-B1', '--', path]);
-  return Number(/^(\d+)/.exec(out.stdout)?.[1] ?? 0);
-}
-
-/** The bytes under several directories together (those missing count nothing). */
-async function diskBytesOf(paths: string[]): Promise<number> {
-  const out = await run('du', ['-s', '-x', '-B1', '-c', '--', ...paths]);
-  return Number(/^(\d+)\s+total$/m.exec(out.stdout)?.[1] ?? 0);
 }
 
 /** The parts of a tree that count toward the workspace quota: the checkout and the agent's home. */
@@ -237,13 +227,13 @@ export class SnapshotStore {
    */
   async workspaceBytes(ws: StoreWorkspace): Promise<number> {
     const parts = (dir: string) => QUOTA_PARTS.map((p) => join(dir, p));
-    if (this.mode !== 'overlay') return diskBytesOf([...parts(ws.tree), ws.tmp]);
+    if (this.mode !== 'overlay') return diskBytes([...parts(ws.tree), ws.tmp]);
     const below = ws.layers.map((layer) => {
       let bytes = this.layerQuotaBytes.get(layer);
-      if (!bytes) this.layerQuotaBytes.set(layer, (bytes = diskBytesOf(parts(this.layerDir(layer)))));
+      if (!bytes) this.layerQuotaBytes.set(layer, (bytes = diskBytes(parts(this.layerDir(layer)))));
       return bytes;
     });
-    const [changes, ...layers] = await Promise.all([diskBytesOf([...parts(join(ws.root, 'upper')), ws.tmp]), ...below]);
+    const [changes, ...layers] = await Promise.all([diskBytes([...parts(join(ws.root, 'upper')), ws.tmp]), ...below]);
     return layers.reduce((sum, b) => sum + b, changes!);
   }
 
@@ -306,7 +296,7 @@ export class SnapshotStore {
       mode = 'copy';
     }
     const at = new Date().toISOString();
-    const info: SnapshotInfo = { id, mode, bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers, created_at: at, last_used_at: at };
+    const info: SnapshotInfo = { id, mode, bytes: await diskBytes([this.layerDir(layer)]), parent: ws.from, layers, created_at: at, last_used_at: at };
     this.index.set(id, info);
     ws.from = id;
     if (mode === 'copy' && this.mode === 'overlay') {
@@ -368,7 +358,7 @@ export class SnapshotStore {
       return;
     }
     current.layers = [layer];
-    current.bytes = await diskBytes(this.layerDir(layer));
+    current.bytes = await diskBytes([this.layerDir(layer)]);
     await this.save();
     await this.collect();
   }
@@ -387,7 +377,7 @@ export class SnapshotStore {
     const layer = `l${randomBytes(8).toString('hex')}`;
     await this.writeLayer(layer, (tmp) => copyWhileChanging(join(ws.root, 'upper'), tmp));
     const at = new Date().toISOString();
-    const info: SnapshotInfo = { id, mode: 'overlay', bytes: await diskBytes(this.layerDir(layer)), parent: ws.from, layers: [layer, ...ws.layers], created_at: at, last_used_at: at };
+    const info: SnapshotInfo = { id, mode: 'overlay', bytes: await diskBytes([this.layerDir(layer)]), parent: ws.from, layers: [layer, ...ws.layers], created_at: at, last_used_at: at };
     this.index.set(id, info);
     ws.from = id;
     await this.save();
