@@ -3,7 +3,8 @@ import { now } from './app.ts';
 import { invalid, notFound, ServiceError } from './errors.ts';
 import type { RepositoryAccess } from './repositories.ts';
 import { getPullRequest, pullRequestEvent } from './pulls.ts';
-import type { PullRequest, PullRequestComment, PullRequestReview, User } from '../db/schema.ts';
+import type { Transaction } from 'kysely';
+import type { Database, PullRequest, PullRequestComment, PullRequestReview, User } from '../db/schema.ts';
 import type { DbOrTx } from '../db/index.ts';
 import { appendEvents } from '../events/outbox.ts';
 import { diffCommits } from '../git/diff.ts';
@@ -190,7 +191,12 @@ export interface ReviewInput {
 const REVIEW_STATE = { APPROVE: 'APPROVED', REQUEST_CHANGES: 'CHANGES_REQUESTED', COMMENT: 'COMMENTED' } as const;
 
 /** Submits a review with its summary and line comments in one transaction. */
-export async function createReview(app: AppContext, access: RepositoryAccess, actor: User, number: number, input: ReviewInput): Promise<ReviewWithAuthor> {
+/**
+ * Submits a review (with its line comments and the `review.submitted` event) in one transaction;
+ * `alongside` writes what belongs with it (an AI review's evidence node) in that same transaction, so
+ * no reader — the behaviors the event wakes included — sees the review without it.
+ */
+export async function createReview(app: AppContext, access: RepositoryAccess, actor: User, number: number, input: ReviewInput, alongside?: (tx: Transaction<Database>, review: PullRequestReview) => Promise<void>): Promise<ReviewWithAuthor> {
   const pr = await getPullRequest(app, access, number);
   const body = input.body ?? '';
   checkBody(body, false);
@@ -218,6 +224,7 @@ export async function createReview(app: AppContext, access: RepositoryAccess, ac
         .execute();
     }
     await appendEvents(tx, [pullRequestEvent('review.submitted', pr, actor.id, { review_id: row.id, state: row.state, commit_sha: commitSha, comments: prepared.length })], at);
+    await alongside?.(tx, row);
     return row;
   });
   wakeDispatcher(app);

@@ -165,9 +165,8 @@ registerJobKind(REVIEW_JOB_KIND, {
       }
       const { event, note } = advisoryEvent(review.event);
       const full = [body, ...(skipped.length ? [skipped.join('\n')] : []), ...(note ? [note] : [])].join('\n\n');
-      const posted = await createReview(app, access, bot, pr.number, { event, body: full, commitSha: headSha, comments: valid });
-      // The review's AI provenance: an evidence node about the pull request, naming the agent and model.
-      await app.db.transaction().execute(async (tx) => {
+      // The review's AI provenance, written with the review: an evidence node about the pull request, naming the agent and model.
+      await createReview(app, access, bot, pr.number, { event, body: full, commitSha: headSha, comments: valid }, async (tx, posted) => {
         const evidence = await upsertNode(tx, repo.id, 'evidence', `review:${posted.id}`, {
           evidence_kind: 'ai_review',
           source_family: agent.driver,
