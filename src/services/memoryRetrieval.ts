@@ -127,33 +127,36 @@ async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths
   // Each part in its own sub-select (its order and limit apply to it alone): SQLite's form wraps it, PostgreSQL's parenthesizes it.
   const part = (body: ReturnType<typeof sql>) => (dialect === 'sqlite' ? sql`select * from (${body})` : sql`(${body})`);
   const noPath = sql`cast(null as varchar(1024))`;
+  // Every part reads its entries' ranking columns itself (PostgreSQL's parts read those rows anyway: no
+  // second lookup of each hit) and only entries a run may be given: live, unexpired or pinned, in scope
+  // of the run's agent — so expired and stale entries never take a part's places.
+  const columns = sql`e.kind, e.scope_agent is not null as agent, nullif(e.scope_paths, '[]') as scope_paths, e.pinned, e.confidence, coalesce(e.validated_at, e.created_at) as fresh_at`;
+  const eligible = sql`e.status = 'live' and (e.pinned = 1 or e.expires_at >= ${at}) and (e.scope_agent is null or e.scope_agent = ${q.agentKey ?? ''})`;
   const parts = [];
   for (const [i, term] of terms.entries()) {
     if (dialect === 'sqlite') {
-      parts.push(part(sql`select rowid as id, ${sql.lit(i)} as t, ${noPath} as path from memory_fts where memory_fts match ${fts5Query(rid, [term])!} order by rowid desc limit ${sql.lit(PER_TERM)}`));
+      parts.push(part(sql`select e.id, ${sql.lit(i)} as t, ${noPath} as path, ${columns} from memory_fts f join memory_entries e on e.id = f.rowid
+        where memory_fts match ${fts5Query(rid, [term])!} and ${eligible} order by f.rowid desc limit ${sql.lit(PER_TERM)}`));
     } else {
       const query = tsQuery([term]);
       if (!query) continue;
       // A common word: walking ids newest first finds PER_TERM matches at once. A rare one (not among the
       // column's most common elements): its few matches from the GIN index, then sorted — walking the ids
       // would read the whole table looking for them.
-      const order = common!.has(query) ? sql`id desc` : sql`id + 0 desc`;
-      parts.push(part(sql`select id, ${sql.lit(i)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and search @@ to_tsquery('simple', ${query}) order by ${order} limit ${sql.lit(PER_TERM)}`));
+      const order = common!.has(query) ? sql`e.id desc` : sql`e.id + 0 desc`;
+      parts.push(part(sql`select e.id, ${sql.lit(i)} as t, ${noPath} as path, ${columns} from memory_entries e
+        where e.repository_id = ${rid} and e.search @@ to_tsquery('simple', ${query}) and ${eligible} order by ${order} limit ${sql.lit(PER_TERM)}`));
     }
   }
   if (paths.length) {
-    parts.push(part(sql`select entry_id as id, ${sql.lit(HIT.path)} as t, path from memory_citations where repository_id = ${rid} and path in (${sql.join(paths)}) order by entry_id desc limit ${sql.lit(LIMITS.paths)}`));
+    parts.push(part(sql`select c.entry_id as id, ${sql.lit(HIT.path)} as t, c.path, ${columns} from memory_citations c join memory_entries e on e.id = c.entry_id
+      where c.repository_id = ${rid} and c.path in (${sql.join(paths)}) and ${eligible} order by c.entry_id desc limit ${sql.lit(LIMITS.paths)}`));
   }
-  parts.push(part(sql`select id, ${sql.lit(HIT.pinned)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and pinned = 1 and status = 'live' order by id limit ${sql.lit(LIMITS.pinned)}`));
+  parts.push(part(sql`select e.id, ${sql.lit(HIT.pinned)} as t, ${noPath} as path, ${columns} from memory_entries e where e.repository_id = ${rid} and e.pinned = 1 and ${eligible} order by e.id limit ${sql.lit(LIMITS.pinned)}`));
   if (q.agentKey) {
-    parts.push(part(sql`select id, ${sql.lit(HIT.agent)} as t, ${noPath} as path from memory_entries where repository_id = ${rid} and scope_agent = ${q.agentKey} and status = 'live' order by id desc limit ${sql.lit(LIMITS.agent)}`));
+    parts.push(part(sql`select e.id, ${sql.lit(HIT.agent)} as t, ${noPath} as path, ${columns} from memory_entries e where e.repository_id = ${rid} and e.scope_agent = ${q.agentKey} and ${eligible} order by e.id desc limit ${sql.lit(LIMITS.agent)}`));
   }
-  // Status, expiry and agent scope are filtered here, and only the columns ranking needs are read: with
-  // hundreds of hits, every column read and returned counts.
-  const rows = await sql<HitRow>`select h.id, h.t, h.path, e.kind, e.scope_agent is not null as agent, nullif(e.scope_paths, '[]') as scope_paths, e.pinned, e.confidence,
-      coalesce(e.validated_at, e.created_at) as fresh_at
-    from (${sql.join(parts, sql` union all `)}) h join memory_entries e on e.id = h.id
-    where e.status = 'live' and (e.pinned = 1 or e.expires_at >= ${at}) and (e.scope_agent is null or e.scope_agent = ${q.agentKey ?? ''})`.execute(db);
+  const rows = await sql<HitRow>`${sql.join(parts, sql` union all `)}`.execute(db);
   return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), agent: Boolean(r.agent), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
 }
 
