@@ -1,9 +1,8 @@
 /** What the queue-drain benchmark's sides share (bench/queueDrain.ts, bench/queueProtocol.ts). */
 import pg from 'pg';
-import { sql } from 'kysely';
 import { performance } from 'node:perf_hooks';
 import type { AppContext } from '../src/services/app.ts';
-import { enqueueJob } from '../src/services/jobs.ts';
+import { enqueueJobAndWake } from '../src/services/jobs.ts';
 
 export const DRAIN_JOBS = 10_000;
 export const CONCURRENCY = 8;
@@ -53,12 +52,9 @@ export function noteStart(side: { latencies: number[] }, payload: { t?: number }
   if (payload?.t) side.latencies.push(performance.timeOrigin + performance.now() - payload.t);
 }
 
-/** One enqueue = one transaction: the row and its wake (one NOTIFY) commit together. */
+/** One enqueue = one transaction: the row and its wake (one NOTIFY) commit together, in one statement (as graphile-worker's addJob). */
 export async function enqueueOne(app: AppContext, kind: string, payload: Record<string, unknown>): Promise<void> {
-  await app.db.transaction().execute(async (tx) => {
-    await enqueueJob(tx, { kind, repositoryId: null, payload, maxAttempts: 1 });
-    await sql`select pg_notify('gitoku_jobs', '')`.execute(tx);
-  });
+  await enqueueJobAndWake(app, { kind, repositoryId: null, payload, maxAttempts: 1 });
 }
 
 /** Counts finished jobs in the table until `total` are (the last completions commit just after their handlers returned). */

@@ -3,16 +3,32 @@ import type { Job } from '../db/schema.ts';
 import { jobKindHandler } from './jobKinds.ts';
 
 /**
- * Records the results of many jobs a runner finished, reported in one request (`POST /jobs/complete`):
- * one read of the jobs `owner` still holds, then each kind's `completeMany` (one statement for a batch)
- * or, for kinds without it, its `complete` per job. Idempotent like a single completion: a job `owner`
- * no longer holds (lease lost, already finished, unknown) is reported lost and left alone.
+ * The running jobs among `ids`, whoever holds them: what completeJobs checks reported results against
+ * (those `owner` holds). The runner protocol reads them while it authenticates the runner, one round
+ * trip for both.
  */
-export async function completeJobs(app: AppContext, owner: string, items: readonly { id: number; result: unknown }[]): Promise<{ completed: number[]; lost: number[] }> {
+export async function runningJobs(app: AppContext, ids: readonly number[]): Promise<Job[]> {
+  if (ids.length === 0) return [];
+  return app.db.selectFrom('jobs').selectAll().where('id', 'in', [...new Set(ids)]).where('status', '=', 'running').execute();
+}
+
+/**
+ * Records the results of many jobs a runner finished, reported in one request (`POST /jobs/complete`):
+ * one read of the jobs `owner` still holds (or the caller's runningJobs read), then each kind's
+ * `completeMany` (one statement for a batch) or, for kinds without it, its `complete` per job.
+ * Idempotent like a single completion: a job `owner` no longer holds (lease lost, already finished,
+ * unknown) is reported lost and left alone.
+ */
+export async function completeJobs(
+  app: AppContext,
+  owner: string,
+  items: readonly { id: number; result: unknown }[],
+  running?: readonly Job[],
+): Promise<{ completed: number[]; lost: number[] }> {
   const results = new Map<number, unknown>();
   for (const { id, result } of items) if (!results.has(id)) results.set(id, result);
   if (results.size === 0) return { completed: [], lost: [] };
-  const held = await app.db.selectFrom('jobs').selectAll().where('id', 'in', [...results.keys()]).where('lease_owner', '=', owner).where('status', '=', 'running').execute();
+  const held = (running ?? (await runningJobs(app, [...results.keys()]))).filter((job) => job.lease_owner === owner && results.has(job.id));
   const byKind = new Map<string, Job[]>();
   for (const job of held) byKind.set(job.kind, [...(byKind.get(job.kind) ?? []), job]);
   const completed = new Set<number>();

@@ -149,9 +149,10 @@ export async function claimForRunner(app: AppContext, runner: Runner): Promise<C
 /**
  * Claims up to `max` jobs for a runner in one statement (claimJobs), each with its runner payload. A
  * job whose subject was closed meanwhile is dropped; the answer may then hold fewer jobs than claimed.
+ * `exclude`: the jobs whose results the runner is reporting in the same request.
  */
-export async function claimJobsForRunner(app: AppContext, runner: Runner, max: number): Promise<ClaimedJob[]> {
-  const jobs = await claimJobs(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs }, max);
+export async function claimJobsForRunner(app: AppContext, runner: Runner, max: number, exclude: readonly number[] = []): Promise<ClaimedJob[]> {
+  const jobs = await claimJobs(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs }, max, exclude);
   const claimed: ClaimedJob[] = [];
   for (const job of jobs) {
     const payload = await jobKindHandler(job.kind)!.prepare(app, job);

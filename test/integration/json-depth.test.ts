@@ -101,7 +101,8 @@ describe.each(testDialects())('deeply nested JSON (%s)', (dialect) => {
       const register = await post('/api/v1/runner/register', body);
       expect(register.status, name).toBe(400);
       expect(register.message, name).toMatch(/nested too deeply/);
-      for (const path of ['/api/v1/runner/jobs/1/events', '/api/v1/runner/jobs/1/complete', '/api/v1/runner/jobs/1/heartbeat']) {
+      // (/claim and /jobs/complete read the body while they authenticate: still 401 before anything else.)
+      for (const path of ['/api/v1/runner/jobs/1/events', '/api/v1/runner/jobs/1/complete', '/api/v1/runner/jobs/1/heartbeat', '/api/v1/runner/claim?wait=0', '/api/v1/runner/jobs/complete']) {
         expect((await post(path, body)).status, `${name} ${path}`).toBe(401);
         const authed = await post(path, body, { Authorization: `Bearer ${runnerToken}` });
         expect(authed.status, `${name} ${path}`).toBe(400);

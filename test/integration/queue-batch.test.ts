@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import { testDialects } from '../helpers/databases.ts';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { createPushedRepo, scriptPrompt } from '../helpers/scriptedRuns.ts';
-import { claimJobs, completeAndClaimJobs, enqueueJob, finishJobsSucceeded, getJob, heartbeatJobs, requestJobCancel, sweepExpiredJobs } from '../../src/services/jobs.ts';
+import { claimJobs, completeAndClaimJobs, enqueueJob, enqueueJobAndWake, finishJobsSucceeded, getJob, heartbeatJobs, requestJobCancel, sweepExpiredJobs } from '../../src/services/jobs.ts';
 import { createRegistrationToken } from '../../src/services/runners.ts';
 
 const KIND = 'test_batch_kind';
@@ -30,6 +30,17 @@ describe.each(testDialects())('queue batch operations (%s)', (dialect) => {
   afterAll(async () => {
     await removeWork?.();
     await server?.close();
+  });
+
+  it('enqueues a job and wakes the claimers in one step (one statement on PostgreSQL)', async () => {
+    const app = server.app;
+    const woken = new Promise<void>((resolve) => app.signals.once('jobs', () => resolve()));
+    const job = await enqueueJobAndWake(app, { kind: 'test_wake_kind', repositoryId: null, payload: { x: 1 }, maxAttempts: 2 });
+    await woken;
+    expect(job).toMatchObject({ kind: 'test_wake_kind', status: 'queued', payload: '{"x":1}', max_attempts: 2 });
+    expect(job).not.toHaveProperty('woken');
+    expect(await getJob(app.db, job.id)).toEqual(job);
+    expect((await claimJobs(app, 'wake-owner', ['test_wake_kind'], 60_000, undefined, 5)).map((j) => j.id)).toEqual([job.id]);
   });
 
   it('claims up to k due jobs in id order in one statement, skipping cancelled, future and finished ones', async () => {

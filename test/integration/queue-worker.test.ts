@@ -270,4 +270,25 @@ describe.each(testDialects())('queue drain path (%s)', (dialect) => {
     expect(await post(JSON.stringify({ complete: [{ id: -1, result: {} }] }))).toBe(422);
     expect(await post(JSON.stringify({ complete: Array.from({ length: 1001 }, (_, i) => ({ id: i + 1, result: {} })) }))).toBe(422);
   });
+
+  it('never hands out again a job whose result the claim carries, even when its lease expired meanwhile', async () => {
+    const registration = await createRegistrationToken(server.app, null);
+    const { token } = await RunnerClient.register(server.url, registration, 'claim-expired', [], 'test');
+    const client = new RunnerClient(server.url, token);
+    const ids = await enqueueMany('test_proto_many', 2);
+    expect((await client.claimAndComplete(0, 2, [])).jobs.map((j) => j.id)).toEqual(ids);
+    await server.app.db.updateTable('jobs').set({ lease_expires_at: new Date(Date.now() - 1000).toISOString() }).where('id', 'in', ids).execute();
+    // The result is recorded while the claim looks for jobs: the other expired job is taken over again, the reported one is not.
+    const answer = await client.claimAndComplete(0, 5, [{ id: ids[0]!, result: { n: 0 } }]);
+    expect(answer.completed).toEqual([ids[0]]);
+    expect(answer.jobs.map((j) => [j.id, j.attempt])).toEqual([[ids[1], 2]]);
+    expect((await statuses(ids)).map((j) => [j.status, j.attempts])).toEqual([
+      ['succeeded', 1],
+      ['running', 2],
+    ]);
+    // A revoked runner's claim records nothing.
+    await server.app.db.updateTable('runners').set({ token_hash: 'revoked' }).where('name', '=', 'claim-expired').execute();
+    await expect(client.claimAndComplete(0, 5, [{ id: ids[1]!, result: {} }])).rejects.toThrow(/rejected this runner's token/);
+    expect((await statuses([ids[1]!]))[0]!.status).toBe('running');
+  });
 });

@@ -2,12 +2,12 @@ import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { WebEnv } from '../context.ts';
-import type { Runner } from '../../db/schema.ts';
+import type { Job, Runner } from '../../db/schema.ts';
 import { authenticateRunner, claimJobsForRunner, leaseOwner, registerRunner, runnerStillValid, setRunnerBusy, sweepJobs } from '../../services/runners.ts';
 import { getJob, heartbeatJob, heartbeatJobs, releaseJobs } from '../../services/jobs.ts';
 import type { AppContext } from '../../services/app.ts';
 import { jobKindHandler } from '../../services/jobKinds.ts';
-import { completeJobs } from '../../services/jobCompletions.ts';
+import { completeJobs, runningJobs } from '../../services/jobCompletions.ts';
 import { ServiceError } from '../../services/errors.ts';
 import { parseJsonBody } from '../../domain/json.ts';
 import { MAX_INVENTORY, recordCheckpoint, replaceRunnerSnapshots } from '../../services/checkpoints.ts';
@@ -65,6 +65,37 @@ async function parse<T>(c: Context<RunnerEnv>, schema: z.ZodType<T>): Promise<T>
   const parsed = schema.safeParse(body.value);
   if (!parsed.success) throw new ServiceError(422, `Validation Failed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
+}
+
+function presentedToken(c: Context<RunnerEnv>): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
+}
+
+function badCredentials(c: Context<RunnerEnv>) {
+  return c.json({ message: 'Bad runner credentials (unknown or revoked runner token)' }, 401);
+}
+
+/**
+ * For the routes that record results: authenticates the runner while the jobs whose results the body
+ * carries are read (runningJobs), one round trip for both on a busy runner's every request. Nothing is
+ * written, and nothing but credentials answered, before the runner is known; null when it is not.
+ */
+async function authenticateWithResults<T>(c: Context<RunnerEnv>, schema: z.ZodType<T>, results: (body: T) => readonly { id: number }[]): Promise<{ runner: Runner; body: T; running: Job[] } | null> {
+  const app = c.get('app');
+  const authenticating = authenticateRunner(app, presentedToken(c));
+  // Awaited below; this only keeps a failure that arrives while the body is read from counting as unhandled.
+  authenticating.catch(() => undefined);
+  let body: T;
+  try {
+    body = await parse(c, schema);
+  } catch (err) {
+    if (!(await authenticating)) return null;
+    throw err;
+  }
+  const [runner, running] = await Promise.all([authenticating, runningJobs(app, results(body).map((r) => r.id))]);
+  if (!runner) return null;
+  c.set('runner', runner);
+  return { runner, body, running };
 }
 
 async function ownedJob(c: Context<RunnerEnv>) {
@@ -148,46 +179,48 @@ export function runnerRoutes(): Hono<RunnerEnv> {
     return c.json({ id: registered.runner.id, name: registered.runner.name, token: registered.token }, 201);
   });
 
-  r.use('*', async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const runner = await authenticateRunner(c.get('app'), /^Bearer\s+(\S+)$/i.exec(header)?.[1]);
-    if (!runner) return c.json({ message: 'Bad runner credentials (unknown or revoked runner token)' }, 401);
-    c.set('runner', runner);
-    await next();
-  });
-
+  // The two routes that record results authenticate by themselves (authenticateWithResults); every other one behind this.
   // Long-polls for up to `max` jobs (default 1): `{ job, jobs }`, `job` being the first, or 204. With
-  // `complete` in the body, those results are recorded first and the answer — at once, with the jobs
-  // found if any (no waiting: the runner learns without delay which results were accepted) — is
-  // always 200 and also says which were accepted (`completed`) and which this runner no longer held (`lost`).
+  // `complete` in the body, those results are recorded (while the first look for jobs runs, which never
+  // takes them) and the answer — at once, with the jobs found if any (no waiting: the runner learns
+  // without delay which results were accepted) — is always 200 and also says which were accepted
+  // (`completed`) and which this runner no longer held (`lost`).
   r.post('/claim', async (c) => {
     const app = c.get('app');
-    const body = await parse(c, claimBody);
-    const report = body.complete?.length ? await completeJobs(app, leaseOwner(c.get('runner')), body.complete) : null;
-    const nothing = () => (report ? c.json({ job: null, jobs: [], completed: report.completed.map((id) => ({ id, status: 'succeeded' })), lost: report.lost }) : c.body(null, 204));
+    const request = await authenticateWithResults(c, claimBody, (body) => body.complete ?? []);
+    if (!request) return badCredentials(c);
+    const { runner, body, running } = request;
+    const owner = leaseOwner(runner);
     const waitMs = Math.min(30_000, Math.max(0, Number(c.req.query('wait') ?? '25') * 1000 || 0));
     const max = Math.min(MAX_CLAIM_BATCH, Math.max(1, Math.floor(Number(c.req.query('max') ?? '1')) || 1));
     const deadline = Date.now() + waitMs;
     const gone = c.req.raw.signal;
-    const owner = leaseOwner(c.get('runner'));
+    const finishing = body.complete ?? [];
+    let report: { completed: number[]; lost: number[] } | null = null;
+    const nothing = () => (report ? c.json({ job: null, jobs: [], completed: report.completed.map((id) => ({ id, status: 'succeeded' })), lost: report.lost }) : c.body(null, 204));
     for (let first = true; ; first = false) {
+      if (first && finishing.length > 0 && (app.isClosing() || gone.aborted)) report = await completeJobs(app, owner, finishing, running);
       if (app.isClosing()) return c.json({ message: 'Server is shutting down' }, 503);
       // A runner that stopped polling (or died) must not be handed a job it will never run.
       if (gone.aborted) return nothing();
-      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity
-      // (the first look follows the authentication at once; every look after a wait checks again).
-      if (!first && !(await runnerStillValid(app, c.get('runner')))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
-      await sweepIfDue(app);
       const seen = jobWaiters(app).signals;
-      const claimed = await claimJobsForRunner(app, c.get('runner'), max);
-      if (claimed.length > 0 && gone.aborted) {
-        await releaseJobs(app.db, claimed.map(({ job }) => job.id), owner);
-        return nothing();
-      }
+      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity
+      // (the first look follows the authentication at once; every look after a wait checks again, before
+      // claiming — preparing a claimed job has effects, a run starts).
+      if (!first && !(await runnerStillValid(app, runner))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
+      // One round trip for the rest of a look: the results carried (first look), the sweep of expired
+      // leases and the claim, which touch disjoint rows (the claim never takes a job being completed).
+      const [recorded, swept, claim] = await Promise.allSettled([first && finishing.length > 0 ? completeJobs(app, owner, finishing, running) : null, sweepIfDue(app), claimJobsForRunner(app, runner, max, finishing.map((f) => f.id))]);
+      const claimed = claim.status === 'fulfilled' ? claim.value : [];
+      const failed = [recorded, swept, claim].find((r) => r.status === 'rejected');
+      if (failed || (claimed.length > 0 && gone.aborted)) await releaseJobs(app.db, claimed.map(({ job }) => job.id), owner);
+      if (failed) throw failed.reason;
+      if (recorded.status === 'fulfilled' && recorded.value) report = recorded.value;
+      if (claimed.length > 0 && gone.aborted) return nothing();
       if (claimed.length > 0) {
         // There may be more: the next waiting poll looks too.
         if (claimed.length === max) jobWaiters(app).wakeOne();
-        const jobs = claimed.map(({ job, payload }) => ({ id: job.id, kind: job.kind, attempt: job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: c.get('runner').id, payload }));
+        const jobs = claimed.map(({ job, payload }) => ({ id: job.id, kind: job.kind, attempt: job.attempts, lease_ms: app.config.jobLeaseMs, runner_id: runner.id, payload }));
         return c.json({ job: jobs[0], jobs, ...(report ? { completed: report.completed.map((id) => ({ id, status: 'succeeded' })), lost: report.lost } : {}) });
       }
       const left = report ? 0 : deadline - Date.now();
@@ -197,6 +230,21 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       // Backed-off retries and expired leases become claimable without a signal: look again at least every 2 s.
       await jobWaiters(app).wait(Math.min(left, 2000), gone);
     }
+  });
+
+  // Records many finished jobs at once: which were accepted, which this runner no longer held (lost).
+  r.post('/jobs/complete', async (c) => {
+    const request = await authenticateWithResults(c, completionsBody, (body) => body.jobs);
+    if (!request) return badCredentials(c);
+    const { completed, lost } = await completeJobs(c.get('app'), leaseOwner(request.runner), request.body.jobs, request.running);
+    return c.json({ jobs: completed.map((id) => ({ id, status: 'succeeded' })), lost });
+  });
+
+  r.use('*', async (c, next) => {
+    const runner = await authenticateRunner(c.get('app'), presentedToken(c));
+    if (!runner) return badCredentials(c);
+    c.set('runner', runner);
+    await next();
   });
 
   // Extends the leases of many jobs at once: which are still held (and whether cancellation was asked), which were lost.
@@ -210,13 +258,6 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       lost: [...new Set(body.jobs)].filter((id) => !held.has(id)),
       lease_ms: app.config.jobLeaseMs,
     });
-  });
-
-  // Records many finished jobs at once: which were accepted, which this runner no longer held (lost).
-  r.post('/jobs/complete', async (c) => {
-    const body = await parse(c, completionsBody);
-    const { completed, lost } = await completeJobs(c.get('app'), leaseOwner(c.get('runner')), body.jobs);
-    return c.json({ jobs: completed.map((id) => ({ id, status: 'succeeded' })), lost });
   });
 
   r.post('/jobs/:id/heartbeat', async (c) => {
