@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type Transaction } from 'kysely
 import type { Database } from './schema.ts';
 import type { Dialect } from './migrationHelpers.ts';
 import { migrateToLatest } from './migrate.ts';
+import { withStatementCache } from './sqliteStatements.ts';
 
 export type Db = Kysely<Database>;
 export type DbOrTx = Kysely<Database> | Transaction<Database>;
@@ -45,7 +46,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     handle = { db, dialect: 'sqlite', url: null, close: () => db.destroy() };
     sqliteConnection = sqlite;
   }
