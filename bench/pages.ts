@@ -79,6 +79,7 @@ export const pages: Benchmark = {
     const gitDir = join(server.dataDir, 'repos', 'bench', 'blame.git');
     const head = (await run('git', ['--git-dir', gitDir, 'rev-parse', 'main'])).stdout.trim();
     const viaGitoku: number[] = [];
+    const viaAiBlame: number[] = [];
     const page: number[] = [];
     const direct: number[] = [];
     for (let i = 0; i < Math.max(5, Math.floor(n / 5)); i++) {
@@ -90,11 +91,15 @@ export const pages: Benchmark = {
       await res.arrayBuffer();
       viaGitoku.push(performance.now() - t0);
       t0 = performance.now();
+      await (await fetch(`${server.url}/api/v1/repos/bench/blame/ai-blame/main/long.txt`)).arrayBuffer();
+      viaAiBlame.push(performance.now() - t0);
+      t0 = performance.now();
       await (await fetch(`${server.url}/bench/blame/blame/main/long.txt`)).arrayBuffer();
       page.push(performance.now() - t0);
     }
     printTable('blame of a 3,000-line file with 300 commits', ['subject', 'p50', 'p95'], [
       ['gitoku (blame API)', formatMs(percentile(viaGitoku, 50)), formatMs(percentile(viaGitoku, 95))],
+      ['gitoku (AI blame API: the page\'s data as JSON)', formatMs(percentile(viaAiBlame, 50)), formatMs(percentile(viaAiBlame, 95))],
       ['gitoku (blame page: AI gutter, highlighting)', formatMs(percentile(page, 50)), formatMs(percentile(page, 95))],
       ['git blame --porcelain', formatMs(percentile(direct, 50)), formatMs(percentile(direct, 95))],
     ]);
@@ -108,6 +113,7 @@ export const pages: Benchmark = {
         // Issue 19, goal 4: one git blame per page, and the rendered table cached per (commit, path,
         // captures): the page costs at most 10% more than the API's JSON.
         check('blame page / blame API', percentile(page, 50), percentile(viaGitoku, 50), 1.1),
+        check('blame page / AI blame API', percentile(page, 50), percentile(viaAiBlame, 50), 1.1),
       ],
     };
   },

@@ -46,7 +46,8 @@ export async function entryAtPath(gitDir: string, commitSha: string, path: strin
 
 const blobSizes = new LruCache<string, number>(200_000, Number.POSITIVE_INFINITY, 'git.blobSizes');
 
-async function blobSize(gitDir: string, sha: string): Promise<number | null> {
+/** A blob's size, remembered by its id (it never changes); null when there is no such object. */
+export async function blobSize(gitDir: string, sha: string): Promise<number | null> {
   const cached = blobSizes.get(sha);
   if (cached !== undefined) return cached;
   const info = await catFilePool.info(gitDir, sha);

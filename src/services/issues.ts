@@ -335,13 +335,6 @@ export async function findIssueById(db: DbOrTx, id: number): Promise<Issue | und
   return db.selectFrom('issues').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
-/** Open and closed issues (pull requests not counted), for the repository tab. */
-export async function issueCounts(app: AppContext, repositoryId: number): Promise<{ open: number; closed: number }> {
-  const rows = await app.db.selectFrom('issues').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).where('repository_id', '=', repositoryId).groupBy('state').execute();
-  const n = (s: string) => Number(rows.find((r) => r.state === s)?.n ?? 0);
-  return { open: n('open'), closed: n('closed') };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Assignees
 

@@ -158,11 +158,6 @@ export async function listPullRequests(app: AppContext, access: RepositoryAccess
   return { items, total };
 }
 
-export async function countOpenPullRequests(app: AppContext, repositoryId: number): Promise<number> {
-  const row = await app.db.selectFrom('pull_requests').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repositoryId).where('state', '=', 'open').executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 async function findPullRequest(db: DbOrTx, repositoryId: number, number: number): Promise<PullRequest | undefined> {
   return db.selectFrom('pull_requests').selectAll().where('repository_id', '=', repositoryId).where('number', '=', number).executeTakeFirst();
 }

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { ServiceError, forbidden, invalid, notFound } from './errors.ts';
@@ -64,6 +65,18 @@ export async function findRepositoryById(db: DbOrTx, id: number): Promise<Reposi
   return selectRepositories(db).where('repositories.id', '=', id).executeTakeFirst();
 }
 
+/**
+ * Open pull requests and open issues of a repository (the repository header's counts), in one query:
+ * every repository page asks, so it is written out rather than built (the query builder cost more than
+ * the two index lookups).
+ */
+export async function openItemCounts(db: DbOrTx, repositoryId: number): Promise<{ pulls: number; issues: number }> {
+  const { rows } = await sql<{ pulls: number | string; issues: number | string }>`select
+    (select count(*) from pull_requests where repository_id = ${repositoryId} and state = 'open') as pulls,
+    (select count(*) from issues where repository_id = ${repositoryId} and state = 'open') as issues`.execute(db);
+  return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0) };
+}
+
 export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer | null): Promise<RepoRole> {
   let collaboratorRole: 'read' | 'write' | 'admin' | null = null;
   if (viewer && viewer.userId !== repo.owner_id) {
@@ -84,11 +97,12 @@ export async function authorizeRepository(
   viewer: Viewer | null,
   needed: RepoRole = 'read',
 ): Promise<RepositoryAccess> {
-  const missing = notFound('Not Found');
+  // Made only when thrown: an error captures its stack, a cost every page would pay otherwise.
+  const missing = () => notFound('Not Found');
   const repo = await findRepository(app.db, ownerName, repoName);
-  if (!repo) throw missing;
+  if (!repo) throw missing();
   let role = await roleFor(app, repo, viewer);
-  if (!roleAtLeast(role, 'read')) throw missing;
+  if (!roleAtLeast(role, 'read')) throw missing();
   // Archived: read-only for everyone. Every write needs `write`, so capping the role here refuses them
   // all, present and future; administration (settings, unarchive, delete) still needs and gets `admin`.
   let archivedRole: RepoRole | undefined;

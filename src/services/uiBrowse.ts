@@ -241,6 +241,11 @@ export async function lastCommitOf(gitDir: string, commitSha: string, path: stri
 
 const diffCache = new LruCache<string, DiffResult>(500, 96 * 1024 * 1024, 'ui.diffs');
 
+/** The diff cachedDiff holds for these commits, without asking git; undefined when it holds none. */
+export function heldDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): DiffResult | undefined {
+  return diffCache.get(`${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`);
+}
+
 /** diffCommits between two resolved commits, cached (a diff between two object ids never changes). */
 export async function cachedDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): Promise<DiffResult> {
   const key = `${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`;

@@ -4,9 +4,9 @@ import type { PullRequest } from '../db/schema.ts';
 import { combineStatuses, listCommitStatuses, type StatusState } from './statuses.ts';
 import { refreshPullRequest } from './pulls.ts';
 import { notFound } from './errors.ts';
-import { resolveCommit } from '../git/tree.ts';
 import { listConversationComments, listLineComments, listReviews, type CommentWithAuthor, type ReviewWithAuthor } from './pullComments.ts';
-import { briefFromSummary, cachedDiff, combinedStatusesFor, type CommitBrief } from './uiBrowse.ts';
+import { briefFromSummary, cachedDiff, combinedStatusesFor, heldDiff, repoRefMap, type CommitBrief } from './uiBrowse.ts';
+import { refCommit } from '../git/refCache.ts';
 import { listCommits } from '../git/log.ts';
 import { LruCache } from '../git/lru.ts';
 import { catFilePool } from '../git/catFile.ts';
@@ -75,6 +75,9 @@ export async function pullCommits(access: RepositoryAccess, pr: PullRequest, lim
 /** The pull request's diff (merge base → head); null when its commits are gone from the repository. */
 export async function pullDiff(access: RepositoryAccess, pr: PullRequest, maxPatchBytes: number): Promise<DiffResult | null> {
   const from = pr.merge_base_sha ?? pr.base_sha;
+  // A diff held for these ids proves both commits exist: no git round trip per view.
+  const held = heldDiff(access.gitDir, from, pr.head_sha, maxPatchBytes);
+  if (held) return held;
   const [head, base] = await Promise.all([catFilePool.info(access.gitDir, pr.head_sha), catFilePool.info(access.gitDir, from)]);
   if (head?.type !== 'commit' || base?.type !== 'commit') return null;
   return cachedDiff(access.gitDir, from, pr.head_sha, maxPatchBytes);
@@ -108,7 +111,10 @@ export async function loadPullRequest(app: AppContext, access: RepositoryAccess,
   const pr = await app.db.selectFrom('pull_requests').selectAll().where('repository_id', '=', access.repo.id).where('number', '=', number).executeTakeFirst();
   if (!pr) throw notFound('Pull request not found');
   if (pr.state !== 'open') return pr;
-  const [head, base] = await Promise.all([resolveCommit(access.gitDir, `refs/heads/${pr.compare_branch}`), resolveCommit(access.gitDir, `refs/heads/${pr.base_branch}`)]);
+  // From the repository's ref map (kept until a ref moves), not a git round trip per view.
+  const refs = await repoRefMap(access);
+  const head = refCommit(refs, 'branch', pr.compare_branch);
+  const base = refCommit(refs, 'branch', pr.base_branch);
   if ((head ?? pr.head_sha) === pr.head_sha && (base ?? pr.base_sha) === pr.base_sha && pr.mergeable !== null) return pr;
   return refreshPullRequest(app, access, pr);
 }

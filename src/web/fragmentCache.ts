@@ -23,6 +23,8 @@ export interface Fragment<M = undefined> {
   meta: M;
   /** The HTML cut at its slots (odd indices are the markers), so filling a large page is a join, not a scan. */
   pieces?: string[];
+  /** `pieces` (or the whole HTML) as UTF-8, encoded once when kept: a page sends it without re-encoding. */
+  chunks?: Uint8Array[];
 }
 
 export interface Computed<M> extends Fragment<M> {
@@ -34,28 +36,42 @@ export interface Computed<M> extends Fragment<M> {
    * without this is answered but never kept.
    */
   viewerBound?: boolean;
+  /** Also keep the HTML as UTF-8 (`chunks`), for a page answered with `filledChunks` (large bodies). */
+  bytes?: boolean;
 }
 
 const DEFAULT_MB = 48;
 
-function budgetBytes(): number {
-  const raw = process.env.GITOKU_PAGE_CACHE_MB;
-  const mb = raw === undefined || raw === '' ? DEFAULT_MB : Number(raw);
-  return Number.isFinite(mb) && mb >= 0 ? Math.floor(mb * 1024 * 1024) : DEFAULT_MB * 1024 * 1024;
+/** A cache's budget in bytes from its environment variable (in MB; `0` turns the cache off). */
+function budgetBytes(variable: string, defaultMb: number): number {
+  const raw = process.env[variable];
+  const mb = raw === undefined || raw === '' ? defaultMb : Number(raw);
+  return Number.isFinite(mb) && mb >= 0 ? Math.floor(mb * 1024 * 1024) : defaultMb * 1024 * 1024;
 }
 
-const cache = new LruCache<string, Fragment<unknown>>(200_000, budgetBytes(), 'ui.pageFragments');
+const cache = new LruCache<string, Fragment<unknown>>(200_000, budgetBytes('GITOKU_PAGE_CACHE_MB', DEFAULT_MB), 'ui.pageFragments');
 /**
  * Whole pages (UTF-8, as sent) by their ETag, which names everything a page shows (the fragment's key and
  * the per-request frame: viewer, header counts, refs, the minute of its relative times): a repeated view
- * is answered without rendering or encoding the frame. Off unless `GITOKU_PAGE_BYTES_MB` is set: it holds
- * each page a second time (fragment and page), which the memory goal (issue 19, goal 7) cannot afford by
- * default.
+ * is answered without rendering or encoding the frame (most of a warm page's time). Bounded by
+ * `GITOKU_PAGE_BYTES_MB` (default 8): a page is held a second time beside its fragment, but only from
+ * its second view within the minute its tag names (`keepPage`), so pages seen once (a crawler) and
+ * pages of past minutes cost nothing here.
  */
-const pageBytesBudget = Math.max(0, Math.floor(Number(process.env.GITOKU_PAGE_BYTES_MB ?? 0) * 1024 * 1024) || 0);
+const DEFAULT_PAGE_BYTES_MB = 8;
+const pageBytesBudget = budgetBytes('GITOKU_PAGE_BYTES_MB', DEFAULT_PAGE_BYTES_MB);
 const pages = new LruCache<string, Uint8Array<ArrayBuffer>>(50_000, pageBytesBudget, 'ui.pages');
 export const pageBytesEnabled = (): boolean => pageBytesBudget > 0;
 const seenPages = new LruCache<string, true>(20_000);
+/**
+ * The frame of a page whose body is sent as kept chunks (answerChunkedPage): its UTF-8 before and after
+ * the body, by the page's ETag (which names everything the frame shows). A few KB each (8 MB in all).
+ */
+export interface Frame {
+  head: Uint8Array;
+  tail: Uint8Array;
+}
+const frames = new LruCache<string, Frame>(10_000, 8 * 1024 * 1024, 'ui.pageFrames');
 const flights = new SingleFlight<string, Fragment<unknown> | null>();
 /** For tests: how many fragments were computed (misses that rendered). */
 let computed = 0;
@@ -64,7 +80,8 @@ export const fragmentsComputed = (): number => computed;
 /** Approximate bytes a string holds (V8 keeps one byte per character for Latin-1 text, two otherwise). */
 function weightOf(f: Fragment<unknown>, key: string): number {
   const wide = /[^\u0000-\u00ff]/.test(f.html);
-  return f.html.length * (wide ? 2 : 1) + key.length + 200;
+  const bytes = f.chunks ? f.chunks.reduce((n, chunk) => n + chunk.length, 0) : 0;
+  return f.html.length * (wide ? 2 : 1) + bytes + key.length + 200;
 }
 
 type KeyPart = string | number | boolean | null | undefined;
@@ -96,7 +113,10 @@ export async function cachedFragment<M>(key: string, compute: () => Promise<Comp
     const html = withTimeSlots(out.html);
     const fragment: Fragment<unknown> = { html, meta: out.meta, pieces: html.includes('<!--slot:') ? html.split(SLOT_SPLIT) : undefined };
     const holdsForm = !out.viewerBound && out.html.includes('name="_csrf"');
-    if (out.keep !== false && !holdsForm) cache.set(key, fragment, weightOf(fragment, key));
+    if (out.keep !== false && !holdsForm) {
+      if (out.bytes) fragment.chunks = (fragment.pieces ?? [html]).map((piece, i) => (i % 2 === 0 ? utf8.encode(piece) : EMPTY));
+      cache.set(key, fragment, weightOf(fragment, key));
+    }
     return fragment;
   });
   return made as Fragment<M> | null;
@@ -106,11 +126,36 @@ export async function cachedFragment<M>(key: string, compute: () => Promise<Comp
 export function clearFragments(): void {
   cache.clear();
   pages.clear();
+  frames.clear();
   seenPages.clear();
+}
+
+/** The minute a page's tag names: the relative times it shows ("3 minutes ago") are exact to it. */
+export const pageMinute = (): number => Math.floor(Date.now() / 60_000);
+
+let pagesMinute = pageMinute();
+
+/** Pages kept in an earlier minute can never be asked for again (their tags named that minute): dropped. */
+function forgetPastMinutes(): void {
+  const minute = pageMinute();
+  if (minute === pagesMinute) return;
+  pagesMinute = minute;
+  pages.clear();
+  seenPages.clear();
+}
+
+/** A page's frame kept under its ETag (see `frames`). */
+export function cachedFrame(etag: string): Frame | undefined {
+  return frames.get(etag);
+}
+
+export function keepFrame(etag: string, frame: Frame): void {
+  frames.set(etag, frame, frame.head.length + frame.tail.length + etag.length + 100);
 }
 
 /** A whole page kept under its ETag (see `pages`). */
 export function cachedPage(etag: string): Uint8Array<ArrayBuffer> | undefined {
+  forgetPastMinutes();
   return pages.get(etag);
 }
 
@@ -119,6 +164,7 @@ export function cachedPage(etag: string): Uint8Array<ArrayBuffer> | undefined {
  * leaves its tag in a small doorkeeper, so one-off pages do not push out the hot ones nor grow memory.
  */
 export function keepPage(etag: string, bytes: Uint8Array<ArrayBuffer>): void {
+  forgetPastMinutes();
   if (!seenPages.get(etag)) {
     seenPages.set(etag, true);
     return;
@@ -144,6 +190,31 @@ export function fillSlots(fragment: Pick<Fragment<unknown>, 'html' | 'pieces'>, 
     }
     const m = SLOT.exec(piece);
     if (m) out += m[1] === 'ago' ? escapeHtml(timeAgo(m[2]!, now)) : fill(m[1]!, m[2]!);
+  }
+  return out;
+}
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/**
+ * fillSlots as UTF-8 chunks: the fragment's text encoded once (`chunks`, kept with it) and only the slots
+ * encoded per request, so a large page costs a copy rather than a rebuild and a re-encoding of its text.
+ */
+export function filledChunks(fragment: Pick<Fragment<unknown>, 'html' | 'pieces' | 'chunks'>, fill: (kind: string, arg: string) => string = () => ''): Uint8Array[] {
+  const chunks = fragment.chunks;
+  if (!chunks) return [utf8.encode(fillSlots(fragment, fill))];
+  const pieces = fragment.pieces;
+  if (!pieces) return chunks;
+  const now = Date.now();
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < chunks.length; i++) {
+    if (i % 2 === 0) {
+      out.push(chunks[i]!);
+      continue;
+    }
+    const m = SLOT.exec(pieces[i]!);
+    if (m) out.push(utf8.encode(m[1] === 'ago' ? escapeHtml(timeAgo(m[2]!, now)) : fill(m[1]!, m[2]!)));
   }
   return out;
 }

@@ -281,6 +281,19 @@ describe.each(testDialects())('page caches on %s', (dialect) => {
       expect(stats.status).toBe(200);
       expect(stats.json.caches['ui.pageFragments']).toMatchObject({ entries: expect.any(Number), maxWeight: expect.any(Number) });
       expect(stats.json.caches['ui.pageFragments'].entries).toBeGreaterThanOrEqual(pages(sha).length);
+      // Whole pages as sent are kept by default (from their second view), within their own bound.
+      expect(stats.json.caches['ui.pages']).toMatchObject({ maxWeight: 8 * 1024 * 1024 });
+    });
+
+    it('answers a page kept whole with the very page it rendered', async () => {
+      const sha = await head();
+      for (const p of pages(sha)) {
+        // The first view renders, the second keeps the bytes, the third is answered from them.
+        const [, kept, served] = [await fpage(p), await fpage(p), await fpage(p)];
+        expect(served.status, p).toBe(200);
+        // A new minute in between makes a new tag (relative times): then the page was rendered again.
+        if (served.etag === kept.etag) expect(served.text, p).toBe(kept.text);
+      }
     });
 
     it('shows a push at once on every cached page', async () => {

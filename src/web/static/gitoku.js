@@ -186,6 +186,30 @@
     }
   }, true);
 
+  // ---------- "Load diff": a large comparison's deferred file, fetched in place ----------
+  document.addEventListener('click', function (event) {
+    var link = event.target && event.target.closest ? event.target.closest('a.load-diff') : null;
+    if (!link || !window.fetch || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    var slot = link.closest('.diff-deferred');
+    if (!slot) return;
+    event.preventDefault();
+    link.textContent = 'Loading…';
+    fetch(link.href, { headers: { 'X-Gitoku-Fragment': 'diff-file' }, credentials: 'same-origin' })
+      .then(function (res) {
+        if (!res.ok) throw new Error(String(res.status));
+        return res.text();
+      })
+      .then(function (html) {
+        var box = document.createElement('div');
+        box.innerHTML = html;
+        slot.replaceWith.apply(slot, Array.prototype.slice.call(box.childNodes));
+      })
+      .catch(function () {
+        // Fall back to the file's own page.
+        window.location.href = link.href;
+      });
+  });
+
   // ---------- deferred "last commit" cells of a directory listing ----------
   document.querySelectorAll('ul.file-list[data-last-commits]').forEach(function (list) {
     if (!window.fetch) return;

@@ -330,6 +330,19 @@ const STATUS_LABEL: Record<FileDiff['status'], string> = { added: 'Added', remov
 /** Files with more changed lines than this start collapsed. */
 const COLLAPSE_LINES = 800;
 
+/**
+ * A diff shown in part (as GitHub does on large comparisons): files are rendered while the changed lines
+ * rendered so far stay within `lines`; any other file, and any one file over COLLAPSE_LINES, shows its
+ * header and a "Load diff" link to `href(file)` (that file's diff alone, fetched in place by gitoku.js).
+ */
+export interface DiffDeferral {
+  lines: number;
+  href: (file: FileDiff) => string;
+}
+
+/** The changed lines a comparison renders inline before files wait for "Load diff". */
+export const INLINE_DIFF_LINES = 3000;
+
 export interface DiffHooks {
   /** Extra content rendered under a new-side line (comment threads, an open comment form). */
   afterLine?: (file: FileDiff, line: number) => Child | null;
@@ -364,9 +377,19 @@ export const DiffStat: FC<{ additions: number; deletions: number }> = ({ additio
 };
 
 /** The whole diff: a summary line, the file list and each file in a collapsible box. */
-export const DiffView: FC<{ repo: RepoRef; diff: DiffResult; viewRef: string; hooks?: DiffHooks; truncatedHref?: string }> = ({ repo, diff, viewRef, hooks, truncatedHref }) => {
+export const DiffView: FC<{ repo: RepoRef; diff: DiffResult; viewRef: string; hooks?: DiffHooks; truncatedHref?: string; defer?: DiffDeferral }> = ({ repo, diff, viewRef, hooks, truncatedHref, defer }) => {
   const additions = diff.files.reduce((n, f) => n + f.additions, 0);
   const deletions = diff.files.reduce((n, f) => n + f.deletions, 0);
+  let rendered = 0;
+  const deferredHref = (f: FileDiff): string | undefined => {
+    const size = f.additions + f.deletions;
+    if (!defer || f.binary || f.patch === null || f.patchTruncated) return undefined;
+    if (size <= COLLAPSE_LINES && rendered + size <= defer.lines) {
+      rendered += size;
+      return undefined;
+    }
+    return defer.href(f);
+  };
   return (
     <div class="diff-view">
       <div class="diff-summary">
@@ -412,14 +435,15 @@ export const DiffView: FC<{ repo: RepoRef; diff: DiffResult; viewRef: string; ho
         </div>
       )}
       {diff.files.map((f, i) => (
-        <DiffFileBox repo={repo} file={f} index={i} viewRef={viewRef} hooks={hooks} />
+        <DiffFileBox repo={repo} file={f} index={i} viewRef={viewRef} hooks={hooks} deferredHref={deferredHref(f)} />
       ))}
     </div>
   );
 };
 
-export const DiffFileBox: FC<{ repo: RepoRef; file: FileDiff; index: number; viewRef: string; hooks?: DiffHooks }> = ({ repo, file, index, viewRef, hooks }) => {
-  const big = file.additions + file.deletions > COLLAPSE_LINES;
+/** One file of a diff; with `deferredHref`, its header and a "Load diff" link instead of its changes. */
+export const DiffFileBox: FC<{ repo: RepoRef; file: FileDiff; index: number; viewRef: string; hooks?: DiffHooks; deferredHref?: string; expanded?: boolean }> = ({ repo, file, index, viewRef, hooks, deferredHref, expanded }) => {
+  const big = !deferredHref && !expanded && file.additions + file.deletions > COLLAPSE_LINES;
   const top = hooks?.fileTop?.(file) ?? null;
   return (
     <details class="diff-file card" id={fileAnchor(index)} open={!big}>
@@ -443,10 +467,24 @@ export const DiffFileBox: FC<{ repo: RepoRef; file: FileDiff; index: number; vie
         )}
       </summary>
       {top}
-      <DiffBody file={file} hooks={hooks} big={big} />
+      {deferredHref ? (
+        <div class="diff-deferred">
+          <p class="diff-empty">
+            {file.additions + file.deletions} changed lines, not shown until asked for.{' '}
+            <a class="load-diff" href={deferredHref}>
+              Load diff
+            </a>
+          </p>
+        </div>
+      ) : (
+        <DiffBody file={file} hooks={hooks} big={big} />
+      )}
     </details>
   );
 };
+
+/** A file's changes alone: what "Load diff" puts in place of a deferred file's link. */
+export const DiffFileChanges: FC<{ file: FileDiff }> = ({ file }) => <DiffBody file={file} big={false} />;
 
 const DiffBody: FC<{ file: FileDiff; hooks?: DiffHooks; big: boolean }> = ({ file, hooks, big }) => {
   if (file.binary) return <p class="diff-empty">Binary file not shown.</p>;

@@ -25,6 +25,8 @@ export function commitsUrl(r: RepoRef, ref: string, opts: { path?: string; page?
 }
 
 export const compareUrl = (r: RepoRef, base: string, head: string) => `${repoUrl(r)}/compare/${encodePath(base)}...${encodePath(head)}`;
+/** One file's diff between two commits (full ids). */
+export const diffFileUrl = (r: RepoRef, from: string, to: string, path: string) => `${repoUrl(r)}/diff-file/${from}/${to}?path=${encodeURIComponent(path)}`;
 export const pullsUrl = (r: RepoRef) => `${repoUrl(r)}/pulls`;
 export const pullUrl = (r: RepoRef, n: number, tab: '' | 'commits' | 'files' = '') => `${repoUrl(r)}/pull/${n}${tab ? `/${tab}` : ''}`;
 export const issuesUrl = (r: RepoRef) => `${repoUrl(r)}/issues`;

@@ -1,8 +1,6 @@
 import type { Context } from 'hono';
 import type { WebEnv } from '../../context.ts';
-import { authorizeRepository, type RepositoryAccess } from '../../../services/repositories.ts';
-import { countOpenPullRequests } from '../../../services/pulls.ts';
-import { issueCounts } from '../../../services/issues.ts';
+import { authorizeRepository, openItemCounts, type RepositoryAccess } from '../../../services/repositories.ts';
 import { notFound } from '../../../services/errors.ts';
 import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts';
 import type { RepoRole } from '../../../domain/permissions.ts';
@@ -19,8 +17,8 @@ export async function repoAccess(c: Context<WebEnv>, needed: RepoRole = 'read'):
 /** What the repository header needs: the repository, the viewer's role, the clone URL and the open pull request and issue counts. */
 export async function repoView(c: Context<WebEnv>, access: RepositoryAccess): Promise<RepoView> {
   const { repo } = access;
-  const [openPulls, issues] = await Promise.all([countOpenPullRequests(c.get('app'), repo.id), issueCounts(c.get('app'), repo.id)]);
-  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git`, openPulls, openIssues: issues.open, archivedRole: access.archivedRole };
+  const open = await openItemCounts(c.get('app').db, repo.id);
+  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git`, openPulls: open.pulls, openIssues: open.issues, archivedRole: access.archivedRole };
 }
 
 export const repoPath = (access: RepositoryAccess) => `/${access.repo.owner_name}/${access.repo.name}`;

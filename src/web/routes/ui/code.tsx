@@ -22,20 +22,19 @@ import {
   type RefAndPath,
 } from '../../../services/uiBrowse.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
-import { isBinary, entryAtPath, readBlobAtPath, resolveCommit } from '../../../git/tree.ts';
+import { blobSize, isBinary, isSafeRepoPath, entryAtPath, readBlobAtPath, resolveCommit } from '../../../git/tree.ts';
 import { listCommits } from '../../../git/log.ts';
 import { LruCache } from '../../../git/lru.ts';
-import { catFilePool } from '../../../git/catFile.ts';
 import { renderMarkdown } from '../../markdown.ts';
 import { highlightLines, languageFor } from '../../views/highlight.ts';
 import { RepoHomePage } from '../../views/pages/repo.tsx';
 import { RepoNotFoundPage } from '../../views/pages/repoNotFound.tsx';
 import { BlameBody, BlamePage, BlobBody, BlobPage, TreeBody, TreePage, type BlameGroup, type BlobAiToggle, type BlobDisplay, type Location } from '../../views/pages/tree.tsx';
-import { BranchesPage, CommitPage, CommitsBody, CommitsPage, CompareChanges, ComparePage, type CompareInfo } from '../../views/pages/history.tsx';
-import { DiffView } from '../../views/code.tsx';
+import { BranchesPage, CommitPage, CommitsBody, CommitsPage, CompareChanges, ComparePage, DiffFilePage, type CompareInfo } from '../../views/pages/history.tsx';
+import { DiffFileChanges, DiffView } from '../../views/code.tsx';
 import type { StatusState } from '../../../services/statuses.ts';
 import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
-import { answerPage, filled, htmlOf, repoKey } from './fragmentPage.tsx';
+import { answerChunkedPage, answerPage, filled, htmlOf, repoKey } from './fragmentPage.tsx';
 import { blobUrl, commitUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '../../views/urls.ts';
 import { lastCommitsUrl } from '../../views/code.tsx';
 import { fullDate, timeAgo } from '../../views/format.ts';
@@ -302,10 +301,10 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const entry = await entryAtPath(access.gitDir, loc.sha, loc.path);
     if (!entry) throw notFound();
     if (entry.type === 'tree') return c.redirect(treeUrl(access.repo, loc.ref, loc.path), 302);
-    const info = entry.type === 'blob' ? await catFilePool.info(access.gitDir, entry.sha) : null;
-    if (!info) throw notFound();
-    if (info.size > FILE_LIMITS.blame) {
-      setFlash(c, 'info', tooLargeMessage('blame', info.size, FILE_LIMITS.blame));
+    const size = entry.type === 'blob' ? await blobSize(access.gitDir, entry.sha) : null;
+    if (size === null) throw notFound();
+    if (size > FILE_LIMITS.blame) {
+      setFlash(c, 'info', tooLargeMessage('blame', size, FILE_LIMITS.blame));
       return c.redirect(blobUrl(access.repo, loc.ref, loc.path), 302);
     }
     // One git blame (the AI blame: commits, line groups and captures; cached per commit and path) serves
@@ -422,11 +421,28 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
       cmp.ahead > 0
         ? await cachedFragment(key, async () => {
             const diff = cmp.mergeBase ? await cachedDiff(access.gitDir, cmp.mergeBase, cmp.headSha, UI_DIFF_MAX_BYTES) : null;
-            return { html: await htmlOf(<CompareChanges repo={access.repo} cmp={{ ...cmp, diff }} />), meta: undefined };
+            return { html: await htmlOf(<CompareChanges repo={access.repo} cmp={{ ...cmp, diff }} />), meta: undefined, bytes: true };
           })
         : null;
-    const changesHtml = changes ? filled(changes) : undefined;
-    return answerPage(c, { view, refs }, [key, cmp.base, cmp.head, cmp.branches, cmp.existingPull, canOpen], (ctx) => <ComparePage ctx={ctx} view={view} refs={refs} cmp={cmp} canOpen={canOpen} changesHtml={changesHtml} />);
+    return answerChunkedPage(c, { view, refs }, [key, cmp.base, cmp.head, cmp.branches, cmp.existingPull, canOpen], changes, (ctx, changesHtml) => <ComparePage ctx={ctx} view={view} refs={refs} cmp={cmp} canOpen={canOpen} changesHtml={changesHtml} />);
+  });
+
+  // One file's diff between two commits: what a comparison's "Load diff" fetches (gitoku.js asks for the
+  // changes alone), or a page of its own without scripts. Both ids are immutable: so is the answer.
+  ui.get('/:owner/:repo/diff-file/:from{[0-9a-f]{40,64}}/:to{[0-9a-f]{40,64}}', async (c) => {
+    const access = await repoAccess(c);
+    const from = c.req.param('from')!;
+    const to = c.req.param('to')!;
+    const path = c.req.query('path') ?? '';
+    if (!isSafeRepoPath(path)) throw notFound();
+    const [fromSha, toSha] = await Promise.all([resolveCommit(access.gitDir, from), resolveCommit(access.gitDir, to)]);
+    if (fromSha !== from || toSha !== to) throw notFound();
+    const diff = await cachedDiff(access.gitDir, from, to, UI_DIFF_MAX_BYTES);
+    const index = diff.files.findIndex((f) => f.path === path);
+    if (index < 0) throw notFound('That file is not part of this diff');
+    const file = diff.files[index]!;
+    if (c.req.header('x-gitoku-fragment') === 'diff-file') return c.html(await htmlOf(<DiffFileChanges file={file} />), 200, { 'Cache-Control': 'private, max-age=86400' });
+    return render(c, <DiffFilePage ctx={pageContext(c)} view={await repoView(c, access)} from={from} to={to} file={file} index={index} />);
   });
 
   ui.get('/:owner/:repo/branches', async (c) => {

@@ -72,13 +72,24 @@ export function uiRoutes(): Hono<WebEnv> {
     '*',
     uiOnly(async (c, next) => {
       await next();
-      c.header('X-Content-Type-Options', 'nosniff');
-      c.header('X-Frame-Options', 'DENY');
-      c.header('Referrer-Policy', 'same-origin');
-      if (c.res.headers.get('content-type')?.startsWith('text/html')) {
-        c.header('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+      // On the response's own headers: c.header() after the handler rebuilds the Response around its
+      // body as a stream (per call), which turns a string page into a copied, re-read stream. A response
+      // with immutable headers (Response.redirect) takes the rebuild.
+      const headers = c.res.headers;
+      const set = (name: string, value: string) => {
+        try {
+          headers.set(name, value);
+        } catch {
+          c.header(name, value);
+        }
+      };
+      set('X-Content-Type-Options', 'nosniff');
+      set('X-Frame-Options', 'DENY');
+      set('Referrer-Policy', 'same-origin');
+      if (headers.get('content-type')?.startsWith('text/html')) {
+        set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
         // Pages are personal (user menu, CSRF token, one-time token display): never cache them.
-        if (!c.res.headers.has('cache-control')) c.header('Cache-Control', 'no-store');
+        if (!headers.has('cache-control')) set('Cache-Control', 'no-store');
       }
     }),
   );
@@ -92,7 +103,9 @@ export function uiRoutes(): Hono<WebEnv> {
   // The avatar upload is a small file: a limit of its own (the service answers 413 past the exact size).
   const avatarLimit = bodyLimit({ maxSize: AVATAR_FORM_LIMIT, onError: (c) => renderError(c as Context<WebEnv>, 413, 'That picture is too large (at most 1 MiB).') });
   const isAvatarForm = (c: Context<WebEnv>) => c.req.method === 'POST' && c.req.path === AVATAR_FORM_PATH;
-  ui.use('*', uiOnly((c, next) => (streamed(c) ? next() : isAvatarForm(c) ? avatarLimit(c, next) : formLimit(c, next))));
+  // GET and HEAD carry no body: asking for one would build the full Request object for nothing.
+  const bodiless = (c: Context<WebEnv>) => c.req.method === 'GET' || c.req.method === 'HEAD';
+  ui.use('*', uiOnly((c, next) => (bodiless(c) || streamed(c) ? next() : isAvatarForm(c) ? avatarLimit(c, next) : formLimit(c, next))));
   ui.use('*', uiOnly(sessionIdentity));
   const csrf = csrfProtection({ onFailure: (c) => renderError(c, 403, 'The form was stale or did not come from this site. Go back, reload the page and try again.') });
   ui.use('*', uiOnly((c, next) => (streamed(c) ? next() : csrf(c, next))));

@@ -18,7 +18,7 @@ import { sentence } from '../../views/format.ts';
 import { NewPullPage, PullsListPage, type NewPullValues, type PullsFilter } from '../../views/pages/pulls.tsx';
 import { PullCommitsPage, PullConversationPage, PullFilesBody, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
 import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
-import { answerPage, filled, htmlOf, repoKey } from './fragmentPage.tsx';
+import { answerChunkedPage, htmlOf, repoKey } from './fragmentPage.tsx';
 import { compareUrl, pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
@@ -116,9 +116,9 @@ async function renderFiles(c: Context<WebEnv>, access: RepositoryAccess, pr: Pul
   const key = fragmentKey('pull-files', ...repoKey(access), pr.number, pr.merge_base_sha ?? pr.base_sha, pr.head_sha, diff === null, inputs);
   const body = await cachedFragment(key, async () => {
     const ctx = { ...pageContext(c), flash: null };
-    return { html: await htmlOf(<PullFilesBody ctx={ctx} view={view} data={data} diff={diff} lineComments={lineComments} open={null} aiLines={aiLines} />), meta: undefined, viewerBound };
+    return { html: await htmlOf(<PullFilesBody ctx={ctx} view={view} data={data} diff={diff} lineComments={lineComments} open={null} aiLines={aiLines} />), meta: undefined, viewerBound, bytes: true };
   });
-  return answerPage(c, { view, refs: null }, [key, data.commentCount, data.filesCount, data.branchDeleted, data.mergedByName, data.commits.length], (ctx) => <PullFilesPage ctx={ctx} view={view} data={data} body={filled(body!)} />);
+  return answerChunkedPage(c, { view, refs: null }, [key, data.commentCount, data.filesCount, data.branchDeleted, data.mergedByName, data.commits.length], body, (ctx, bodyHtml) => <PullFilesPage ctx={ctx} view={view} data={data} body={bodyHtml ?? ''} />);
 }
 
 async function renderNewPull(c: Context<WebEnv>, access: RepositoryAccess, values: NewPullValues, error: FormError | null, status: 200 | 422): Promise<Response> {

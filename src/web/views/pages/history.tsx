@@ -3,11 +3,11 @@ import { raw } from 'hono/html';
 import type { PageContext } from '../context.ts';
 import type { CommitBrief, RefLists } from '../../../services/uiBrowse.ts';
 import type { StatusState } from '../../../services/statuses.ts';
-import type { DiffResult } from '../../../git/diff.ts';
+import type { DiffResult, FileDiff } from '../../../git/diff.ts';
 import { Avatar, Badge, EmptyState, PageLinks, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
-import { Breadcrumbs, CommitGroups, DiffView, RefSwitcher, shortSha, StatusDot } from '../code.tsx';
-import { commitUrl, commitsUrl, compareUrl, pullUrl, repoUrl, treeUrl } from '../urls.ts';
+import { Breadcrumbs, CommitGroups, DiffFileBox, DiffView, INLINE_DIFF_LINES, RefSwitcher, shortSha, StatusDot } from '../code.tsx';
+import { commitUrl, commitsUrl, compareUrl, diffFileUrl, pullUrl, repoUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
 import { sameViewAt, type Location } from './tree.tsx';
 import { NewPullForm, type NewPullValues } from './pulls.tsx';
@@ -184,10 +184,25 @@ export const CompareChanges: FC<{ repo: RepoView['repo']; cmp: CompareInfo }> = 
     </section>
     {cmp.diff && (
       <section class="section-tight">
-        <DiffView repo={repo} diff={cmp.diff} viewRef={cmp.headSha} />
+        <DiffView repo={repo} diff={cmp.diff} viewRef={cmp.headSha} defer={cmp.mergeBase ? { lines: INLINE_DIFF_LINES, href: (f) => diffFileUrl(repo, cmp.mergeBase!, cmp.headSha, f.path) } : undefined} />
       </section>
     )}
   </>
+);
+
+/** One file's diff between two commits (where "Load diff" leads without scripts). */
+export const DiffFilePage: FC<{ ctx: PageContext; view: RepoView; from: string; to: string; file: FileDiff; index: number }> = ({ ctx, view, from, to, file, index }) => (
+  <RepoLayout ctx={ctx} view={view} title={`${file.path} · ${shortSha(from)}...${shortSha(to)} · ${view.repo.owner_name}/${view.repo.name}`} active="code">
+    <div class="page-title-row">
+      <h2 class="page-title">
+        Changes to <span class="mono">{file.path}</span>
+      </h2>
+      <p class="muted">
+        From <a href={commitUrl(view.repo, from)}>{shortSha(from)}</a> to <a href={commitUrl(view.repo, to)}>{shortSha(to)}</a>
+      </p>
+    </div>
+    <DiffFileBox repo={view.repo} file={file} index={index} viewRef={to} expanded />
+  </RepoLayout>
 );
 
 /** `changesHtml`: the rendered CompareChanges when the route has it cached (else they are rendered here). */
