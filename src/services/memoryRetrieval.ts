@@ -84,7 +84,8 @@ export interface MemoryTimings {
   render: number;
 }
 
-const LIMITS = { paths: 200, pinned: 50, agent: 50, validate: 60 };
+// Each source gives at most about twice what validation looks at (the top `validate` of the ranking).
+const LIMITS = { paths: 120, pinned: 50, agent: 50, validate: 60 };
 const PER_TERM = 30;
 
 /**
