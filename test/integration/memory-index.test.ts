@@ -37,8 +37,14 @@ describe.each(testDialects())('memory index upkeep on %s', (dialect) => {
     const repoRow = await server.app.db.selectFrom('repositories').selectAll().where('lower_name', '=', 'idx').executeTakeFirstOrThrow();
     const at = new Date().toISOString();
     // Each entry in its own transaction: on SQLite one FTS5 segment each (automerge folds some of them).
-    for (let i = 0; i < 40; i++) {
-      await recordMemoryEntry(server.app.db, repoRow.id, { kind: 'claim', subject: `tokenizer rule ${i}`, fact: `the tokenizer ${i % 2 ? 'keeps' : 'drops'} quoted separators in case ${i}`, source: { type: 'person', id: owner.id, label: owner.username } }, at);
+    // The pass these writes schedule waits (a long delay) so that the one below finds the work to do.
+    process.env.GITOKU_MEMORY_INDEX_DELAY_MS = '600000';
+    try {
+      for (let i = 0; i < 40; i++) {
+        await recordMemoryEntry(server.app.db, repoRow.id, { kind: 'claim', subject: `tokenizer rule ${i}`, fact: `the tokenizer ${i % 2 ? 'keeps' : 'drops'} quoted separators in case ${i}`, source: { type: 'person', id: owner.id, label: owner.username } }, at);
+      }
+    } finally {
+      process.env.GITOKU_MEMORY_INDEX_DELAY_MS = '0';
     }
     const head = (await gitOk(repo.work.path, ['rev-parse', 'HEAD'])).trim();
     const q = { repositoryId: repoRow.id, agentKey: null, task: 'Fix the tokenizer quoted separators', commit: head, paths: [] };
@@ -57,6 +63,10 @@ describe.each(testDialects())('memory index upkeep on %s', (dialect) => {
     // Nothing left to merge: one step that does nothing.
     const again = await maintainMemoryIndex(server.app.db, server.app.dialect);
     expect(again).toMatchObject({ steps: 1, complete: true });
+    // The scheduled pass, made due, finds nothing left either.
+    await server.app.db.updateTable('jobs').set({ run_after: new Date().toISOString() }).where('kind', '=', MEMORY_INDEX_JOB_KIND).where('status', '=', 'queued').execute();
+    await wakeClaimers(server.app);
+    await waitFor(async () => !(await server.app.db.selectFrom('jobs').select('id').where('kind', '=', MEMORY_INDEX_JOB_KIND).where('status', 'in', ['queued', 'running']).executeTakeFirst()), 30_000);
   });
 
   it('schedules one pass for writes in a burst, and the server runs it', async () => {
