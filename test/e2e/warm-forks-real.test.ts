@@ -82,7 +82,9 @@ describe.skipIf(!!skipReason)('a real warm fork from the browser', () => {
     expect(forkTrace).toMatch(/warm, from snapshot \S+ \(step 2\)/);
     expect(forkTrace).not.toContain('Setting up the workspace');
     expect(forkTrace).not.toContain('npm ci');
-    await page.reload();
+    // The page of the fork, opened while it ran, refreshes itself (a meta refresh, no JavaScript here):
+    // a reload can meet that navigation and be aborted, so go to the finished run's page afresh.
+    await page.goto(`${server.url}/${name()}/runs/${forkNumber}`).catch(() => page.goto(`${server.url}/${name()}/runs/${forkNumber}`));
     expect(await textOf(page, '#run-workspace')).toBe('warm');
     expect(await textOf(page, '#run-forked-from')).toBe(`Forked from run #${first.number} at step 2`);
     await screenshot(page, 'warm-real-fork');
