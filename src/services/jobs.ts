@@ -36,7 +36,7 @@ export async function enqueueJob(db: DbOrTx, input: EnqueueInput): Promise<Job> 
 export async function enqueueJobAndWake(app: AppContext, input: EnqueueInput): Promise<Job> {
   if (app.dialect !== 'postgres') {
     const job = await enqueueJob(app.db, input);
-    app.signals.emit('jobs');
+    await wakeClaimers(app);
     return job;
   }
   const { woken: _, ...job } = await app.db

@@ -241,14 +241,16 @@ export async function lastCommitOf(gitDir: string, commitSha: string, path: stri
 
 const diffCache = new LruCache<string, DiffResult>(500, 96 * 1024 * 1024, 'ui.diffs');
 
+const diffKey = (gitDir: string, from: string | null, to: string, maxPatchBytes: number) => `${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`;
+
 /** The diff cachedDiff holds for these commits, without asking git; undefined when it holds none. */
 export function heldDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): DiffResult | undefined {
-  return diffCache.get(`${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`);
+  return diffCache.get(diffKey(gitDir, from, to, maxPatchBytes));
 }
 
 /** diffCommits between two resolved commits, cached (a diff between two object ids never changes). */
 export async function cachedDiff(gitDir: string, from: string | null, to: string, maxPatchBytes = DEFAULT_MAX_PATCH_BYTES): Promise<DiffResult> {
-  const key = `${gitDir}\0${from ?? ''}\0${to}\0${maxPatchBytes}`;
+  const key = diffKey(gitDir, from, to, maxPatchBytes);
   const hit = diffCache.get(key);
   if (hit) return hit;
   const diff = await diffCommits(gitDir, from, to, { maxPatchBytes });

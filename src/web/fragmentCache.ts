@@ -135,17 +135,19 @@ export const pageMinute = (): number => Math.floor(Date.now() / 60_000);
 
 let pagesMinute = pageMinute();
 
-/** Pages kept in an earlier minute can never be asked for again (their tags named that minute): dropped. */
+/** Pages and frames kept in an earlier minute can never be asked for again (their tags named that minute): dropped. */
 function forgetPastMinutes(): void {
   const minute = pageMinute();
   if (minute === pagesMinute) return;
   pagesMinute = minute;
   pages.clear();
   seenPages.clear();
+  frames.clear();
 }
 
 /** A page's frame kept under its ETag (see `frames`). */
 export function cachedFrame(etag: string): Frame | undefined {
+  forgetPastMinutes();
   return frames.get(etag);
 }
 
@@ -188,10 +190,15 @@ export function fillSlots(fragment: Pick<Fragment<unknown>, 'html' | 'pieces'>, 
       out += piece;
       continue;
     }
-    const m = SLOT.exec(piece);
-    if (m) out += m[1] === 'ago' ? escapeHtml(timeAgo(m[2]!, now)) : fill(m[1]!, m[2]!);
+    out += slotText(piece, fill, now);
   }
   return out;
+}
+
+/** What a slot marker becomes: a relative time, or `fill(kind, arg)`; an unknown marker, nothing. */
+function slotText(marker: string, fill: (kind: string, arg: string) => string, now: number): string {
+  const m = SLOT.exec(marker);
+  return m ? (m[1] === 'ago' ? escapeHtml(timeAgo(m[2]!, now)) : fill(m[1]!, m[2]!)) : '';
 }
 
 const utf8 = new TextEncoder();
@@ -213,8 +220,8 @@ export function filledChunks(fragment: Pick<Fragment<unknown>, 'html' | 'pieces'
       out.push(chunks[i]!);
       continue;
     }
-    const m = SLOT.exec(pieces[i]!);
-    if (m) out.push(utf8.encode(m[1] === 'ago' ? escapeHtml(timeAgo(m[2]!, now)) : fill(m[1]!, m[2]!)));
+    const text = slotText(pieces[i]!, fill, now);
+    if (text) out.push(utf8.encode(text));
   }
   return out;
 }

@@ -32,8 +32,7 @@ export async function answerPage(c: Context<WebEnv>, frame: { view: RepoView; re
   const headers: Record<string, string> = { 'Cache-Control': 'private, no-cache' };
   if (!etag) return c.html(`<!DOCTYPE html>\n${await (await page(ctx)).toString()}`, 200, headers);
   headers.ETag = etag;
-  const asked = c.req.header('if-none-match');
-  if (asked && asked.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
+  if (revalidated(c, etag)) return c.body(null, 304, headers);
   if (!pageBytesEnabled()) return c.html(`<!DOCTYPE html>\n${await (await page(ctx)).toString()}`, 200, headers);
   headers['Content-Type'] = 'text/html; charset=UTF-8';
   // The tag names everything the page shows: the same tag is the same bytes.
@@ -65,8 +64,7 @@ export async function answerChunkedPage(
   const headers: Record<string, string> = { 'Cache-Control': 'private, no-cache', 'Content-Type': 'text/html; charset=UTF-8' };
   if (etag) {
     headers.ETag = etag;
-    const asked = c.req.header('if-none-match');
-    if (asked && asked.split(',').some((t) => t.trim() === etag)) return c.body(null, 304, headers);
+    if (revalidated(c, etag)) return c.body(null, 304, headers);
   }
   let around = etag && body ? cachedFrame(etag) : undefined;
   if (!around) {
@@ -107,6 +105,12 @@ function coalesced(chunks: Uint8Array[]): Uint8Array[] {
   }
   flush();
   return out;
+}
+
+/** Whether the browser's copy is this one (If-None-Match names the tag). */
+function revalidated(c: Context<WebEnv>, etag: string): boolean {
+  const asked = c.req.header('if-none-match');
+  return !!asked && asked.split(',').some((t) => t.trim() === etag);
 }
 
 /**
