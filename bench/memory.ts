@@ -97,9 +97,10 @@ export async function memoryStore(dialect: 'sqlite' | 'postgres', opts: BenchOpt
       .execute();
   }
   log(opts, `${dialect}: wrote them in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  // What follows writes on a running server: autovacuum's ANALYZE (PostgreSQL), and the memory index pass
-  // the writes schedule (the rows above were inserted directly, so it is run here).
-  if (dialect === 'postgres') await sql`ANALYZE`.execute(server.app.db);
+  // What follows writes on a running server: autovacuum's VACUUM and ANALYZE (PostgreSQL: over the months
+  // such a store takes to fill, not in the middle of the measurement), and the memory index pass the writes
+  // schedule (the rows above were inserted directly, so it is run here).
+  if (dialect === 'postgres') await sql`VACUUM (ANALYZE) memory_entries, memory_citations`.execute(server.app.db);
   const pass = await maintainMemoryIndex(server.app.db, dialect);
   log(opts, `${dialect}: memory index pass: ${pass.steps} step(s) in ${pass.ms.toFixed(0)} ms`);
 
@@ -158,6 +159,9 @@ export const memory: Benchmark = {
         rows.push([label, pct(50).toFixed(2) + ' ms', pct(95).toFixed(2) + ' ms', sorted.at(-1)!.toFixed(2) + ' ms', (given / samples.length).toFixed(1), (considered / samples.length).toFixed(0), ((cpu.user + cpu.system) / 1000 / samples.length).toFixed(2) + ' ms', phaseText]);
         return { p50: pct(50), p95: pct(95) };
       };
+      // A running server's pool holds open connections: the retrieval's two at once are opened first
+      // (opening a connection is not retrieval; preparing its statements on them is, and stays measured).
+      if (dialect === 'postgres') await Promise.all([sql`select 1`.execute(server.app.db), sql`select 1`.execute(server.app.db)]);
       const cold = await measure('cold (first validation at the commit)', head, 1);
       const warm = await measure('warm (same commit again)', head, Math.max(1, rounds - 1));
       // What the next run sees after a push: a new commit, changing one cited file (lines appended at its end).

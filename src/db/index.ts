@@ -6,6 +6,7 @@ import type { Database } from './schema.ts';
 import type { Dialect } from './migrationHelpers.ts';
 import { migrateToLatest } from './migrate.ts';
 import { withStatementCache } from './sqliteStatements.ts';
+import { preparingPool } from './pgPrepared.ts';
 
 export type Db = Kysely<Database>;
 export type DbOrTx = Kysely<Database> | Transaction<Database>;
@@ -37,7 +38,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     // An idle connection that PostgreSQL terminates (restart, pg_terminate_backend, a closing pool's
     // connections being cut) emits 'error' on the pool; without a listener that crashes the process.
     pool.on('error', (err) => console.error(`PostgreSQL connection lost: ${err.message}`));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
     handle = { db, dialect: 'postgres', url: opts.databaseUrl, close: () => db.destroy() };
   } else {
     mkdirSync(opts.dataDir, { recursive: true });

@@ -1,14 +1,15 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { AppContext } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
-import type { MemoryEntriesTable, Run } from '../db/schema.ts';
+import type { MemoryCitationsTable, MemoryEntriesTable, Run } from '../db/schema.ts';
 import type { RepositoryWithOwner } from './repositories.ts';
 import { repositoryGitDir } from './storage.ts';
 import { addEdge, ensureNode } from './graph.ts';
 import type { MemoryEntry, StoredCitation } from './memory.ts';
 import { checkCitationsBatch, type CheckedCitation } from './memoryValidation.ts';
 import { LruCache } from '../git/lru.ts';
+import { prepared } from '../db/pgPrepared.ts';
 import { runGit } from '../git/exec.ts';
 import { resolveCommit } from '../git/tree.ts';
 import { matchesAny } from '../domain/glob.ts';
@@ -110,6 +111,8 @@ interface HitRow {
 
 const HIT = { path: -1, pinned: -2, agent: -3 } as const;
 
+type CitationRow = Pick<MemoryCitationsTable, 'entry_id' | 'path' | 'start_line' | 'end_line' | 'commit_sha' | 'content_hash' | 'text' | 'repository_id'>;
+
 /** The columns of a given entry: each column read costs (at 100,000 entries, all 24 took 4× the time of these). */
 const GIVEN_COLUMNS = ['id', 'repository_id', 'node_id', 'kind', 'subject', 'fact', 'reason', 'source_type', 'source_id', 'source_label'] as const satisfies readonly (keyof MemoryEntriesTable)[];
 
@@ -134,30 +137,37 @@ async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths
   const columns = sql`e.kind, e.scope_agent is not null as agent, nullif(e.scope_paths, '[]') as scope_paths, e.pinned, e.confidence, coalesce(e.validated_at, e.created_at) as fresh_at`;
   const eligible = sql`e.status = 'live' and (e.pinned = 1 or e.expires_at >= ${at}) and (e.scope_agent is null or e.scope_agent = ${q.agentKey ?? ''})`;
   const parts = [];
-  for (const [i, term] of terms.entries()) {
-    if (dialect === 'sqlite') {
+  if (dialect === 'sqlite') {
+    for (const [i, term] of terms.entries()) {
       parts.push(part(sql`select e.id, ${sql.lit(i)} as t, ${noPath} as path, ${columns} from memory_fts f join memory_entries e on e.id = f.rowid
         where memory_fts match ${fts5Query(rid, [term])!} and ${eligible} order by f.rowid desc limit ${sql.lit(PER_TERM)}`));
-    } else {
-      const query = tsQuery([term]);
-      if (!query) continue;
-      // A common word: walking ids newest first finds PER_TERM matches at once. A rare one (not among the
-      // column's most common elements): its few matches from the GIN index, then sorted — walking the ids
-      // would read the whole table looking for them.
-      const order = common!.has(query) ? sql`e.id desc` : sql`e.id + 0 desc`;
+    }
+  } else {
+    // A common word: walking ids newest first finds PER_TERM matches at once. A rare one (not among the
+    // column's most common elements): its few matches from the GIN index, then sorted — walking the ids
+    // would read the whole table looking for them. Common words come first, so the statement's text
+    // depends only on how many of each there are (it is prepared by name: a bounded number of forms).
+    const queries = terms.map((term) => tsQuery([term])).filter((q): q is string => q !== null);
+    const ordered = [...queries.filter((q) => common!.has(q)).map((q) => ({ q, order: sql`e.id desc` })), ...queries.filter((q) => !common!.has(q)).map((q) => ({ q, order: sql`e.id + 0 desc` }))];
+    for (const [i, { q: query, order }] of ordered.entries()) {
       parts.push(part(sql`select e.id, ${sql.lit(i)} as t, ${noPath} as path, ${columns} from memory_entries e
         where e.repository_id = ${rid} and e.search @@ to_tsquery('simple', ${query}) and ${eligible} order by ${order} limit ${sql.lit(PER_TERM)}`));
     }
   }
   if (paths.length) {
-    parts.push(part(sql`select c.entry_id as id, ${sql.lit(HIT.path)} as t, c.path, ${columns} from memory_citations c join memory_entries e on e.id = c.entry_id
-      where c.repository_id = ${rid} and c.path in (${sql.join(paths)}) and ${eligible} order by c.entry_id desc limit ${sql.lit(LIMITS.paths)}`));
+    const citing = (pathIs: ReturnType<typeof sql>) => sql`select c.entry_id as id, ${sql.lit(HIT.path)} as t, c.path, ${columns} from memory_citations c join memory_entries e on e.id = c.entry_id
+      where c.repository_id = ${rid} and ${pathIs} and ${eligible} order by c.entry_id desc limit ${sql.lit(LIMITS.paths)}`;
+    if (dialect === 'sqlite') parts.push(part(citing(sql`c.path in (${sql.join(paths)})`)));
+    // PostgreSQL walks the index in entry order for one path only (not for a list): each path's newest
+    // citing entries, then the newest of those — and the statement's text is the same for any number of paths.
+    else parts.push(part(sql`select h.* from unnest(cast(${paths} as text[])) as p(path) cross join lateral (${citing(sql`c.path = p.path`)}) h order by h.id desc limit ${sql.lit(LIMITS.paths)}`));
   }
   parts.push(part(sql`select e.id, ${sql.lit(HIT.pinned)} as t, ${noPath} as path, ${columns} from memory_entries e where e.repository_id = ${rid} and e.pinned = 1 and ${eligible} order by e.id limit ${sql.lit(LIMITS.pinned)}`));
   if (q.agentKey) {
     parts.push(part(sql`select e.id, ${sql.lit(HIT.agent)} as t, ${noPath} as path, ${columns} from memory_entries e where e.repository_id = ${rid} and e.scope_agent = ${q.agentKey} and ${eligible} order by e.id desc limit ${sql.lit(LIMITS.agent)}`));
   }
-  const rows = await sql<HitRow>`${sql.join(parts, sql` union all `)}`.execute(db);
+  const statement = sql<HitRow>`${sql.join(parts, sql` union all `)}`;
+  const rows = await (dialect === 'postgres' ? prepared(statement) : statement).execute(db);
   return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), agent: Boolean(r.agent), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
 }
 
@@ -186,10 +196,13 @@ function textOrder(hits: HitRow[]): number[] {
  * statements, together, by primary key and entry id alone — with `repository_id = ?` too, SQLite walks
  * the repository's index instead (every entry) —, the repository checked here.
  */
-async function rankedEntries(db: DbOrTx, repositoryId: number, ids: number[]) {
-  const [rows, cited] = await Promise.all([
-    db.selectFrom('memory_entries').select(GIVEN_COLUMNS).where('id', 'in', ids).execute(),
-    db.selectFrom('memory_citations').select(['entry_id', 'path', 'start_line', 'end_line', 'commit_sha', 'content_hash', 'text', 'repository_id']).where('entry_id', 'in', ids).orderBy('entry_id').orderBy('id').execute(),
+async function rankedEntries(db: DbOrTx, dialect: Dialect, repositoryId: number, ids: number[]) {
+  // PostgreSQL: one array parameter (the statement's text is the same for any number of ids: prepared by name).
+  const among = (column: string) => (dialect === 'sqlite' ? sql`${sql.ref(column)} in (${sql.join(ids)})` : sql`${sql.ref(column)} = any(${ids})`);
+  const statement = <T>(s: RawBuilder<T>) => (dialect === 'postgres' ? prepared(s) : s);
+  const [{ rows }, { rows: cited }] = await Promise.all([
+    statement(sql<Pick<Selectable<MemoryEntriesTable>, (typeof GIVEN_COLUMNS)[number]>>`select ${sql.join(GIVEN_COLUMNS.map((c) => sql.ref(c)))} from memory_entries where ${among('id')}`).execute(db),
+    statement(sql<CitationRow>`select entry_id, path, start_line, end_line, commit_sha, content_hash, text, repository_id from memory_citations where ${among('entry_id')} order by entry_id, id`).execute(db),
   ]);
   const entries = new Map<number, GivenMemory>();
   for (const r of rows) {
@@ -262,7 +275,7 @@ export async function retrieveMemory(db: DbOrTx, dialect: Dialect, gitDir: strin
   const ranked = rankMemory(candidates, at, textIds.length).slice(0, LIMITS.validate);
   lap('rank');
   if (ranked.length === 0) return { entries: [], stale: [], section: null, considered: candidates.length, timings };
-  const { rows: rowById, citations } = await rankedEntries(db, q.repositoryId, ranked.map((c) => c.id));
+  const { rows: rowById, citations } = await rankedEntries(db, dialect, q.repositoryId, ranked.map((c) => c.id));
   lap('fetch');
   // Every ranked entry's citations checked together; only those reached before the budget is spent count.
   const checks = await checkCitationsBatch(gitDir, q.commit, ranked.map((c) => citations.get(c.id) ?? []));

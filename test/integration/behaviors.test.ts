@@ -178,6 +178,7 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
       return ['succeeded', 'failed'].includes(r.json.status) ? r.json : null;
     });
     expect(done.status, done.error).toBe('succeeded');
+    expect(done.commit_sha, JSON.stringify(done)).toBeTruthy();
     await gitOk(work.path, ['fetch', '-q', remote, done.compare_branch]);
     const resolved = await gitOk(work.path, ['show', 'FETCH_HEAD:src/app.txt']);
     expect(resolved).toBe('one\nTWO from the branch\nthree\nfour\n');

@@ -9,6 +9,7 @@ import { signInWithForm } from '../helpers/formSession.ts';
 import { startServeProcess, type ServeProcess } from '../helpers/gitokuProcess.ts';
 import { lastCommitWalkCount } from '../../src/git/log.ts';
 import { blameRunCount } from '../../src/git/blameOrigins.ts';
+import { coldWork } from '../../src/git/limiter.ts';
 import { refMapLoads } from '../../src/git/refCache.ts';
 import { findRepository } from '../../src/services/repositories.ts';
 import { systemAccess } from '../../src/events/behaviors/context.ts';
@@ -181,8 +182,16 @@ describe.each(testDialects())('page caches on %s', (dialect) => {
     const repo = (await findRepository(server.app.db, owner.username, 'cache'))!;
     const access = systemAccess(server.app, repo);
     const sha = (await gitOk(work.path, ['rev-parse', 'HEAD'])).trim();
-    // A zero budget: the page model comes back at once with the walk still running.
-    const view = await loadTreeView(access, sha, 'late', 0);
+    // Every slot of the cold-work limiter held until the walk waits its turn (its 0 ms budget timer is set
+    // as it queues): the page model comes back without it — a real walk could otherwise win the race.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holders = Array.from({ length: coldWork.limit }, () => coldWork.run(() => held));
+    const loading = loadTreeView(access, sha, 'late', 0);
+    await waitFor(async () => coldWork.pending > 0, 10_000);
+    setTimeout(release, 20);
+    const view = await loading;
+    await Promise.all(holders);
     expect(view!.pending).toBe(true);
     const res = await fetch(`${server.url}/${owner.username}/cache/-/last-commits/${sha}?path=late`);
     expect(res.status).toBe(200);

@@ -45,6 +45,8 @@ export const pullRequestConflicts: Behavior = {
     if (existing) return { outcome: `conflict run #${existing.number} already started`, links: [{ kind: 'run', id: existing.number, label: `run #${existing.number}` }] };
     const author = (pr.author_id ? await findUserById(app.db, pr.author_id) : undefined) ?? (await findUserById(app.db, repo!.owner_id))!;
     const { sha, conflicts } = await createConflictedMergeCommit(access.gitDir, pr.head_sha, pr.base_sha, `Merge ${pr.base_branch} into ${pr.compare_branch} (conflicts to resolve)\n`, { name: 'gitoku', email: 'gitoku@gitoku.invalid' });
+    // No file conflicts (unrelated histories, or nothing an agent could edit away): no run to start.
+    if (conflicts.length === 0) return { outcome: 'not mergeable, but no conflicted files to resolve' };
     const driver = repo!.review_driver || 'script';
     const prompt = [
       `Pull request #${pr.number} (${pr.compare_branch} → ${pr.base_branch}) conflicts with ${pr.base_branch}.`,
