@@ -2,7 +2,7 @@
  * The runner-protocol side of the queue drain (bench/queueDrain.ts): a gitoku server on PostgreSQL and a
  * runner-protocol client in a process of its own (bench/queueProtocolWorker.ts) that works the queue
  * with concurrency 8 over HTTP: long-polls (two, so that slots freed while one is in flight are asked
- * for by the other) claim up to the free slots plus as many again ahead (`/claim?max=k`), carrying the
+ * for by the other) claim up to four times its slots in all, running and ahead (`/claim?max=k`: batches of up to 32), carrying the
  * results of the jobs finished since (`complete` in the claim's body); results that finish while no
  * poll goes out are reported together (`POST /jobs/complete`, one request in flight at a time). The job kind is trivial (no trace, no sandbox): what is measured is the protocol and the
  * queue behind it.

@@ -14,7 +14,13 @@ export interface WorkerReport {
   stopped: boolean;
 }
 
-/** A runner-protocol client running trivial jobs with `concurrency` slots and as many claimed ahead. */
+/**
+ * A runner-protocol client running trivial jobs with `concurrency` slots, holding up to WINDOW × its
+ * slots (running and claimed ahead): a claim then asks for a batch of up to 32 jobs, so the protocol's
+ * cost per request (HTTP, authentication, two statements) is shared by many jobs. (`gitoku runner`
+ * claims only its free slots: its jobs run for seconds, not microseconds.)
+ */
+const WINDOW = 4;
 export class ProtocolWorker {
   started = 0;
   recorded = 0;
@@ -52,7 +58,7 @@ export class ProtocolWorker {
 
   private async claimLoop(): Promise<void> {
     while (this.running) {
-      const want = 2 * this.concurrency - this.active - this.ahead.length - this.asking;
+      const want = WINDOW * this.concurrency - this.active - this.ahead.length - this.asking;
       if (want <= 0) {
         await new Promise<void>((resolve) => this.claimWaiters.push(resolve));
         // Let the jobs finishing in the same turn free their slots: one claim then asks for all of them.
