@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
+import { prepared } from '../db/pgPrepared.ts';
 import type { Job } from '../db/schema.ts';
 import { jobKindHandler } from './jobKinds.ts';
 
@@ -9,7 +11,10 @@ import { jobKindHandler } from './jobKinds.ts';
  */
 export async function runningJobs(app: AppContext, ids: readonly number[]): Promise<Job[]> {
   if (ids.length === 0) return [];
-  return app.db.selectFrom('jobs').selectAll().where('id', 'in', [...new Set(ids)]).where('status', '=', 'running').execute();
+  const unique = [...new Set(ids)];
+  // PostgreSQL: one array parameter, the text never varies (prepared by name).
+  if (app.dialect === 'postgres') return (await prepared(sql<Job>`select * from jobs where id = any(${unique}) and status = 'running'`).execute(app.db)).rows;
+  return app.db.selectFrom('jobs').selectAll().where('id', 'in', unique).where('status', '=', 'running').execute();
 }
 
 /**

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { prepared } from '../db/pgPrepared.ts';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -108,7 +109,8 @@ export async function claimJobs(
   exclude: readonly number[] = [],
 ): Promise<Job[]> {
   if (kinds.length === 0 || limit < 1) return [];
-  const result = await claimStatement(app, { owner, kinds, leaseMs, preference, limit }, exclude).execute(app.db);
+  const statement = claimStatement(app, { owner, kinds, leaseMs, preference, limit }, exclude);
+  const result = await (app.dialect === 'postgres' ? prepared(statement) : statement).execute(app.db);
   return result.rows.sort((a, b) => a.id - b.id);
 }
 
@@ -124,6 +126,7 @@ export interface ClaimRequest {
 /**
  * The claim statement (`UPDATE … WHERE id IN (SELECT … LIMIT k [FOR UPDATE SKIP LOCKED]) RETURNING *`);
  * see claimJobs. `exclude`: jobs the same statement finishes (a row must not be updated twice in one statement).
+ * On PostgreSQL the kinds and the excluded ids are array parameters: the text never varies (prepared by name).
  */
 function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
   const at = now();
@@ -137,10 +140,10 @@ function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, li
     where id in (
       select id from jobs
       where status in ('queued', 'running')
-        and kind in (${sql.join(kinds.map((k) => sql`${k}`))})
+        and ${app.dialect === 'postgres' ? sql`kind = any(${[...kinds]})` : sql`kind in (${sql.join(kinds.map((k) => sql`${k}`))})`}
         and cancel_requested = 0
         ${preferred}
-        ${exclude.length > 0 ? sql`and id not in (${sql.join(exclude.map((id) => sql`${id}`))})` : sql``}
+        ${app.dialect === 'postgres' ? sql`and id <> all(${[...exclude]})` : exclude.length > 0 ? sql`and id not in (${sql.join(exclude.map((id) => sql`${id}`))})` : sql``}
         and ((status = 'queued' and run_after <= ${at})
           or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
       order by id
@@ -169,16 +172,18 @@ export async function completeAndClaimJobs(
     return { done, claimed: wantsClaim ? await claimJobs(app, claim.owner, claim.kinds, claim.leaseMs, claim.preference, claim.limit) : [] };
   }
   const at = now();
-  const values = sql.join(finished.map(({ id, result }) => sql`(${id}::integer, ${result === undefined ? null : JSON.stringify(result)}::text)`));
-  const result = await sql<Job & { done_ids: number[] | null }>`
+  // The finished jobs as two arrays (ids, results): the statement's text never varies (prepared by name).
+  const ids = finished.map((f) => f.id);
+  const results = finished.map(({ result }) => (result === undefined ? null : JSON.stringify(result)));
+  const result = await prepared(sql<Job & { done_ids: number[] | null }>`
     with done as (
       update jobs set status = 'succeeded', result = v.result, last_error = null, lease_owner = null,
         lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
-      from (values ${values}) as v(id, result)
+      from unnest(cast(${ids} as integer[]), cast(${results} as text[])) as v(id, result)
       where jobs.id = v.id and jobs.lease_owner = ${claim.owner} and jobs.status = 'running'
       returning jobs.id
-    ), claimed as (${claimStatement(app, claim, finished.map((f) => f.id))})
-    select claimed.*, d.done_ids from (select json_agg(id) as done_ids from done) d left join claimed on true`.execute(app.db);
+    ), claimed as (${claimStatement(app, claim, ids)})
+    select claimed.*, d.done_ids from (select json_agg(id) as done_ids from done) d left join claimed on true`).execute(app.db);
   const done = new Set<number>(result.rows[0]?.done_ids ?? []);
   const claimed = result.rows
     .filter((r) => r.id !== null)
@@ -258,14 +263,21 @@ export async function finishJobsSucceeded(app: AppContext, owner: string, items:
   const at = now();
   const run = async (db: DbOrTx) => {
     for (const [result, ids] of byResult) {
-      const rows = await db
-        .updateTable('jobs')
-        .set({ status: 'succeeded', result, last_error: null, lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
-        .where('id', 'in', ids)
-        .where('lease_owner', '=', owner)
-        .where('status', '=', 'running')
-        .returning('id')
-        .execute();
+      const rows =
+        app.dialect === 'postgres'
+          ? // The ids as one array parameter: the text never varies (prepared by name).
+            (
+              await prepared(sql<{ id: number }>`update jobs set status = 'succeeded', result = ${result}, last_error = null, lease_owner = null, lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
+                where id = any(${ids}) and lease_owner = ${owner} and status = 'running' returning id`).execute(db)
+            ).rows
+          : await db
+              .updateTable('jobs')
+              .set({ status: 'succeeded', result, last_error: null, lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
+              .where('id', 'in', ids)
+              .where('lease_owner', '=', owner)
+              .where('status', '=', 'running')
+              .returning('id')
+              .execute();
       for (const r of rows) done.add(r.id);
     }
   };
