@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppContext } from './app.ts';
@@ -50,18 +51,39 @@ async function countPacks(gitDir: string): Promise<number> {
   }
 }
 
+/**
+ * Changed-path Bloom filters at 32 bits per path instead of git's 10. With 10, a path-limited walk of a
+ * path few commits touch still diffed the trees of ~4.5% of all commits (false positives: 226 of 5,000
+ * on the bench's repository), half of `git log -n 31 -- path`'s time (8.6 → 4.0 ms); with 32, none. Git
+ * reads the setting from this variable only (newer versions still do; without it filters are just
+ * git's default, never wrong), and a new layer of a split graph keeps its chain's settings.
+ */
+const BLOOM_ENV = { GIT_TEST_BLOOM_SETTINGS_BITS_PER_ENTRY: '32' };
+/** Present once the repository's commit-graph was rewritten with BLOOM_ENV's filters (a one-time rebuild). */
+const BLOOM_MARKER = 'gitoku-bloom-32';
+
 /** Runs the maintenance tasks on a bare repository; each task's outcome is reported (a failed one does not stop the others). */
 export async function maintainRepository(gitDir: string, signal?: AbortSignal): Promise<MaintenanceTask[]> {
   const tasks: MaintenanceTask[] = [];
-  const step = async (task: string, args: string[]) => {
-    if (signal?.aborted) return;
+  const step = async (task: string, args: string[], env?: Record<string, string>) => {
+    if (signal?.aborted) return false;
     const t0 = performance.now();
-    const r = await runGit(args, { gitDir });
+    const r = await runGit(args, { gitDir, env });
     tasks.push({ task, ms: Math.round(performance.now() - t0), ok: r.code === 0, ...(r.code === 0 ? {} : { error: r.stderr.trim().split('\n').slice(-2).join(' | ').slice(0, 500) }) });
+    return r.code === 0;
   };
   if ((await countPacks(gitDir)) > MAX_PACKS) await step('repack', ['repack', '-d', '-q', '--geometric=2', '--write-midx']);
   await step('pack-refs', ['pack-refs', '--all']);
-  await step('commit-graph', ['commit-graph', 'write', '--reachable', '--changed-paths', '--split', '--no-progress']);
+  const marker = join(gitDir, BLOOM_MARKER);
+  if (existsSync(marker)) {
+    await step('commit-graph', ['commit-graph', 'write', '--reachable', '--changed-paths', '--split', '--no-progress'], BLOOM_ENV);
+  } else if (
+    // Once: the whole graph anew, its filters computed afresh (not read back from the old layers, which
+    // a rewrite otherwise reuses, settings included): 2.6 s for 50,000 commits.
+    await step('commit-graph', ['-c', 'commitGraph.readChangedPaths=false', 'commit-graph', 'write', '--reachable', '--changed-paths', '--split=replace', '--no-progress'], BLOOM_ENV)
+  ) {
+    await writeFile(marker, 'commit-graph changed-path filters: 32 bits per path\n');
+  }
   return tasks;
 }
 

@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, commitFiles, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { testDialects } from '../helpers/databases.ts';
+import { bloomBitsPerEntry, commitGraphLayers } from '../helpers/commitGraph.ts';
 import { signInWithForm } from '../helpers/formSession.ts';
 import { startServeProcess, type ServeProcess } from '../helpers/gitokuProcess.ts';
 import { lastCommitWalkCount } from '../../src/git/log.ts';
@@ -221,6 +222,13 @@ describe.each(testDialects())('page caches on %s', (dialect) => {
     expect(result.tasks.map((t) => [t.task, t.ok])).toEqual(expect.arrayContaining([['commit-graph', true]]));
     const gitDir = join(server.dataDir, 'repos', owner.username, 'cache.git');
     expect(existsSync(join(gitDir, 'objects', 'info', 'commit-graphs', 'commit-graph-chain'))).toBe(true);
+    // Its changed-path filters take 32 bits per path (git's default is 10), in every layer.
+    for (const layer of commitGraphLayers(gitDir)) expect(bloomBitsPerEntry(layer)).toBe(32);
+    // And a path-limited log reads the same history with the graph as without it.
+    for (const path of ['src/a.ts', 'src', 'deep/three.txt', 'README.md']) {
+      const args = ['log', '--format=%H', 'main', '--', path];
+      expect(await gitOk(gitDir, args)).toBe(await gitOk(gitDir, ['-c', 'core.commitGraph=false', ...args]));
+    }
   });
 
   describe('rendered fragments (every cached page)', () => {
