@@ -123,11 +123,12 @@ describe.each(testDialects())('gitoku serve --workers 2 (%s)', (dialect) => {
     await fromBothWorkers(`/alice/shared/blob/${branch}/runs/one.txt`, (p) => expect(p.body).toContain('hello from a worker'));
 
     // SIGKILL one worker: the primary restarts it; requests keep being answered meanwhile.
-    const workerPids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.child.pid)], { encoding: 'utf8' })
+    const children = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(server.child.pid)], { encoding: 'utf8' });
+    const workerPids = children
       .split('\n')
       .filter((l) => l.includes('gitoku.js') && l.includes('serve'))
       .map((l) => Number(l.trim().split(/\s+/)[0]));
-    expect(workerPids).toHaveLength(2);
+    expect(workerPids, `${children}\n${server.output()}`).toHaveLength(2);
     process.kill(workerPids[0]!, 'SIGKILL');
     await waitFor(async () => /worker \d \(pid \d+\) died \(SIGKILL\)/.test(server!.output()), 10_000);
     for (let i = 0; i < 20; i++) expect((await get('/alice/shared/tree/main')).status).toBe(200);
