@@ -382,8 +382,9 @@ describe.each(testDialects())('webhooks on %s', (dialect) => {
   });
 
   it('never slows a push: the push returns while the receiver hangs', async () => {
-    const hook = await octokit.rest.repos.createWebhook({ owner: owner.username, repo, config: { url: `${receiver.url}/hang` }, events: ['push'] });
+    // The replies are set first: the ping may arrive before createWebhook's answer does.
     receiver.reply('/hang', 'hang', 'hang', 'hang');
+    const hook = await octokit.rest.repos.createWebhook({ owner: owner.username, repo, config: { url: `${receiver.url}/hang` }, events: ['push'] });
     await receiver.waitFor((r) => r.path === '/hang'); // the ping, now hanging
     expect(receiver.hanging()).toBe(1);
     const started = Date.now();
