@@ -130,6 +130,9 @@ describe.skipIf(!bubblewrap).each(testDialects())('a hostile workspace cannot re
     const runs = await Promise.all(
       cases.map((step) => runScripted(server, owner, name(), script(`run ln -s ${server.app.hooksDir} dir-link && ln -s ${server.dataDir} data-link\n${step}`))),
     );
+    // The host first: should a run below end otherwise than expected, whether anything escaped is known.
+    expect(await readFile(victim, 'utf8')).toBe('keep me\n');
+    await expectHostUntouched();
     for (const [i, run] of runs.entries()) {
       const detail = await api(server, 'GET', `/repos/${name()}/runs/${run.number}`, { token: owner.token });
       const events = await api(server, 'GET', `/repos/${name()}/runs/${run.number}/events`, { token: owner.token });
