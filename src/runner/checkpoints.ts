@@ -1,6 +1,6 @@
 import type { CheckpointReport, RunnerClient } from './client.ts';
 import type { SandboxBackend, Workspace } from './sandbox.ts';
-import type { SnapshotInfo, SnapshotStore } from './snapshots.ts';
+import { WorkspaceUnmountedError, type SnapshotInfo, type SnapshotStore } from './snapshots.ts';
 import type { WorkspaceGit } from './workspaceGit.ts';
 import type { TraceEvent } from './drivers/types.ts';
 
@@ -76,12 +76,15 @@ export class CheckpointRecorder {
           this.onSnapshot();
         }
       } catch (err) {
+        if (err instanceof WorkspaceUnmountedError) throw err;
         this.emit({ kind: 'status', data: { message: `Checkpoint ${step}: no snapshot (${(err as Error).message.split('\n')[0]}); its code is kept` } });
       }
       this.taken.push({ step, traceSeq, commit, final: !!opts.final, snapshot, setupCacheKey: opts.setupCacheKey });
       this.parent = commit;
       this.emit({ kind: 'status', data: { message: `Checkpoint ${step}${opts.label ? ` (${opts.label})` : ''}: ${commit.slice(0, 12)}${snapshot ? `, ${snapshot.mode} snapshot` : ''}` } });
     } catch (err) {
+      // A workspace that lost its mount ends the run: going on would work in an empty directory.
+      if (err instanceof WorkspaceUnmountedError) throw err;
       this.emit({ kind: 'status', data: { message: `Checkpoint ${step} was not taken: ${(err as Error).message.split('\n')[0]}` } });
     }
   }

@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { isAlive, LimitsConfigError, parseBytes } from './limits.ts';
 import { diskBytes } from './diskUsage.ts';
 
+const REMOUNT_ATTEMPTS = 3;
+
+/** A workspace's overlay could not be mounted again: the run cannot go on in it (never swallowed as a failed snapshot). */
+export class WorkspaceUnmountedError extends Error {}
+
 /**
  * Workspace snapshots (issue 13, DESIGN §4.6): a snapshot is the agent's checkout, its home (package
  * caches, the agent CLI's session files) and the runner's git directory — not /tmp — as a stack of
@@ -261,6 +266,23 @@ export class SnapshotStore {
     }
   }
 
+  /**
+   * Mounts a workspace again after a checkpoint unmounted it. Retried a few times; when it still fails
+   * the workspace is lost (WorkspaceUnmountedError): its tree is now the bare mount point, and a run that
+   * went on would work — and write — in that empty directory instead of its own files.
+   */
+  private async remount(ws: StoreWorkspace): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.mount(ws);
+        return;
+      } catch (err) {
+        if (attempt >= REMOUNT_ATTEMPTS) throw new WorkspaceUnmountedError(`the workspace could not be mounted again after a checkpoint: ${(err as Error).message.split('\n')[0]}`);
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+  }
+
   private async mount(ws: StoreWorkspace): Promise<void> {
     const lower = ws.layers.length ? ws.layers.map((l) => this.layerDir(l)).join(':') : join(this.root, 'empty');
     await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(ws.root, 'upper')},workdir=${join(ws.root, 'ovwork')}`, ws.tree]);
@@ -286,7 +308,7 @@ export class SnapshotStore {
         await mkdir(join(ws.root, 'ovwork'));
       } finally {
         // Mounted again in every case: with the new layer, or as it was.
-        await this.mount(ws);
+        await this.remount(ws);
       }
     } else {
       await this.writeLayer(layer, async (tmp) => {
@@ -307,7 +329,7 @@ export class SnapshotStore {
       await mkdir(join(ws.root, 'upper'));
       await rm(join(ws.root, 'ovwork'), { recursive: true, force: true });
       await mkdir(join(ws.root, 'ovwork'));
-      await this.mount(ws);
+      await this.remount(ws);
     }
     await this.save();
     await this.collect();

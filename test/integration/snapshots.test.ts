@@ -4,7 +4,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SnapshotStore, type SnapshotMode } from '../../src/runner/snapshots.ts';
+import { SnapshotStore, WorkspaceUnmountedError, type SnapshotMode } from '../../src/runner/snapshots.ts';
+import { CheckpointRecorder } from '../../src/runner/checkpoints.ts';
+import type { SandboxBackend, Workspace } from '../../src/runner/sandbox.ts';
+import type { WorkspaceGit } from '../../src/runner/workspaceGit.ts';
 
 /** The snapshot store of issue 13: both modes that run here, restore, eviction, a runner killed mid-snapshot. */
 const root = process.getuid?.() === 0;
@@ -274,4 +277,50 @@ print('swapped', flush=True)
     await new Promise((resolve) => grep.on('close', resolve));
     expect(found).toBe('');
   }, 60_000);
+});
+
+// A checkpoint unmounts the workspace's overlay and mounts it again with the new layer: should that
+// mount fail, the workspace is the bare mount point, and the run must end rather than go on in it.
+describe.skipIf(!root)('snapshot store: a workspace that cannot be mounted again', () => {
+  let base: string;
+  let store: SnapshotStore;
+
+  beforeEach(async () => {
+    base = await mkdtemp(join(tmpdir(), 'gitoku-snap-'));
+    store = await SnapshotStore.open(base, { quotaBytes: 1024 ** 3, retentionMs: 3_600_000, mode: 'overlay' });
+  });
+  afterEach(async () => {
+    await store?.close();
+    await rm(base, { recursive: true, force: true });
+  });
+
+  /** Makes the store's next `failures` mounts fail. */
+  const failMounts = (failures: number) => {
+    const target = store as unknown as { mount: (ws: unknown) => Promise<void> };
+    const real = target.mount.bind(store);
+    let left = failures;
+    target.mount = async (ws) => {
+      if (left-- > 0) throw new Error('mount: overlay: device busy');
+      return real(ws);
+    };
+  };
+
+  it('retries a failed mount, then refuses to go on with an unmounted workspace', async () => {
+    const ws = await store.provision();
+    await writeFile(join(ws.tree, 'work', 'a.txt'), 'one\n');
+    failMounts(1);
+    await store.snapshot(ws);
+    expect(await readFile(join(ws.tree, 'work', 'a.txt'), 'utf8')).toBe('one\n');
+
+    const other = await store.provision();
+    failMounts(10);
+    await expect(store.snapshot(ws)).rejects.toBeInstanceOf(WorkspaceUnmountedError);
+    // The checkpoint recorder lets this one through (a failed snapshot is otherwise only a trace note).
+    const emitted: string[] = [];
+    const sandbox = { snapshot: () => store.snapshot(other) } as unknown as SandboxBackend;
+    const recorder = new CheckpointRecorder(sandbox, {} as Workspace, (async () => '') as unknown as WorkspaceGit, 'f'.repeat(40), (e) => emitted.push(String((e.data as { message?: string }).message ?? '')), () => undefined, () => 0);
+    await expect(recorder.take({ commit: 'e'.repeat(40) })).rejects.toBeInstanceOf(WorkspaceUnmountedError);
+    expect(emitted.join('\n')).not.toMatch(/no snapshot/);
+    for (const w of [ws, other]) await store.release(w).catch(() => undefined);
+  });
 });
