@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PostgresPool, PostgresPoolClient } from 'kysely';
 import { sql, type RawBuilder } from 'kysely';
+import type { Dialect } from './migrationHelpers.ts';
 
 /**
  * Named prepared statements for PostgreSQL's hot statements. Kysely sends every statement unnamed, so
@@ -12,9 +13,22 @@ import { sql, type RawBuilder } from 'kysely';
  */
 export const PREPARED_MARK = '/* prepared */ ';
 
-/** The statement, marked to be prepared by name on PostgreSQL (the mark is a comment: SQLite ignores it). */
+/** The statement, marked to be prepared by name on PostgreSQL (the mark is a comment: SQLite ignores it, and keeps every statement prepared anyway). */
 export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
   return sql<T>`${sql.raw(PREPARED_MARK)}${statement}`;
+}
+
+/**
+ * `column` is one of `values`: on PostgreSQL one array parameter, so the statement's text is the same
+ * for any number of values (it can be prepared by name); on SQLite a list (SQLite has no arrays).
+ */
+export function oneOf(dialect: Dialect, column: string, values: readonly unknown[]): RawBuilder<unknown> {
+  return dialect === 'postgres' ? sql`${sql.ref(column)} = any(${[...values]})` : sql`${sql.ref(column)} in (${sql.join([...values])})`;
+}
+
+/** `column` is none of `values` (see oneOf); true for an empty list. */
+export function noneOf(dialect: Dialect, column: string, values: readonly unknown[]): RawBuilder<unknown> {
+  return dialect === 'postgres' ? sql`${sql.ref(column)} <> all(${[...values]})` : sql`${sql.ref(column)} not in (${sql.join([...values])})`;
 }
 
 function statementName(text: string): string {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
-import { prepared } from '../db/pgPrepared.ts';
+import { oneOf, prepared } from '../db/pgPrepared.ts';
 import type { Job } from '../db/schema.ts';
 import { jobKindHandler } from './jobKinds.ts';
 
@@ -11,10 +11,7 @@ import { jobKindHandler } from './jobKinds.ts';
  */
 export async function runningJobs(app: AppContext, ids: readonly number[]): Promise<Job[]> {
   if (ids.length === 0) return [];
-  const unique = [...new Set(ids)];
-  // PostgreSQL: one array parameter, the text never varies (prepared by name).
-  if (app.dialect === 'postgres') return (await prepared(sql<Job>`select * from jobs where id = any(${unique}) and status = 'running'`).execute(app.db)).rows;
-  return app.db.selectFrom('jobs').selectAll().where('id', 'in', unique).where('status', '=', 'running').execute();
+  return (await prepared(sql<Job>`select * from jobs where ${oneOf(app.dialect, 'id', [...new Set(ids)])} and status = 'running'`).execute(app.db)).rows;
 }
 
 /**

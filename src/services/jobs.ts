@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { prepared } from '../db/pgPrepared.ts';
+import { noneOf, oneOf, prepared } from '../db/pgPrepared.ts';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -109,8 +109,7 @@ export async function claimJobs(
   exclude: readonly number[] = [],
 ): Promise<Job[]> {
   if (kinds.length === 0 || limit < 1) return [];
-  const statement = claimStatement(app, { owner, kinds, leaseMs, preference, limit }, exclude);
-  const result = await (app.dialect === 'postgres' ? prepared(statement) : statement).execute(app.db);
+  const result = await prepared(claimStatement(app, { owner, kinds, leaseMs, preference, limit }, exclude)).execute(app.db);
   return result.rows.sort((a, b) => a.id - b.id);
 }
 
@@ -126,7 +125,7 @@ export interface ClaimRequest {
 /**
  * The claim statement (`UPDATE … WHERE id IN (SELECT … LIMIT k [FOR UPDATE SKIP LOCKED]) RETURNING *`);
  * see claimJobs. `exclude`: jobs the same statement finishes (a row must not be updated twice in one statement).
- * On PostgreSQL the kinds and the excluded ids are array parameters: the text never varies (prepared by name).
+ * The kinds and the excluded ids are lists (oneOf, noneOf): on PostgreSQL the text never varies (prepared by name).
  */
 function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
   const at = now();
@@ -140,10 +139,10 @@ function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, li
     where id in (
       select id from jobs
       where status in ('queued', 'running')
-        and ${app.dialect === 'postgres' ? sql`kind = any(${[...kinds]})` : sql`kind in (${sql.join(kinds.map((k) => sql`${k}`))})`}
+        and ${oneOf(app.dialect, 'kind', kinds)}
         and cancel_requested = 0
         ${preferred}
-        ${app.dialect === 'postgres' ? sql`and id <> all(${[...exclude]})` : exclude.length > 0 ? sql`and id not in (${sql.join(exclude.map((id) => sql`${id}`))})` : sql``}
+        and ${noneOf(app.dialect, 'id', exclude)}
         and ((status = 'queued' and run_after <= ${at})
           or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
       order by id
@@ -263,21 +262,8 @@ export async function finishJobsSucceeded(app: AppContext, owner: string, items:
   const at = now();
   const run = async (db: DbOrTx) => {
     for (const [result, ids] of byResult) {
-      const rows =
-        app.dialect === 'postgres'
-          ? // The ids as one array parameter: the text never varies (prepared by name).
-            (
-              await prepared(sql<{ id: number }>`update jobs set status = 'succeeded', result = ${result}, last_error = null, lease_owner = null, lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
-                where id = any(${ids}) and lease_owner = ${owner} and status = 'running' returning id`).execute(db)
-            ).rows
-          : await db
-              .updateTable('jobs')
-              .set({ status: 'succeeded', result, last_error: null, lease_owner: null, lease_expires_at: null, finished_at: at, updated_at: at })
-              .where('id', 'in', ids)
-              .where('lease_owner', '=', owner)
-              .where('status', '=', 'running')
-              .returning('id')
-              .execute();
+      const { rows } = await prepared(sql<{ id: number }>`update jobs set status = 'succeeded', result = ${result}, last_error = null, lease_owner = null, lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
+        where ${oneOf(app.dialect, 'id', ids)} and lease_owner = ${owner} and status = 'running' returning id`).execute(db);
       for (const r of rows) done.add(r.id);
     }
   };

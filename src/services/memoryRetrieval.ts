@@ -1,4 +1,4 @@
-import { sql, type RawBuilder, type Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { AppContext } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
@@ -9,7 +9,7 @@ import { addEdge, ensureNode } from './graph.ts';
 import type { MemoryEntry, StoredCitation } from './memory.ts';
 import { checkCitationsBatch, type CheckedCitation } from './memoryValidation.ts';
 import { LruCache } from '../git/lru.ts';
-import { prepared } from '../db/pgPrepared.ts';
+import { oneOf, prepared } from '../db/pgPrepared.ts';
 import { runGit } from '../git/exec.ts';
 import { resolveCommit } from '../git/tree.ts';
 import { matchesAny } from '../domain/glob.ts';
@@ -166,8 +166,7 @@ async function candidateHits(db: DbOrTx, dialect: Dialect, q: MemoryQuery, paths
   if (q.agentKey) {
     parts.push(part(sql`select e.id, ${sql.lit(HIT.agent)} as t, ${noPath} as path, ${columns} from memory_entries e where e.repository_id = ${rid} and e.scope_agent = ${q.agentKey} and ${eligible} order by e.id desc limit ${sql.lit(LIMITS.agent)}`));
   }
-  const statement = sql<HitRow>`${sql.join(parts, sql` union all `)}`;
-  const rows = await (dialect === 'postgres' ? prepared(statement) : statement).execute(db);
+  const rows = await prepared(sql<HitRow>`${sql.join(parts, sql` union all `)}`).execute(db);
   return rows.rows.map((r) => ({ ...r, id: Number(r.id), t: Number(r.t), agent: Boolean(r.agent), pinned: Number(r.pinned), confidence: Number(r.confidence) }));
 }
 
@@ -197,12 +196,9 @@ function textOrder(hits: HitRow[]): number[] {
  * the repository's index instead (every entry) —, the repository checked here.
  */
 async function rankedEntries(db: DbOrTx, dialect: Dialect, repositoryId: number, ids: number[]) {
-  // PostgreSQL: one array parameter (the statement's text is the same for any number of ids: prepared by name).
-  const among = (column: string) => (dialect === 'sqlite' ? sql`${sql.ref(column)} in (${sql.join(ids)})` : sql`${sql.ref(column)} = any(${ids})`);
-  const statement = <T>(s: RawBuilder<T>) => (dialect === 'postgres' ? prepared(s) : s);
   const [{ rows }, { rows: cited }] = await Promise.all([
-    statement(sql<Pick<Selectable<MemoryEntriesTable>, (typeof GIVEN_COLUMNS)[number]>>`select ${sql.join(GIVEN_COLUMNS.map((c) => sql.ref(c)))} from memory_entries where ${among('id')}`).execute(db),
-    statement(sql<CitationRow>`select entry_id, path, start_line, end_line, commit_sha, content_hash, text, repository_id from memory_citations where ${among('entry_id')} order by entry_id, id`).execute(db),
+    prepared(sql<Pick<Selectable<MemoryEntriesTable>, (typeof GIVEN_COLUMNS)[number]>>`select ${sql.join(GIVEN_COLUMNS.map((c) => sql.ref(c)))} from memory_entries where ${oneOf(dialect, 'id', ids)}`).execute(db),
+    prepared(sql<CitationRow>`select entry_id, path, start_line, end_line, commit_sha, content_hash, text, repository_id from memory_citations where ${oneOf(dialect, 'entry_id', ids)} order by entry_id, id`).execute(db),
   ]);
   const entries = new Map<number, GivenMemory>();
   for (const r of rows) {
