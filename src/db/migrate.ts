@@ -24,6 +24,7 @@ import * as repositorySettings from './migrations/0022_repository_settings.ts';
 import * as accounts from './migrations/0023_accounts.ts';
 import * as queueIndexes from './migrations/0024_queue_indexes.ts';
 import * as memoryRetrieval from './migrations/0025_memory_retrieval.ts';
+import * as queueIndexScopes from './migrations/0026_queue_index_scopes.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -53,6 +54,7 @@ const migrations: Record<string, MigrationModule> = {
   '0023_accounts': accounts,
   '0024_queue_indexes': queueIndexes,
   '0025_memory_retrieval': memoryRetrieval,
+  '0026_queue_index_scopes': queueIndexScopes,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type SqlBool } from 'kysely';
 import { noneOf, oneOf, prepared } from '../db/pgPrepared.ts';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
@@ -89,9 +89,8 @@ export async function claimJob(app: AppContext, owner: string, kinds: readonly s
 
 /**
  * Claims up to `limit` jobs in one statement (`UPDATE … WHERE id IN (SELECT … LIMIT k FOR UPDATE SKIP
- * LOCKED) RETURNING`), oldest first: queued jobs due now, and running jobs whose lease expired with
- * attempts left (their runner died). The literal `status in ('queued', 'running')` lets both databases
- * walk the partial index of unfinished jobs (migration 0024) instead of stepping past finished rows.
+ * LOCKED) RETURNING`), earliest due first (then oldest): queued jobs due now, and running jobs whose
+ * lease expired with attempts left (their runner died). See claimStatement.
  *
  * `preference`: which runner is claiming, and how long a job with a `preferred_runner_id` (the runner
  * holding the snapshot it boots from) waits for that runner after it became claimable (`run_after`)
@@ -110,7 +109,12 @@ export async function claimJobs(
 ): Promise<Job[]> {
   if (kinds.length === 0 || limit < 1) return [];
   const result = await prepared(claimStatement(app, { owner, kinds, leaseMs, preference, limit }, exclude)).execute(app.db);
-  return result.rows.sort((a, b) => a.id - b.id);
+  return result.rows.sort(claimOrder);
+}
+
+/** The order claims take jobs in: earliest due first, then oldest (RETURNING does not keep it). */
+function claimOrder(a: Job, b: Job): number {
+  return a.run_after < b.run_after ? -1 : a.run_after > b.run_after ? 1 : a.id - b.id;
 }
 
 /** What one claim asks for: see claimJobs. */
@@ -125,30 +129,42 @@ export interface ClaimRequest {
 /**
  * The claim statement (`UPDATE … WHERE id IN (SELECT … LIMIT k [FOR UPDATE SKIP LOCKED]) RETURNING *`);
  * see claimJobs. `exclude`: jobs the same statement finishes (a row must not be updated twice in one statement).
- * The kinds and the excluded ids are lists (oneOf, noneOf): on PostgreSQL the text never varies (prepared by name).
+ *
+ * The candidates come from the index of unfinished jobs by kind (migration 0026), walked kind by kind
+ * in its order — due time, then id — so a claim reads about as many entries as it takes whatever the
+ * planner's statistics say (they usually describe the table at another moment: history and no backlog,
+ * or a backlog since finished). The order is also one the primary key cannot give: ordered by id alone,
+ * statistics taken during a backlog made PostgreSQL walk the primary key through every finished job.
+ * On PostgreSQL a lateral subquery per kind, each locking up to k (rows locked there but not taken are
+ * released at commit, a moment later): a btree walk for several kinds returns them kind by kind, so a
+ * single scan would sort every queued job. The kinds and the excluded ids are array parameters there:
+ * the text never varies (prepared by name). SQLite stops each kind's walk at k by itself, and is told
+ * the index (`INDEXED BY`: statistics from a manual ANALYZE during a backlog made it scan the table).
  */
-function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
+export function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
   const at = now();
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
-  const lock = app.dialect === 'postgres' ? sql`for update skip locked` : sql``;
   const { runnerId, windowMs } = preference ?? { runnerId: -1, windowMs: app.config.runnerPreferenceMs };
-  const preferred = sql`and (preferred_runner_id is null or preferred_runner_id = ${runnerId} or run_after <= ${new Date(Date.now() - windowMs).toISOString()})`;
+  const k = Math.floor(limit);
+  const claimable = sql`status in ('queued', 'running')
+        and cancel_requested = 0
+        and (preferred_runner_id is null or preferred_runner_id = ${runnerId} or run_after <= ${new Date(Date.now() - windowMs).toISOString()})
+        and ${noneOf(app.dialect, 'id', exclude)}
+        and ((status = 'queued' and run_after <= ${at})
+          or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))`;
+  const candidates =
+    app.dialect === 'postgres'
+      ? sql`select c.id from unnest(cast(${[...kinds]} as text[])) as k(kind)
+      cross join lateral (
+        select id, run_after from jobs where jobs.kind = k.kind and ${claimable}
+        order by run_after, id limit ${k} for update skip locked
+      ) c
+      order by c.run_after, c.id limit ${k}`
+      : sql`select id from jobs indexed by jobs_unfinished_by_kind where ${oneOf(app.dialect, 'kind', kinds)} and ${claimable} order by run_after, id limit ${k}`;
   return sql<Job>`
     update jobs set status = 'running', lease_owner = ${owner}, lease_expires_at = ${leaseUntil},
       attempts = attempts + 1, updated_at = ${at}
-    where id in (
-      select id from jobs
-      where status in ('queued', 'running')
-        and ${oneOf(app.dialect, 'kind', kinds)}
-        and cancel_requested = 0
-        ${preferred}
-        and ${noneOf(app.dialect, 'id', exclude)}
-        and ((status = 'queued' and run_after <= ${at})
-          or (status = 'running' and lease_expires_at < ${at} and attempts < max_attempts))
-      order by id
-      limit ${Math.floor(limit)}
-      ${lock}
-    )
+    where id in (${candidates})
     returning *`;
 }
 
@@ -158,7 +174,7 @@ function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, li
  * data-modifying CTEs, so one transaction and one round trip; on SQLite (one writer, in-process) two
  * statements. A finished job is recorded only while `owner` still holds it (idempotent, as
  * finishJobsSucceeded); until it is recorded it stays leased, so a crash in between runs it again after
- * the lease (at least once), never loses it. Returns the ids recorded and the jobs claimed (oldest first).
+ * the lease (at least once), never loses it. Returns the ids recorded and the jobs claimed (in claim order: earliest due, then oldest).
  */
 export async function completeAndClaimJobs(
   app: AppContext,
@@ -170,11 +186,25 @@ export async function completeAndClaimJobs(
     const done = await finishJobsSucceeded(app, claim.owner, finished);
     return { done, claimed: wantsClaim ? await claimJobs(app, claim.owner, claim.kinds, claim.leaseMs, claim.preference, claim.limit) : [] };
   }
+  const result = await completeAndClaimStatement(app, finished, claim).execute(app.db);
+  const done = new Set<number>(result.rows[0]?.done_ids ?? []);
+  const claimed = result.rows
+    .filter((r) => r.id !== null)
+    .map(({ done_ids: _, ...job }) => job as Job)
+    .sort(claimOrder);
+  return { done, claimed };
+}
+
+/**
+ * completeAndClaimJobs' statement on PostgreSQL: two data-modifying CTEs. The finished jobs go as two
+ * arrays (ids, results), so the text never varies (prepared by name); they are found by primary key
+ * (no other index's predicate is implied by `status = 'running'` alone: migration 0026).
+ */
+export function completeAndClaimStatement(app: AppContext, finished: readonly { id: number; result: unknown }[], claim: ClaimRequest) {
   const at = now();
-  // The finished jobs as two arrays (ids, results): the statement's text never varies (prepared by name).
   const ids = finished.map((f) => f.id);
   const results = finished.map(({ result }) => (result === undefined ? null : JSON.stringify(result)));
-  const result = await prepared(sql<Job & { done_ids: number[] | null }>`
+  return prepared(sql<Job & { done_ids: number[] | null }>`
     with done as (
       update jobs set status = 'succeeded', result = v.result, last_error = null, lease_owner = null,
         lease_expires_at = null, finished_at = ${at}, updated_at = ${at}
@@ -182,13 +212,7 @@ export async function completeAndClaimJobs(
       where jobs.id = v.id and jobs.lease_owner = ${claim.owner} and jobs.status = 'running'
       returning jobs.id
     ), claimed as (${claimStatement(app, claim, ids)})
-    select claimed.*, d.done_ids from (select json_agg(id) as done_ids from done) d left join claimed on true`).execute(app.db);
-  const done = new Set<number>(result.rows[0]?.done_ids ?? []);
-  const claimed = result.rows
-    .filter((r) => r.id !== null)
-    .map(({ done_ids: _, ...job }) => job as Job)
-    .sort((a, b) => a.id - b.id);
-  return { done, claimed };
+    select claimed.*, d.done_ids from (select json_agg(id) as done_ids from done) d left join claimed on true`);
 }
 
 /** Extends a lease; returns null when the caller no longer holds it (expired and taken over, or finished). */
@@ -326,6 +350,22 @@ export async function sweepExpiredJobs(app: AppContext): Promise<Job[]> {
     .where((eb) => eb.or([eb('cancel_requested', '=', 1), eb('attempts', '>=', eb.ref('max_attempts'))]))
     .returningAll()
     .execute();
+}
+
+/**
+ * The predicate of the partial index that holds the jobs of `status` (migration 0026). A statement that
+ * filters by a status without a kind names it, so both databases read that index rather than the table
+ * (SQLite uses a partial index only when the statement repeats its predicate).
+ */
+export function jobStatusScope(status: JobStatus) {
+  return status === 'queued' || status === 'running' ? sql<SqlBool>`status in ('queued', 'running') and kind is not null` : sql<SqlBool>`status not in ('queued', 'running')`;
+}
+
+/** A job of `kind` (for `repositoryId` when given) still waiting in the queue, if any: schedulers enqueue only when none waits. */
+export async function findQueuedJob(db: DbOrTx, kind: string, repositoryId?: number): Promise<{ id: number } | undefined> {
+  let query = db.selectFrom('jobs').select('id').where(jobStatusScope('queued')).where('kind', '=', kind).where('status', '=', 'queued');
+  if (repositoryId !== undefined) query = query.where('repository_id', '=', repositoryId);
+  return query.limit(1).executeTakeFirst();
 }
 
 export async function getJob(db: DbOrTx, id: number): Promise<Job | undefined> {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { AppContext } from './app.ts';
 import type { Job } from '../db/schema.ts';
-import { enqueueJob } from './jobs.ts';
+import { enqueueJob, findQueuedJob } from './jobs.ts';
 import { registerServerJobKind, type ServerJobOutcome } from './jobKinds.ts';
 import { repositoryGitDir } from './storage.ts';
 import { runGit } from '../git/exec.ts';
@@ -30,7 +30,7 @@ const MAX_PACKS = 8;
 
 /** Schedules maintenance of a repository unless a run is already waiting (which will see this push too). */
 export async function scheduleRepositoryMaintenance(app: AppContext, repositoryId: number): Promise<'scheduled' | 'already scheduled'> {
-  const waiting = await app.db.selectFrom('jobs').select('id').where('kind', '=', MAINTENANCE_JOB_KIND).where('repository_id', '=', repositoryId).where('status', '=', 'queued').limit(1).executeTakeFirst();
+  const waiting = await findQueuedJob(app.db, MAINTENANCE_JOB_KIND, repositoryId);
   if (waiting) return 'already scheduled';
   await enqueueJob(app.db, { kind: MAINTENANCE_JOB_KIND, repositoryId, payload: { repository_id: repositoryId }, maxAttempts: 3, runAfter: new Date(Date.now() + maintenanceDelayMs()) });
   return 'scheduled';

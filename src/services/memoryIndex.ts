@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import type { DbOrTx } from '../db/index.ts';
 import type { Dialect } from '../db/migrationHelpers.ts';
-import { enqueueJob } from './jobs.ts';
+import { enqueueJob, findQueuedJob } from './jobs.ts';
 import { registerServerJobKind, type ServerJobOutcome } from './jobKinds.ts';
 
 /**
@@ -33,7 +33,7 @@ const MAX_STEPS = 10_000;
 
 /** Schedules a pass unless one is already waiting; in the caller's transaction (the write it follows). */
 export async function scheduleMemoryIndexMaintenance(db: DbOrTx): Promise<'scheduled' | 'already scheduled'> {
-  const waiting = await db.selectFrom('jobs').select('id').where('kind', '=', MEMORY_INDEX_JOB_KIND).where('status', '=', 'queued').limit(1).executeTakeFirst();
+  const waiting = await findQueuedJob(db, MEMORY_INDEX_JOB_KIND);
   if (waiting) return 'already scheduled';
   await enqueueJob(db, { kind: MEMORY_INDEX_JOB_KIND, repositoryId: null, payload: {}, maxAttempts: 3, runAfter: new Date(Date.now() + memoryIndexDelayMs()) });
   return 'scheduled';

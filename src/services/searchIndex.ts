@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { AppContext } from './app.ts';
 import type { Job } from '../db/schema.ts';
-import { enqueueJob, wakeClaimers } from './jobs.ts';
+import { enqueueJob, findQueuedJob, wakeClaimers } from './jobs.ts';
 import { registerServerJobKind, type ServerJobOutcome } from './jobKinds.ts';
 import { repositoryGitDir } from './storage.ts';
 import { isValidBranchName } from '../domain/refs.ts';
@@ -163,7 +163,7 @@ export function dropSearchIndexesFromMemory(): void {
 
 /** Schedules the index build of a repository's default branch unless one is already waiting (it resolves the branch when it runs). */
 export async function scheduleSearchIndex(app: AppContext, repositoryId: number): Promise<'scheduled' | 'already scheduled'> {
-  const waiting = await app.db.selectFrom('jobs').select('id').where('kind', '=', SEARCH_INDEX_JOB_KIND).where('repository_id', '=', repositoryId).where('status', '=', 'queued').limit(1).executeTakeFirst();
+  const waiting = await findQueuedJob(app.db, SEARCH_INDEX_JOB_KIND, repositoryId);
   if (waiting) return 'already scheduled';
   await enqueueJob(app.db, { kind: SEARCH_INDEX_JOB_KIND, repositoryId, payload: { repository_id: repositoryId }, maxAttempts: 3, runAfter: new Date(Date.now() + searchIndexDelayMs()) });
   await wakeClaimers(app);

@@ -46,7 +46,7 @@ export class ServerJobWorker {
   private dirty = false;
   /** The last claim got fewer jobs than it asked for: claim again only after a signal or the 1 s tick. */
   private exhausted = false;
-  /** Claimed, not started yet (oldest first). */
+  /** Claimed, not started yet (in claim order). */
   private readonly prefetched: Job[] = [];
   /** Succeeded, not recorded yet. */
   private finished: Finished[] = [];

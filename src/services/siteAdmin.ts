@@ -14,7 +14,7 @@ import { emailInUse } from './accountSettings.ts';
 import { destroyOtherSessions } from './sessions.ts';
 import { removeAvatarFiles } from './avatars.ts';
 import { listRunners } from './runners.ts';
-import { getJob, requestJobCancel, wakeClaimers } from './jobs.ts';
+import { getJob, jobStatusScope, requestJobCancel, wakeClaimers } from './jobs.ts';
 import { serverJobKindHandler } from './jobKinds.ts';
 
 /**
@@ -101,7 +101,7 @@ export interface ServerOverview {
 export async function serverOverview(app: AppContext): Promise<ServerOverview> {
   const [runners, jobRows, userRow, repoRow, disk] = await Promise.all([
     listRunners(app),
-    app.db.selectFrom('jobs').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).where('status', 'in', ['queued', 'running', 'failed']).groupBy('status').execute(),
+    jobCountsByKind(app),
     app.db
       .selectFrom('users')
       .select((eb) => [
@@ -114,7 +114,7 @@ export async function serverOverview(app: AppContext): Promise<ServerOverview> {
     directorySize(app.config.dataDir),
   ]);
   const jobs = { queued: 0, running: 0, failed: 0 };
-  for (const r of jobRows) jobs[r.status as keyof typeof jobs] = Number(r.n);
+  for (const r of jobRows) for (const status of ['queued', 'running', 'failed'] as const) jobs[status] += r[status];
   return {
     version: await serverVersion(),
     node: process.version,
@@ -280,14 +280,14 @@ export interface JobKindCount {
   failed: number;
 }
 
-/** Queued, running and failed jobs per kind. */
+/** Queued, running and failed jobs per kind (each from the index holding its status, never the whole history). */
 export async function jobCountsByKind(app: AppContext): Promise<JobKindCount[]> {
-  const rows = await app.db
-    .selectFrom('jobs')
-    .select(['kind', 'status', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('status', 'in', ['queued', 'running', 'failed'])
-    .groupBy(['kind', 'status'])
-    .execute();
+  const counts = app.db.selectFrom('jobs').select(['kind', 'status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy(['kind', 'status']);
+  const [unfinished, failed] = await Promise.all([
+    counts.where(jobStatusScope('queued')).execute(),
+    counts.where(jobStatusScope('failed')).where('status', '=', 'failed').execute(),
+  ]);
+  const rows = [...unfinished, ...failed];
   const byKind = new Map<string, JobKindCount>();
   for (const r of rows) {
     const entry = byKind.get(r.kind) ?? { kind: r.kind, queued: 0, running: 0, failed: 0 };
@@ -299,7 +299,7 @@ export async function jobCountsByKind(app: AppContext): Promise<JobKindCount[]> 
 
 /** Jobs with a status (and optionally a kind), newest first. */
 export async function listJobsForAdmin(app: AppContext, query: { status: JobStatus; kind?: string; page: number; perPage: number }): Promise<Page<Job>> {
-  let base = app.db.selectFrom('jobs').where('status', '=', query.status);
+  let base = app.db.selectFrom('jobs').where(jobStatusScope(query.status)).where('status', '=', query.status);
   if (query.kind) base = base.where('kind', '=', query.kind);
   const totalRow = await base.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   const items = await base
