@@ -338,6 +338,8 @@ const COLLAPSE_LINES = 800;
 export interface DiffDeferral {
   lines: number;
   href: (file: FileDiff) => string;
+  /** Files rendered in place whatever their size (a pull request's files with conversations on them). */
+  inline?: (file: FileDiff) => boolean;
 }
 
 /** The changed lines a comparison renders inline before files wait for "Load diff". */
@@ -384,7 +386,7 @@ export const DiffView: FC<{ repo: RepoRef; diff: DiffResult; viewRef: string; ho
   const deferredHref = (f: FileDiff): string | undefined => {
     const size = f.additions + f.deletions;
     if (!defer || f.binary || f.patch === null || f.patchTruncated) return undefined;
-    if (size <= COLLAPSE_LINES && rendered + size <= defer.lines) {
+    if (defer.inline?.(f) || (size <= COLLAPSE_LINES && rendered + size <= defer.lines)) {
       rendered += size;
       return undefined;
     }
@@ -483,8 +485,8 @@ export const DiffFileBox: FC<{ repo: RepoRef; file: FileDiff; index: number; vie
   );
 };
 
-/** A file's changes alone: what "Load diff" puts in place of a deferred file's link. */
-export const DiffFileChanges: FC<{ file: FileDiff }> = ({ file }) => <DiffBody file={file} big={false} />;
+/** A file's changes alone: what "Load diff" puts in place of a deferred file's link (with a pull request's hooks on its files tab). */
+export const DiffFileChanges: FC<{ file: FileDiff; hooks?: DiffHooks }> = ({ file, hooks }) => <DiffBody file={file} hooks={hooks} big={false} />;
 
 const DiffBody: FC<{ file: FileDiff; hooks?: DiffHooks; big: boolean }> = ({ file, hooks, big }) => {
   if (file.binary) return <p class="diff-empty">Binary file not shown.</p>;

@@ -29,6 +29,8 @@ export const compareUrl = (r: RepoRef, base: string, head: string) => `${repoUrl
 export const diffFileUrl = (r: RepoRef, from: string, to: string, path: string) => `${repoUrl(r)}/diff-file/${from}/${to}?path=${encodeURIComponent(path)}`;
 export const pullsUrl = (r: RepoRef) => `${repoUrl(r)}/pulls`;
 export const pullUrl = (r: RepoRef, n: number, tab: '' | 'commits' | 'files' = '') => `${repoUrl(r)}/pull/${n}${tab ? `/${tab}` : ''}`;
+/** One file's diff on a pull request's files tab, at the head the page showed ("Load diff"). */
+export const pullFileDiffUrl = (r: RepoRef, n: number, head: string, path: string) => `${repoUrl(r)}/pull/${n}/files/diff/${head}?path=${encodeURIComponent(path)}`;
 export const issuesUrl = (r: RepoRef) => `${repoUrl(r)}/issues`;
 export const issueUrl = (r: RepoRef, n: number) => `${repoUrl(r)}/issues/${n}`;
 export const labelsUrl = (r: RepoRef) => `${repoUrl(r)}/labels`;

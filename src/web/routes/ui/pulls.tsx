@@ -16,10 +16,10 @@ import { isSafeRepoPath, resolveCommit } from '../../../git/tree.ts';
 import type { FormError } from '../../views/context.ts';
 import { sentence } from '../../views/format.ts';
 import { NewPullPage, PullsListPage, type NewPullValues, type PullsFilter } from '../../views/pages/pulls.tsx';
-import { PullCommitsPage, PullConversationPage, PullFilesBody, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
+import { PullCommitsPage, PullConversationPage, PullFileChanges, PullFilesBody, PullFilesPage, type OpenLineForm, type PullPageData } from '../../views/pages/pull.tsx';
 import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
 import { answerChunkedPage, htmlOf, repoKey } from './fragmentPage.tsx';
-import { compareUrl, pullUrl } from '../../views/urls.ts';
+import { compareUrl, diffFileUrl, pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
@@ -215,6 +215,27 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     const line = Number(c.req.query('line'));
     const open = c.get('identity') && linePath && Number.isInteger(line) && line > 0 ? { path: linePath, line } : null;
     return renderFiles(c, access, pr, open);
+  });
+
+  // "Load diff" on the files tab: one deferred file's changes with the tab's hooks (threads, AI marks,
+  // "+" buttons), for the head the page showed. Followed without scripts: the file's own diff page; a page
+  // from before the pull request changed goes back to the files tab (409 to the script, which then follows it).
+  ui.get('/:owner/:repo/pull/:number/files/diff/:head{[0-9a-f]{40,64}}', async (c) => {
+    const app = c.get('app');
+    const access = await repoAccess(c);
+    const pr = await loadPullRequest(app, access, prNumber(c));
+    const path = c.req.query('path') ?? '';
+    if (!isSafeRepoPath(path)) throw notFound();
+    const current = c.req.param('head') === pr.head_sha;
+    if (c.req.header('x-gitoku-fragment') !== 'diff-file') return c.redirect(current ? diffFileUrl(access.repo, pr.merge_base_sha ?? pr.base_sha, pr.head_sha, path) : pullUrl(access.repo, pr.number, 'files'), 302);
+    if (!current) return c.text('This pull request changed since the page was loaded.', 409);
+    const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
+    const file = diff?.files.find((f) => f.path === path);
+    if (!diff || !file) throw notFound('That file is not part of this pull request');
+    const one: DiffResult = { ...diff, files: [file] };
+    const aiLines = await pullAiLines(c, access, pr, one, data.commits);
+    data.links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, lineComments.map((x) => x.body));
+    return c.html(await htmlOf(<PullFileChanges ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={null} aiLines={aiLines} file={file} />), 200, { 'Cache-Control': 'private, no-cache' });
   });
 
   /** POST handlers: sign-in, read access (services check the rest), then PRG with a flash. */

@@ -10,9 +10,9 @@ import { parsePatchLines } from '../../../domain/diffLines.ts';
 import { renderMarkdown, type ReferenceLinks } from '../../markdown.ts';
 import { Avatar, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon } from '../icons.tsx';
-import { CommitGroups, DiffView, HunkSnippet, shortSha, StatusDot, type DiffHooks } from '../code.tsx';
+import { CommitGroups, DiffFileChanges, DiffView, HunkSnippet, INLINE_DIFF_LINES, shortSha, StatusDot, type DiffDeferral, type DiffHooks } from '../code.tsx';
 import { aiDiffLineMark, type AiLineMark } from '../aiProvenance.tsx';
-import { commitUrl, pullUrl, treeUrl } from '../urls.ts';
+import { commitUrl, pullFileDiffUrl, pullUrl, treeUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
 import { PullStateBadge } from './pulls.tsx';
 
@@ -695,7 +695,22 @@ export const PullFilesPage: FC<{ ctx: PageContext; view: RepoView; data: PullPag
  * The files tab's content: the diff with its threads, AI marks and comment forms. Everything it shows
  * comes from its props (the route keys its cache on them).
  */
-export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; diff: DiffResult | null; lineComments: CommentWithAuthor[]; open: OpenLineForm | null; aiLines?: Map<string, Map<number, AiLineMark>> }> = ({ ctx, view, data, diff, lineComments, open, aiLines }) => {
+interface PullFilesProps {
+  ctx: PageContext;
+  view: RepoView;
+  data: PullPageData;
+  diff: DiffResult | null;
+  lineComments: CommentWithAuthor[];
+  open: OpenLineForm | null;
+  aiLines?: Map<string, Map<number, AiLineMark>>;
+}
+
+/**
+ * Where a pull request's conversations go on its diff, and the hooks that draw them with the AI marks and
+ * the "+" buttons: threads on a current new-side line under that line, other threads of a file at its
+ * top, threads on files no longer in the diff apart (`orphans`). `threaded`: files with a thread.
+ */
+function pullDiffHooks({ ctx, view, data, diff, lineComments, open, aiLines }: PullFilesProps): { hooks: DiffHooks; orphans: CommentWithAuthor[][]; threaded: Set<string> } {
   const { repo } = view;
   const { pr } = data;
   const filesUrl = pullUrl(repo, pr.number, 'files');
@@ -710,6 +725,7 @@ export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPag
   const placed = new Map<string, CommentWithAuthor[][]>();
   const fileTop = new Map<string, CommentWithAuthor[][]>();
   const orphans: CommentWithAuthor[][] = [];
+  const threaded = new Set<string>();
   for (const t of threads) {
     const root = t[0]!;
     const path = root.path ?? '';
@@ -717,7 +733,11 @@ export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPag
     else if (!root.outdated && root.side !== 'LEFT' && root.line !== null && newLines.get(path)?.has(root.line)) {
       const key = `${path}\0${root.line}`;
       placed.set(key, [...(placed.get(key) ?? []), t]);
-    } else fileTop.set(path, [...(fileTop.get(path) ?? []), t]);
+      threaded.add(path);
+    } else {
+      fileTop.set(path, [...(fileTop.get(path) ?? []), t]);
+      threaded.add(path);
+    }
   }
   const hooks: DiffHooks = {
     lineMark: aiLines && aiLines.size > 0 ? aiDiffLineMark(repo, aiLines) : undefined,
@@ -750,6 +770,20 @@ export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPag
       );
     },
   };
+  return { hooks, orphans, threaded };
+}
+
+/**
+ * The files tab's diff. As on a comparison, the changes render up to a budget of lines and the other
+ * files wait behind "Load diff" (PullFileChanges, fetched in place) — except files with a conversation
+ * or the open comment form, always in place so that their threads and links to them stay on the page.
+ */
+export const PullFilesBody: FC<PullFilesProps> = (props) => {
+  const { ctx, view, data, diff, open } = props;
+  const { repo } = view;
+  const { pr } = data;
+  const { hooks, orphans, threaded } = pullDiffHooks(props);
+  const defer: DiffDeferral = { lines: INLINE_DIFF_LINES, href: (f) => pullFileDiffUrl(repo, pr.number, pr.head_sha, f.path), inline: (f) => threaded.has(f.path) || open?.path === f.path };
   return (
     <>
       {orphans.length > 0 && (
@@ -772,7 +806,7 @@ export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPag
       ) : diff.files.length === 0 ? (
         <div class="card card-pad muted">No files changed.</div>
       ) : (
-        <DiffView repo={repo} diff={diff} viewRef={pr.head_sha} hooks={hooks} />
+        <DiffView repo={repo} diff={diff} viewRef={pr.head_sha} hooks={hooks} defer={defer} />
       )}
       {ctx.user && (
         <template id="line-comment-template">
@@ -784,6 +818,9 @@ export const PullFilesBody: FC<{ ctx: PageContext; view: RepoView; data: PullPag
     </>
   );
 };
+
+/** One deferred file of the files tab, as "Load diff" puts it in place: its changes with the tab's hooks. */
+export const PullFileChanges: FC<PullFilesProps & { file: FileDiff }> = (props) => <DiffFileChanges file={props.file} hooks={pullDiffHooks(props).hooks} />;
 
 const LineCommentForm: FC<{ ctx: PageContext; view: RepoView; pr: PullRequest; path: string; line: number; body?: string; error?: FormError | null; id?: string; cancelHref: string }> = ({ ctx, view, pr, path, line, body, error, id, cancelHref }) => (
   <PostForm ctx={ctx} action={`${pullUrl(view.repo, pr.number)}/comments`} class="line-comment-form stack" id={id}>
