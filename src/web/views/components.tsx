@@ -174,3 +174,50 @@ export const PageLinks: FC<{
     </nav>
   );
 };
+
+export type ListState = 'open' | 'closed' | 'all';
+
+/** The Open / Closed / All tabs of an issue or pull request list. `idPrefix`: ids for the open and closed tabs. */
+export const StateTabs: FC<{ state: ListState; counts: { open: number; closed: number }; href: (state: ListState) => string; openIcon: Parameters<typeof Icon>[0]['name']; idPrefix?: string }> = ({ state, counts, href, openIcon, idPrefix }) => {
+  const tab = (s: ListState, label: Child, id?: string) => (
+    <a href={href(s)} class={state === s ? 'state-tab active' : 'state-tab'} aria-current={state === s ? 'page' : undefined} id={id}>
+      {label}
+    </a>
+  );
+  return (
+    <nav class="state-tabs" aria-label="State">
+      {tab('open', <><Icon name={openIcon} /> {counts.open} Open</>, idPrefix && `${idPrefix}-open-tab`)}
+      {tab('closed', <><Icon name="check" /> {counts.closed} Closed</>, idPrefix && `${idPrefix}-closed-tab`)}
+      {tab('all', 'All')}
+    </nav>
+  );
+};
+
+/** The Edit dropdown of an issue or a pull request: its title and description, open again with the error after a refused save. */
+export const EditTitleBody: FC<{ ctx: PageContext; action: string; title: string; body: string; error: FormError | null | undefined; id?: string }> = ({ ctx, action, title, body, error, id }) => (
+  <details class="dropdown edit-pull" open={!!error} id={id}>
+    <summary class="btn btn-sm">
+      <Icon name="pencil" /> Edit
+    </summary>
+    <div class="dropdown-panel dropdown-panel-right edit-panel">
+      <PostForm ctx={ctx} action={action} class="stack">
+        <FormAlert error={error} />
+        <div class="field">
+          <label for="edit-title">Title</label>
+          <input id="edit-title" class="input" type="text" name="title" value={title} maxlength={256} required aria-invalid={fieldInvalid(error, 'title') ? 'true' : undefined} />
+        </div>
+        <div class="field">
+          <label for="edit-body">Description</label>
+          <textarea id="edit-body" class="input" name="body" rows={8} aria-invalid={fieldInvalid(error, 'body') ? 'true' : undefined}>
+            {body}
+          </textarea>
+        </div>
+        <div class="form-actions form-actions-end">
+          <button type="submit" class="btn btn-primary btn-sm">
+            Save
+          </button>
+        </div>
+      </PostForm>
+    </div>
+  </details>
+);

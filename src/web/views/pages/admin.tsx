@@ -106,18 +106,9 @@ export const AdminUsersPage: FC<{ ctx: PageContext; users: Page<AdminUserRow>; q
         </a>
       }
     >
-      <form method="get" action="/-/admin/users" class="admin-search" role="search">
-        <input type="search" name="q" value={q} class="input" placeholder="Find a user by login, name or email" aria-label="Find a user" maxlength={200} />
-        <button type="submit" class="btn">
-          Search
-        </button>
-      </form>
+      <AdminSearch action="/-/admin/users" q={q} placeholder="Find a user by login, name or email" label="Find a user" />
       <div class="card">
-        <div class="card-head">
-          <h2 class="h3">
-            {q ? `Users matching “${q}”` : 'All users'} <span class="counter">{users.total}</span>
-          </h2>
-        </div>
+        <AdminListHead q={q} what="Users" total={users.total} />
         {users.items.length ? (
           <ul class="admin-list" id="user-list">
             {users.items.map((u) => (
@@ -302,23 +293,33 @@ export const AdminUserPage: FC<{ ctx: PageContext; user: AdminUserRow; self: boo
   );
 };
 
+/** The search box over an admin list (`q` in the query string). */
+const AdminSearch: FC<{ action: string; q: string; placeholder: string; label: string }> = ({ action, q, placeholder, label }) => (
+  <form method="get" action={action} class="admin-search" role="search">
+    <input type="search" name="q" value={q} class="input" placeholder={placeholder} aria-label={label} maxlength={200} />
+    <button type="submit" class="btn">
+      Search
+    </button>
+  </form>
+);
+
+/** An admin list's heading: all of `what`, or those matching the search, and how many. */
+const AdminListHead: FC<{ q: string; what: string; total: number }> = ({ q, what, total }) => (
+  <div class="card-head">
+    <h2 class="h3">
+      {q ? `${what} matching “${q}”` : `All ${what.toLowerCase()}`} <span class="counter">{total}</span>
+    </h2>
+  </div>
+);
+
 export const AdminReposPage: FC<{ ctx: PageContext; repos: Page<AdminRepositoryRow>; q: string; page: number; perPage: number }> = ({ ctx, repos, q, page, perPage }) => {
   const pages = Math.max(1, Math.ceil(repos.total / perPage));
   const href = (n: number) => `/-/admin/repos?${new URLSearchParams({ ...(q ? { q } : {}), ...(n > 1 ? { page: String(n) } : {}) }).toString()}`;
   return (
     <AdminLayout ctx={ctx} active="repos" title="Repositories" intro="Every repository on this server, private ones included. Delete one from its settings.">
-      <form method="get" action="/-/admin/repos" class="admin-search" role="search">
-        <input type="search" name="q" value={q} class="input" placeholder="Find a repository by owner or name" aria-label="Find a repository" maxlength={200} />
-        <button type="submit" class="btn">
-          Search
-        </button>
-      </form>
+      <AdminSearch action="/-/admin/repos" q={q} placeholder="Find a repository by owner or name" label="Find a repository" />
       <div class="card">
-        <div class="card-head">
-          <h2 class="h3">
-            {q ? `Repositories matching “${q}”` : 'All repositories'} <span class="counter">{repos.total}</span>
-          </h2>
-        </div>
+        <AdminListHead q={q} what="Repositories" total={repos.total} />
         {repos.items.length ? (
           <ul class="admin-list" id="repo-list">
             {repos.items.map((r) => (

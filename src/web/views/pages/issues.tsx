@@ -3,7 +3,7 @@ import type { FormError, PageContext } from '../context.ts';
 import type { Label } from '../../../db/schema.ts';
 import type { Assignee, IssueItem } from '../../../services/issues.ts';
 import type { IssueAgent } from '../../../services/issueAgentKeys.ts';
-import { Avatar, EmptyState, FormAlert, PageAssets, PageLinks, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { Avatar, EmptyState, FormAlert, PageAssets, PageLinks, PostForm, StateTabs, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { issuesUrl, issueUrl, labelsUrl, pullUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
@@ -199,17 +199,7 @@ export const IssuesListPage: FC<IssuesListProps> = ({ ctx, view, items, total, c
       </form>
       <div class="card pull-list-card">
         <div class="card-head pull-list-head">
-          <nav class="state-tabs" aria-label="State">
-            <a href={issuesListHref(view, { ...keep, state: 'open' })} class={filter.state === 'open' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'open' ? 'page' : undefined} id="issues-open-tab">
-              <Icon name="issueOpen" /> {counts.open} Open
-            </a>
-            <a href={issuesListHref(view, { ...keep, state: 'closed' })} class={filter.state === 'closed' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'closed' ? 'page' : undefined} id="issues-closed-tab">
-              <Icon name="check" /> {counts.closed} Closed
-            </a>
-            <a href={issuesListHref(view, { ...keep, state: 'all' })} class={filter.state === 'all' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'all' ? 'page' : undefined}>
-              All
-            </a>
-          </nav>
+          <StateTabs state={filter.state} counts={counts} href={(state) => issuesListHref(view, { ...keep, state })} openIcon="issueOpen" idPrefix="issues" />
         </div>
         {items.length === 0 ? (
           <EmptyState icon="issueOpen" title={filtered ? 'No issues match these filters' : filter.state === 'open' ? 'No open issues' : 'No issues'}>

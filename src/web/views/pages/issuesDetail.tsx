@@ -6,7 +6,7 @@ import type { IssueRunRef, RepoRef, TimelineItem } from '../../../services/issue
 import type { IssueAgent } from '../../../services/issueAgentKeys.ts';
 import { isActiveRun, type LinkedPull } from '../../models/issuePage.ts';
 import { renderMarkdown, type ReferenceLinks } from '../../markdown.ts';
-import { Avatar, FormAlert, PageAssets, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { Avatar, EditTitleBody, FormAlert, PageAssets, PostForm, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { commitUrl, issuesUrl, issueUrl, labelsUrl, pullUrl } from '../urls.ts';
 import { RepoLayout, type RepoView } from './repo.tsx';
@@ -56,31 +56,7 @@ const IssueHeader: FC<{ ctx: PageContext; view: RepoView; data: IssuePageData; e
         </h1>
         <div class="issue-head-actions">
           {data.canEdit && (
-            <details class="dropdown edit-pull" open={!!editError} id="edit-issue">
-              <summary class="btn btn-sm">
-                <Icon name="pencil" /> Edit
-              </summary>
-              <div class="dropdown-panel dropdown-panel-right edit-panel">
-                <PostForm ctx={ctx} action={`${issueUrl(view.repo, issue.number)}/edit`} class="stack">
-                  <FormAlert error={editError} />
-                  <div class="field">
-                    <label for="edit-title">Title</label>
-                    <input id="edit-title" class="input" type="text" name="title" value={issue.title} maxlength={256} required aria-invalid={fieldInvalid(editError, 'title') ? 'true' : undefined} />
-                  </div>
-                  <div class="field">
-                    <label for="edit-body">Description</label>
-                    <textarea id="edit-body" class="input" name="body" rows={8} aria-invalid={fieldInvalid(editError, 'body') ? 'true' : undefined}>
-                      {issue.body}
-                    </textarea>
-                  </div>
-                  <div class="form-actions form-actions-end">
-                    <button type="submit" class="btn btn-primary btn-sm">
-                      Save
-                    </button>
-                  </div>
-                </PostForm>
-              </div>
-            </details>
+            <EditTitleBody ctx={ctx} action={`${issueUrl(view.repo, issue.number)}/edit`} title={issue.title} body={issue.body} error={editError} id="edit-issue" />
           )}
           {ctx.user && (
             <a class="btn btn-sm btn-primary" href={`${issuesUrl(view.repo)}/new`}>

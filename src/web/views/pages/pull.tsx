@@ -8,7 +8,7 @@ import type { CommitBrief } from '../../../services/uiBrowse.ts';
 import type { DiffResult, FileDiff } from '../../../git/diff.ts';
 import { parsePatchLines } from '../../../domain/diffLines.ts';
 import { renderMarkdown, type ReferenceLinks } from '../../markdown.ts';
-import { Avatar, FormAlert, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { Avatar, EditTitleBody, FormAlert, PostForm, Time } from '../components.tsx';
 import { Icon } from '../icons.tsx';
 import { CommitGroups, DiffFileChanges, DiffView, HunkSnippet, INLINE_DIFF_LINES, shortSha, StatusDot, type DiffDeferral, type DiffHooks } from '../code.tsx';
 import { aiDiffLineMark, type AiLineMark } from '../aiProvenance.tsx';
@@ -70,31 +70,7 @@ const PullHeader: FC<{ ctx: PageContext; view: RepoView; data: PullPageData; tab
           <span class="pull-title-text">{pr.title}</span> <span class="pull-number">#{pr.number}</span>
         </h1>
         {data.canEdit && (
-          <details class="dropdown edit-pull" open={!!editError}>
-            <summary class="btn btn-sm">
-              <Icon name="pencil" /> Edit
-            </summary>
-            <div class="dropdown-panel dropdown-panel-right edit-panel">
-              <PostForm ctx={ctx} action={`${pullUrl(repo, pr.number)}/edit`} class="stack">
-                <FormAlert error={editError} />
-                <div class="field">
-                  <label for="edit-title">Title</label>
-                  <input id="edit-title" class="input" type="text" name="title" value={pr.title} maxlength={256} required aria-invalid={fieldInvalid(editError, 'title') ? 'true' : undefined} />
-                </div>
-                <div class="field">
-                  <label for="edit-body">Description</label>
-                  <textarea id="edit-body" class="input" name="body" rows={8}>
-                    {pr.body}
-                  </textarea>
-                </div>
-                <div class="form-actions form-actions-end">
-                  <button type="submit" class="btn btn-primary btn-sm">
-                    Save
-                  </button>
-                </div>
-              </PostForm>
-            </div>
-          </details>
+          <EditTitleBody ctx={ctx} action={`${pullUrl(repo, pr.number)}/edit`} title={pr.title} body={pr.body} error={editError} />
         )}
       </div>
       <div class="pull-meta">

@@ -2,7 +2,7 @@ import type { FC } from 'hono/jsx';
 import type { FormError, PageContext } from '../context.ts';
 import type { PullRequest } from '../../../db/schema.ts';
 import type { PullListItem } from '../../../services/uiPulls.ts';
-import { EmptyState, FormAlert, PageLinks, PostForm, Time, fieldInvalid } from '../components.tsx';
+import { EmptyState, FormAlert, PageLinks, PostForm, StateTabs, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { StatusDot } from '../code.tsx';
 import { pullsUrl, pullUrl, repoUrl } from '../urls.ts';
@@ -106,17 +106,7 @@ export const PullsListPage: FC<{ ctx: PageContext; view: RepoView; items: PullLi
       </form>
       <div class="card pull-list-card">
         <div class="card-head pull-list-head">
-          <nav class="state-tabs" aria-label="State">
-            <a href={listHref(view, { ...filter, state: 'open', page: 1 })} class={filter.state === 'open' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'open' ? 'page' : undefined}>
-              <Icon name="pull" /> {counts.open} Open
-            </a>
-            <a href={listHref(view, { ...filter, state: 'closed', page: 1 })} class={filter.state === 'closed' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'closed' ? 'page' : undefined}>
-              <Icon name="check" /> {counts.closed} Closed
-            </a>
-            <a href={listHref(view, { ...filter, state: 'all', page: 1 })} class={filter.state === 'all' ? 'state-tab active' : 'state-tab'} aria-current={filter.state === 'all' ? 'page' : undefined}>
-              All
-            </a>
-          </nav>
+          <StateTabs state={filter.state} counts={counts} href={(state) => listHref(view, { ...filter, state, page: 1 })} openIcon="pull" />
         </div>
         {items.length === 0 ? (
           <EmptyState icon="pull" title={filtered ? 'No pull requests match these filters' : filter.state === 'open' ? 'No open pull requests' : 'No pull requests'}>
