@@ -83,7 +83,7 @@ export async function wakeClaimers(app: AppContext): Promise<void> {
 /**
  * Claims one job; see claimJobs.
  */
-export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number, preference?: { runnerId: number; windowMs: number }): Promise<Job | null> {
+export async function claimJob(app: AppContext, owner: string, kinds: readonly string[], leaseMs: number, preference?: ClaimingRunner): Promise<Job | null> {
   return (await claimJobs(app, owner, kinds, leaseMs, preference, 1))[0] ?? null;
 }
 
@@ -92,9 +92,9 @@ export async function claimJob(app: AppContext, owner: string, kinds: readonly s
  * LOCKED) RETURNING`), earliest due first (then oldest): queued jobs due now, and running jobs whose
  * lease expired with attempts left (their runner died). See claimStatement.
  *
- * `preference`: which runner is claiming, and how long a job with a `preferred_runner_id` (the runner
- * holding the snapshot it boots from) waits for that runner after it became claimable (`run_after`)
- * before any runner may take it.
+ * `preference`: which runner is claiming (ClaimingRunner), and how long a job with a `preferred_runner_id`
+ * (the runner holding the snapshot it boots from) waits for that runner after it became claimable
+ * (`run_after`) before any runner may take it.
  *
  * `exclude`: jobs the caller is finishing at the same time (an expired lease must not hand them out again).
  */
@@ -103,7 +103,7 @@ export async function claimJobs(
   owner: string,
   kinds: readonly string[],
   leaseMs: number,
-  preference: { runnerId: number; windowMs: number } | undefined,
+  preference: ClaimingRunner | undefined,
   limit: number,
   exclude: readonly number[] = [],
 ): Promise<Job[]> {
@@ -117,12 +117,23 @@ function claimOrder(a: Job, b: Job): number {
   return a.run_after < b.run_after ? -1 : a.run_after > b.run_after ? 1 : a.id - b.id;
 }
 
+/**
+ * The runner claiming: how long a job preferring another runner waits for it (see claimJobs) and, with
+ * the runner's token hash, a guard — the claim takes nothing once that runner was deleted or re-keyed,
+ * checked in the claim itself (a runner revoked during a long poll is never handed a job).
+ */
+export interface ClaimingRunner {
+  runnerId: number;
+  windowMs: number;
+  tokenHash?: string;
+}
+
 /** What one claim asks for: see claimJobs. */
 export interface ClaimRequest {
   owner: string;
   kinds: readonly string[];
   leaseMs: number;
-  preference?: { runnerId: number; windowMs: number };
+  preference?: ClaimingRunner;
   limit: number;
 }
 
@@ -144,9 +155,11 @@ export interface ClaimRequest {
 export function claimStatement(app: AppContext, { owner, kinds, leaseMs, preference, limit }: ClaimRequest, exclude: readonly number[] = []) {
   const at = now();
   const leaseUntil = new Date(Date.now() + leaseMs).toISOString();
-  const { runnerId, windowMs } = preference ?? { runnerId: -1, windowMs: app.config.runnerPreferenceMs };
+  const { runnerId, windowMs, tokenHash } = preference ?? { runnerId: -1, windowMs: app.config.runnerPreferenceMs };
   const k = Math.floor(limit);
+  const holder = tokenHash === undefined ? sql`` : sql`and exists (select 1 from runners where runners.id = ${runnerId} and runners.token_hash = ${tokenHash})`;
   const claimable = sql`status in ('queued', 'running')
+        ${holder}
         and cancel_requested = 0
         and (preferred_runner_id is null or preferred_runner_id = ${runnerId} or run_after <= ${new Date(Date.now() - windowMs).toISOString()})
         and ${noneOf(app.dialect, 'id', exclude)}

@@ -3,7 +3,7 @@ import { now } from './app.ts';
 import { invalid } from './errors.ts';
 import type { Job, Runner } from '../db/schema.ts';
 import { randomToken, sha256Hex } from '../domain/secrets.ts';
-import { claimJob, claimJobs, finishJob, sweepExpiredJobs } from './jobs.ts';
+import { claimJobs, finishJob, sweepExpiredJobs } from './jobs.ts';
 import { jobKindHandler, registeredJobKinds, serverJobKindHandler } from './jobKinds.ts';
 import './jobKindRegistry.ts';
 
@@ -134,25 +134,14 @@ export interface ClaimedJob {
   payload: unknown;
 }
 
-/** One claim attempt for a runner: a job with its runner payload (for runs: prompt, token …), or null. */
-export async function claimForRunner(app: AppContext, runner: Runner): Promise<ClaimedJob | null> {
-  for (;;) {
-    const job = await claimJob(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs });
-    if (!job) return null;
-    const payload = await jobKindHandler(job.kind)!.prepare(app, job);
-    if (payload) return { job, payload };
-    // The job's subject was closed meanwhile: drop the job and look for another.
-    await finishJob(app.db, job.id, leaseOwner(runner), 'cancelled', { error: 'run already finished' });
-  }
-}
-
 /**
  * Claims up to `max` jobs for a runner in one statement (claimJobs), each with its runner payload. A
  * job whose subject was closed meanwhile is dropped; the answer may then hold fewer jobs than claimed.
- * `exclude`: the jobs whose results the runner is reporting in the same request.
+ * `exclude`: the jobs whose results the runner is reporting in the same request. Nothing is claimed once
+ * the runner was deleted or re-keyed (checked in the claim statement itself).
  */
 export async function claimJobsForRunner(app: AppContext, runner: Runner, max: number, exclude: readonly number[] = []): Promise<ClaimedJob[]> {
-  const jobs = await claimJobs(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs }, max, exclude);
+  const jobs = await claimJobs(app, leaseOwner(runner), registeredJobKinds(), app.config.jobLeaseMs, { runnerId: runner.id, windowMs: app.config.runnerPreferenceMs, tokenHash: runner.token_hash }, max, exclude);
   const claimed: ClaimedJob[] = [];
   for (const job of jobs) {
     const payload = await jobKindHandler(job.kind)!.prepare(app, job);

@@ -72,6 +72,7 @@ function protocolKind(many: boolean): JobKindHandler {
 }
 registerJobKind('test_proto_many', protocolKind(true));
 registerJobKind('test_proto_single', protocolKind(false));
+registerJobKind('test_proto_revoked', protocolKind(true));
 
 describe.each(testDialects())('queue drain path (%s)', (dialect) => {
   let server: TestServer;
@@ -290,5 +291,29 @@ describe.each(testDialects())('queue drain path (%s)', (dialect) => {
     await server.app.db.updateTable('runners').set({ token_hash: 'revoked' }).where('name', '=', 'claim-expired').execute();
     await expect(client.claimAndComplete(0, 5, [{ id: ids[1]!, result: {} }])).rejects.toThrow(/rejected this runner's token/);
     expect((await statuses([ids[1]!]))[0]!.status).toBe('running');
+  });
+
+  it('never hands a job to a runner revoked during its long poll: the claim itself takes nothing, and the runner is told', async () => {
+    const registration = await createRegistrationToken(server.app, null);
+    const { token } = await RunnerClient.register(server.url, registration, 'revoked-mid-poll', [], 'test');
+    const runner = await server.app.db.selectFrom('runners').select(['id', 'token_hash']).where('name', '=', 'revoked-mid-poll').executeTakeFirstOrThrow();
+    const poll = new RunnerClient(server.url, token).claimMany(10, 2).then(
+      (jobs) => `answered with ${jobs.length} jobs`,
+      (err: Error) => err.message,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const revoked = `revoked-${runner.id}`;
+    await server.app.db.updateTable('runners').set({ token_hash: revoked }).where('id', '=', runner.id).execute();
+    const ids = await enqueueMany('test_proto_revoked', 2);
+    try {
+      expect(await poll).toMatch(/rejected this runner's token/);
+      expect((await statuses(ids)).map((j) => j.status)).toEqual(['queued', 'queued']);
+      // The guard is the claim's: with the old token hash nothing is taken, with the current one the jobs are.
+      const as = (tokenHash: string) => claimJobs(server.app, 'guard-owner', ['test_proto_revoked'], 60_000, { runnerId: runner.id, windowMs: 0, tokenHash }, 5);
+      expect(await as(runner.token_hash)).toEqual([]);
+      expect((await as(revoked)).map((j) => j.id)).toEqual(ids);
+    } finally {
+      await server.app.db.deleteFrom('jobs').where('id', 'in', ids).execute();
+    }
   });
 });

@@ -204,10 +204,6 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       // A runner that stopped polling (or died) must not be handed a job it will never run.
       if (gone.aborted) return nothing();
       const seen = jobWaiters(app).signals;
-      // The runner may have been deleted or re-keyed during the long poll: never hand a job to a dead identity
-      // (the first look follows the authentication at once; every look after a wait checks again, before
-      // claiming — preparing a claimed job has effects, a run starts).
-      if (!first && !(await runnerStillValid(app, runner))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
       // One round trip for the rest of a look: the results carried (first look), the sweep of expired
       // leases and the claim, which touch disjoint rows (the claim never takes a job being completed).
       const [recorded, swept, claim] = await Promise.allSettled([first && finishing.length > 0 ? completeJobs(app, owner, finishing, running) : null, sweepIfDue(app), claimJobsForRunner(app, runner, max, finishing.map((f) => f.id))]);
@@ -216,6 +212,10 @@ export function runnerRoutes(): Hono<RunnerEnv> {
       if (failed || (claimed.length > 0 && gone.aborted)) await releaseJobs(app.db, claimed.map(({ job }) => job.id), owner);
       if (failed) throw failed.reason;
       if (recorded.status === 'fulfilled' && recorded.value) report = recorded.value;
+      // The runner may have been deleted or re-keyed during the long poll: the claim itself takes nothing
+      // for a dead identity (preparing a claimed job has effects, a run starts), and a look after a wait
+      // that found nothing tells the runner why rather than wait on.
+      if (!first && claimed.length === 0 && !(await runnerStillValid(app, runner))) return c.json({ message: 'Bad runner credentials (the runner token was revoked)' }, 401);
       if (claimed.length > 0 && gone.aborted) return nothing();
       if (claimed.length > 0) {
         // There may be more: the next waiting poll looks too.
