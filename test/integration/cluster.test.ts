@@ -185,11 +185,12 @@ describe.skipIf(!DATABASE_URL)('cluster (PostgreSQL only; skipped without GITOKU
     let strandedIds: number[] = [];
     for (let attempt = 0; attempt < 5 && !strandedOwner; attempt++) {
       process.kill(-servers.B.child.pid!, 'SIGSTOP');
+      let moves: Promise<number>[] = [];
       try {
         const before = new Set(await leased());
         // Work for the dispatchers: main moves in every repository (through A), so every open pull
         // request of the runs is refreshed (pull-request-sync, conflicts).
-        const moves = repos.map(async (repo, i) => {
+        moves = repos.map(async (repo, i) => {
           const dir = workOf.get(repo)!;
           const sha = await commitFiles(dir, { [`src/main-${attempt}.txt`]: `main ${attempt}\n` }, `Main ${attempt} of ${repo}`);
           await push('A', repo, dir, 'main', sha);
@@ -205,10 +206,11 @@ describe.skipIf(!DATABASE_URL)('cluster (PostgreSQL only; skipped without GITOKU
             strandedIds = now.filter((l) => l.endsWith(`:${strandedOwner}`)).map((l) => Number(l.split(':')[0]));
           } else await new Promise((r) => setTimeout(r, 5));
         }
-        await Promise.allSettled(moves);
       } finally {
         process.kill(-servers.B.child.pid!, 'SIGCONT');
       }
+      // After B runs again: a push through A may wait for a lock B held when it was stopped.
+      await Promise.allSettled(moves);
     }
     expect(strandedOwner, 'server A was never caught dispatching').not.toBeNull();
     await servers.A.exited;
