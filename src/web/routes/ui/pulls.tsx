@@ -232,10 +232,11 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     const [data, diff, lineComments, view] = await Promise.all([pullPageData(c, access, pr), pullDiff(access, pr, UI_DIFF_MAX_BYTES), listLineComments(app, access, pr), repoView(c, access)]);
     const file = diff?.files.find((f) => f.path === path);
     if (!diff || !file) throw notFound('That file is not part of this pull request');
+    // The hooks need only this file: placing threads parses the patches of the diff they are given.
     const one: DiffResult = { ...diff, files: [file] };
     const aiLines = await pullAiLines(c, access, pr, one, data.commits);
     data.links = await resolveReferenceLinks(app, c.get('identity')?.viewer ?? null, access, lineComments.map((x) => x.body));
-    return c.html(await htmlOf(<PullFileChanges ctx={pageContext(c)} view={view} data={data} diff={diff} lineComments={lineComments} open={null} aiLines={aiLines} file={file} />), 200, { 'Cache-Control': 'private, no-cache' });
+    return c.html(await htmlOf(<PullFileChanges ctx={pageContext(c)} view={view} data={data} diff={one} lineComments={lineComments} open={null} aiLines={aiLines} file={file} />), 200, { 'Cache-Control': 'private, no-cache' });
   });
 
   /** POST handlers: sign-in, read access (services check the rest), then PRG with a flash. */
