@@ -53,6 +53,18 @@ export async function spawnGitoku(args: string[], env: Record<string, string>, r
   };
 }
 
+/**
+ * Lines of a gitoku process's output that report a crash or a bug: the process guard's "BUG:" lines and
+ * Node's own unhandled-rejection and unhandled-error reports. Tokens (`gtr_…`, random base62) are blanked
+ * first: a random token can spell "bug".
+ */
+export function crashReports(output: string): string[] {
+  return output
+    .replace(/\bgt[a-z]_[A-Za-z0-9]+/g, '<token>')
+    .split('\n')
+    .filter((line) => /\bBUG:|unhandled/i.test(line));
+}
+
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
