@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { instanceName } from '../services/instanceNames.ts';
 import { sql } from 'kysely';
 import type { AppContext } from '../services/app.ts';
 import { now } from '../services/app.ts';
@@ -27,7 +27,7 @@ export interface DispatcherOptions {
  * event dispatched once every behavior has succeeded, been skipped, or failed for good.
  */
 export class Dispatcher {
-  readonly owner = `dispatcher-${randomUUID()}`;
+  readonly owner = instanceName('dispatcher');
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
+import { instanceName } from '../services/instanceNames.ts';
 import type { AppContext } from '../services/app.ts';
 import { createEmbeddedRunner, deleteRunner, EMBEDDED_RUNNER_PRUNE_MS, pruneStaleEmbeddedRunners } from '../services/runners.ts';
 import { RunnerClient } from './client.ts';
@@ -19,7 +18,7 @@ export interface EmbeddedRunner {
 
 /** A name per process: `embedded@host/pid-xxxx` (two servers on one database, or on one host, never share one). */
 export function embeddedRunnerName(): string {
-  return `embedded@${hostname()}/${process.pid}-${randomBytes(3).toString('hex')}`;
+  return instanceName('embedded');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { instanceName } from './instanceNames.ts';
 import type { AppContext } from './app.ts';
 import type { Job } from '../db/schema.ts';
 import { completeAndClaimJobs, failJobAttempt, finishJob, finishJobsSucceeded, heartbeatJobs, releaseJob, releaseJobs } from './jobs.ts';
@@ -38,7 +38,7 @@ interface Finished {
  * Stopping aborts attempts in flight and hands their jobs and the prefetched ones back uncounted.
  */
 export class ServerJobWorker {
-  readonly owner = `server-${randomUUID()}`;
+  readonly owner = instanceName('server');
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;

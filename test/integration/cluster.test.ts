@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
@@ -177,41 +177,47 @@ describe.skipIf(!DATABASE_URL)('cluster (PostgreSQL only; skipped without GITOKU
     expect(await app.db.selectFrom('jobs').select(['status', 'lease_owner']).where('id', '=', victimJob.id).executeTakeFirstOrThrow()).toEqual({ status: 'running', lease_owner: `runner-${victimRunnerId}` });
     mark(`runner r3 SIGKILLed mid-run (job ${victimJob.id})`);
 
-    // Fault 2: SIGKILL server A while its dispatcher holds leased events. To know which leases are A's,
-    // B is paused (SIGSTOP) for a moment: events claimed while B cannot run are A's dispatcher's. An attempt
-    // can miss (a dispatch shorter than a poll, or B stopped holding a lock A's push waits for): up to 10.
-    const leased = async () =>
-      (await app.db.selectFrom('graph_events').select(['id', 'lease_owner']).where('dispatched_at', 'is', null).where('lease_owner', 'is not', null).execute()).map((e) => `${e.id}:${e.lease_owner}`);
+    // Fault 2: SIGKILL server A while its dispatcher holds leased events (a lease owner names its process:
+    // dispatcher@host/pid-…). To catch A mid-dispatch rather than race it, the test holds the open pull
+    // requests' rows: a dispatch that refreshes one (pull-request-sync, after every main move) waits for them
+    // with its events leased. B is paused (SIGSTOP) meanwhile so that A's dispatcher takes the main moves.
+    // An attempt can miss when B was stopped holding a lock A's push waits for: up to 5.
+    const aDispatcher = `dispatcher@${hostname()}/${servers.A.child.pid}-`;
+    const leasedByA = async () =>
+      (await app.db.selectFrom('graph_events').select(['id', 'lease_owner']).where('dispatched_at', 'is', null).where('lease_owner', 'like', `${aDispatcher}%`).execute());
     let strandedOwner: string | null = null;
     let strandedIds: number[] = [];
-    for (let attempt = 0; attempt < 10 && !strandedOwner; attempt++) {
-      process.kill(-servers.B.child.pid!, 'SIGSTOP');
+    for (let attempt = 0; attempt < 5 && !strandedOwner; attempt++) {
       let moves: Promise<number>[] = [];
-      try {
-        const before = new Set(await leased());
-        // Work for the dispatchers: main moves in every repository (through A), so every open pull
-        // request of the runs is refreshed (pull-request-sync, conflicts).
-        moves = repos.map(async (repo, i) => {
-          const dir = workOf.get(repo)!;
-          const sha = await commitFiles(dir, { [`src/main-${attempt}.txt`]: `main ${attempt}\n` }, `Main ${attempt} of ${repo}`);
-          await push('A', repo, dir, 'main', sha);
-          return i;
-        });
-        const deadline = Date.now() + 3000;
-        while (Date.now() < deadline && !strandedOwner) {
-          const now = (await leased()).filter((l) => !before.has(l));
-          if (now.length > 0) {
-            servers.A.kill();
-            aDown = true;
-            strandedOwner = now[0]!.split(':')[1]!;
-            strandedIds = now.filter((l) => l.endsWith(`:${strandedOwner}`)).map((l) => Number(l.split(':')[0]));
-          } else await new Promise((r) => setTimeout(r, 1));
+      await app.db.transaction().execute(async (tx) => {
+        await tx.selectFrom('pull_requests').select('id').where('state', '=', 'open').where('base_branch', '=', 'main').forUpdate().execute();
+        process.kill(-servers.B!.child.pid!, 'SIGSTOP');
+        try {
+          // Work for the dispatchers: main moves in every repository (through A), so every open pull
+          // request of the runs is refreshed (pull-request-sync, conflicts).
+          moves = repos.map(async (repo, i) => {
+            const dir = workOf.get(repo)!;
+            const sha = await commitFiles(dir, { [`src/main-${attempt}.txt`]: `main ${attempt}\n` }, `Main ${attempt} of ${repo}`);
+            await push('A', repo, dir, 'main', sha);
+            return i;
+          });
+          const deadline = Date.now() + 5000;
+          while (Date.now() < deadline && !strandedOwner) {
+            const held = await leasedByA();
+            if (held.length > 0) {
+              servers.A!.kill();
+              aDown = true;
+              strandedOwner = held[0]!.lease_owner!;
+              strandedIds = held.filter((e) => e.lease_owner === strandedOwner).map((e) => e.id);
+            } else await new Promise((r) => setTimeout(r, 5));
+          }
+        } finally {
+          process.kill(-servers.B!.child.pid!, 'SIGCONT');
         }
-      } finally {
-        process.kill(-servers.B.child.pid!, 'SIGCONT');
-      }
+      });
       // After B runs again: a push through A may wait for a lock B held when it was stopped.
       await Promise.allSettled(moves);
+      mark(`fault 2 attempt ${attempt + 1}: ${strandedOwner ? 'A caught mid-dispatch' : 'missed'}`);
     }
     expect(strandedOwner, 'server A was never caught dispatching').not.toBeNull();
     await servers.A.exited;

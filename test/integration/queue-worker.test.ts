@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { testDialects } from '../helpers/databases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -118,6 +119,8 @@ describe.each(testDialects())('queue drain path (%s)', (dialect) => {
       expect(rows.every((j) => j.attempts === 1 && j.lease_owner === null && j.result === JSON.stringify({ id: j.id }))).toBe(true);
       expect(Math.max(...peak.values())).toBeLessThanOrEqual(8);
       expect(peak.size).toBe(workers === 2 ? new Set(pool.map((w) => w.owner)).size : 1);
+      // A lease owner names the process holding the lease (the admin job list shows it), unique per worker.
+      for (const w of pool) expect(w.owner).toMatch(new RegExp(`^server@${hostname()}/${process.pid}-[0-9a-f]{6}$`));
     }
   });
 
