@@ -25,6 +25,7 @@ import * as accounts from './migrations/0023_accounts.ts';
 import * as queueIndexes from './migrations/0024_queue_indexes.ts';
 import * as memoryRetrieval from './migrations/0025_memory_retrieval.ts';
 import * as queueIndexScopes from './migrations/0026_queue_index_scopes.ts';
+import * as repositoryStars from './migrations/0027_repository_stars.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -55,6 +56,7 @@ const migrations: Record<string, MigrationModule> = {
   '0024_queue_indexes': queueIndexes,
   '0025_memory_retrieval': memoryRetrieval,
   '0026_queue_index_scopes': queueIndexScopes,
+  '0027_repository_stars': repositoryStars,
 };
 
 class InCodeProvider implements MigrationProvider {

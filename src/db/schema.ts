@@ -74,6 +74,8 @@ export interface RepositoriesTable {
   refs_baselined: Generated<number>;
   /** 1 = archived: read-only for everyone (migration 0022). */
   archived: Generated<number>;
+  /** How many users starred it (repository_stars; migration 0027). */
+  stars_count: Generated<number>;
   pushed_at: string | null;
   created_at: string;
   updated_at: string;
@@ -90,6 +92,12 @@ export interface CollaboratorsTable {
   repository_id: number;
   user_id: number;
   role: 'read' | 'write' | 'admin';
+  created_at: string;
+}
+
+export interface RepositoryStarsTable {
+  repository_id: number;
+  user_id: number;
   created_at: string;
 }
 
@@ -692,6 +700,7 @@ export interface Database {
   access_tokens: AccessTokensTable;
   repositories: RepositoriesTable;
   collaborators: CollaboratorsTable;
+  repository_stars: RepositoryStarsTable;
   instance_settings: InstanceSettingsTable;
   graph_nodes: GraphNodesTable;
   graph_edges: GraphEdgesTable;

@@ -70,11 +70,12 @@ export async function findRepositoryById(db: DbOrTx, id: number): Promise<Reposi
  * every repository page asks, so it is written out rather than built (the query builder cost more than
  * the two index lookups).
  */
-export async function openItemCounts(db: DbOrTx, repositoryId: number): Promise<{ pulls: number; issues: number }> {
-  const { rows } = await sql<{ pulls: number | string; issues: number | string }>`select
+export async function openItemCounts(db: DbOrTx, repositoryId: number, viewerId: number | null = null): Promise<{ pulls: number; issues: number; starred: boolean | null }> {
+  const { rows } = await sql<{ pulls: number | string; issues: number | string; starred: number | string }>`select
     (select count(*) from pull_requests where repository_id = ${repositoryId} and state = 'open') as pulls,
-    (select count(*) from issues where repository_id = ${repositoryId} and state = 'open') as issues`.execute(db);
-  return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0) };
+    (select count(*) from issues where repository_id = ${repositoryId} and state = 'open') as issues,
+    (select count(*) from repository_stars where repository_id = ${repositoryId} and user_id = ${viewerId ?? 0}) as starred`.execute(db);
+  return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0), starred: viewerId === null ? null : Number(rows[0]?.starred ?? 0) > 0 };
 }
 
 export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer | null): Promise<RepoRole> {

@@ -13,6 +13,7 @@ import { createUser, findUserByName, type CreateUserInput } from './users.ts';
 import { emailInUse } from './accountSettings.ts';
 import { destroyOtherSessions } from './sessions.ts';
 import { removeAvatarFiles } from './avatars.ts';
+import { forgetStarsOf } from './stars.ts';
 import { listRunners } from './runners.ts';
 import { getJob, jobStatusScope, requestJobCancel, wakeClaimers } from './jobs.ts';
 import { serverJobKindHandler } from './jobKinds.ts';
@@ -221,7 +222,7 @@ export async function setSiteAdmin(app: AppContext, username: string, admin: boo
 /**
  * Deletes an account. Refused (422) while it owns repositories unless `purge` is set, in which case
  * each is deleted for good through removeRepositoryData first (as Gitea's `purge`). Its sessions,
- * tokens and collaborations go with it (foreign keys cascade); what it authored elsewhere stays, with
+ * tokens and collaborations and stars go with it (foreign keys cascade; the starred repositories count one fewer); what it authored elsewhere stays, with
  * no author (set null). Nobody deletes themselves here, nor the last administrator.
  */
 export async function deleteUserAccount(app: AppContext, actorId: number | null, username: string, opts: { purge?: boolean } = {}): Promise<{ repositoriesDeleted: number }> {
@@ -239,7 +240,10 @@ export async function deleteUserAccount(app: AppContext, actorId: number | null,
     await removeRepositoryData(app, { repo, role: 'admin', gitDir: repositoryGitDir(app, repo) });
     deleted += 1;
   }
-  await app.db.deleteFrom('users').where('id', '=', user.id).execute();
+  await app.db.transaction().execute(async (tx) => {
+    await forgetStarsOf(tx, user.id);
+    await tx.deleteFrom('users').where('id', '=', user.id).execute();
+  });
   await removeAvatarFiles(app, user.id);
   return { repositoriesDeleted: deleted };
 }

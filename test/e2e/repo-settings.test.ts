@@ -111,6 +111,25 @@ describe.skipIf(!!skipReason)(`repository settings in the browser${skipReason ? 
     await shot(page, '07-branches-protected');
   });
 
+  it('stars the repository from a file page: the button turns to Starred, the count follows, the stargazers page lists the user', async () => {
+    const page = await openPage(browser, contexts);
+    await signInAs(page, server.url, owner);
+    const file = `${server.url}/${owner.username}/website/blob/main/README.md`;
+    await page.goto(file);
+    expect(await textOf(page, '.star-group')).toMatch(/Star\s*0/);
+    await page.click('.star-toggle');
+    await page.waitForSelector('.star-toggle.starred');
+    expect(page.url()).toBe(file);
+    expect(await textOf(page, '.star-group')).toMatch(/Starred\s*1/);
+    await shot(page, '07b-starred');
+    await Promise.all([page.waitForURL(`${server.url}/${owner.username}/website/stargazers`), page.click('.star-count')]);
+    expect(await textOf(page, '.stargazers')).toContain(owner.username);
+    await shot(page, '07c-stargazers');
+    await page.click('.star-toggle');
+    await page.waitForSelector('.star-toggle:not(.starred)');
+    expect(await textOf(page, '.empty-state')).toContain('No stargazers yet');
+  });
+
   it('archives the repository: a banner on every page, settings still reachable; phone layout', async () => {
     const page = await openPage(browser, contexts);
     await signInAs(page, server.url, owner);

@@ -159,6 +159,10 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     // GitHub: "Branch not protected" while no rule covers the branch.
     'GET /repos/{owner}/{repo}/branches/{branch+}/protection',
     'DELETE /repos/{owner}/{repo}/branches/{branch+}/protection',
+    // GitHub: 404 while not starred; a repository the caller cannot see is a 404 there too.
+    'GET /user/starred/{owner}/{repo}',
+    'PUT /user/starred/{owner}/{repo}',
+    'DELETE /user/starred/{owner}/{repo}',
   ]);
 
   /**

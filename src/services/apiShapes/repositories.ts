@@ -22,6 +22,9 @@ export function repositoryJson(app: AppContext, repo: RepositoryWithOwner, role:
     default_branch: repo.default_branch,
     empty: repo.is_empty === 1,
     archived: repo.archived === 1,
+    // GitHub's watchers_count is the star count too (a legacy name), not the watchers.
+    stargazers_count: repo.stars_count,
+    watchers_count: repo.stars_count,
     created_at: iso(repo.created_at)!,
     updated_at: iso(repo.updated_at)!,
     pushed_at: iso(repo.pushed_at),

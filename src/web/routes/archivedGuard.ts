@@ -8,8 +8,8 @@ import { roleAtLeast } from '../../domain/permissions.ts';
 /**
  * Archived repositories are read-only: every request that changes something under `/{owner}/{repo}/…`
  * (any method but GET/HEAD/OPTIONS) is refused here with 403, except administration — the settings
- * (pages), and in the API the repository itself (unarchive, delete), collaborators, webhooks, branch
- * protection and transfer. Writers that need write access are also refused by `authorizeRepository`
+ * (pages) and starring, and in the API the repository itself (unarchive, delete), collaborators,
+ * webhooks, branch protection and transfer. Writers that need write access are also refused by `authorizeRepository`
  * (it caps the role at read); this guard covers what readers may otherwise do (open issues, comment,
  * review) and whatever is added later, in one place. Repositories the caller cannot read fall through
  * to their handlers' 404.
@@ -24,7 +24,7 @@ export function archivedGuard(prefix: '' | '/api/v1/repos'): MiddlewareHandler<W
     if (!path.startsWith(`${prefix}/`)) return next();
     const [owner = '', name = '', first = '', ...rest] = path.slice(prefix.length + 1).split('/');
     if (!isValidUsername(owner) || !isValidRepositoryName(name)) return next();
-    if (isAdministration(prefix, first, rest)) return next();
+    if (isExempt(prefix, first, rest)) return next();
     const app = c.get('app');
     const repo = await findRepository(app.db, owner, name);
     if (!repo || repo.archived !== 1) return next();
@@ -33,8 +33,9 @@ export function archivedGuard(prefix: '' | '/api/v1/repos'): MiddlewareHandler<W
   };
 }
 
-function isAdministration(prefix: string, first: string, rest: string[]): boolean {
-  if (prefix === '') return first === 'settings';
+function isExempt(prefix: string, first: string, rest: string[]): boolean {
+  // Starring changes the viewer's bookmarks, not the repository (GitHub stars archived ones too).
+  if (prefix === '') return first === 'settings' || ((first === 'star' || first === 'unstar') && rest.length === 0);
   if (first === '' || first === 'collaborators' || first === 'hooks' || first === 'transfer') return true;
   return first === 'branches' && rest[rest.length - 1] === 'protection';
 }

@@ -96,6 +96,11 @@ export const RepoListItem: FC<{ repo: RepositoryWithOwner; showOwner?: boolean }
       {repo.description ? <p class="repo-item-desc">{repo.description}</p> : null}
       <div class="repo-item-meta">
         {repo.is_empty ? <span>Empty repository</span> : <span>{repo.default_branch}</span>}
+        {repo.stars_count > 0 && (
+          <a href={`/${repo.owner_name}/${repo.name}/stargazers`} class="repo-item-stars" title={`${repo.stars_count} ${repo.stars_count === 1 ? 'star' : 'stars'}`}>
+            <Icon name="star" /> {repo.stars_count}
+          </a>
+        )}
         <Time iso={repo.pushed_at ?? repo.updated_at} prefix="Updated " />
       </div>
     </div>

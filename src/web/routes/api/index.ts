@@ -4,6 +4,7 @@ import type { WebEnv } from '../../context.ts';
 import { apiIdentity } from '../../middleware/identity.ts';
 import { ApiRegistry } from './registry.ts';
 import { registerUserRoutes } from './users.ts';
+import { registerStarRoutes } from './stars.ts';
 import { registerAdminApiRoutes } from './admin.ts';
 import { registerAdminStatsRoutes } from './adminStats.ts';
 import { registerRepoRoutes } from './repos.ts';
@@ -26,6 +27,7 @@ import { archivedGuard } from '../archivedGuard.ts';
 /** Declares every JSON API route on a registry (the route table: tests iterate its specs). */
 export function registerApiRoutes(registry: ApiRegistry): ApiRegistry {
   registerUserRoutes(registry);
+  registerStarRoutes(registry);
   registerAdminApiRoutes(registry);
   registerAdminStatsRoutes(registry);
   registerRepoRoutes(registry);

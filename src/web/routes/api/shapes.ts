@@ -47,6 +47,8 @@ export const repositorySchema = z.object({
   default_branch: z.string(),
   empty: z.boolean(),
   archived: z.boolean(),
+  stargazers_count: z.number(),
+  watchers_count: z.number(),
   created_at: z.string(),
   updated_at: z.string(),
   pushed_at: z.string().nullable(),

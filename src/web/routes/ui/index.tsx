@@ -29,6 +29,7 @@ import { registerMemoryRoutes } from './memory.tsx';
 import { repositoryRedirects } from '../repositoryRedirects.ts';
 import { archivedGuard } from '../archivedGuard.ts';
 import { registerRepoSettingsRoutes } from './repoSettings.tsx';
+import { registerStarPages } from './stars.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -129,6 +130,7 @@ export function uiRoutes(): Hono<WebEnv> {
   registerArchiveRoutes(ui);
   registerReleasePages(ui); // /:owner/:repo/releases/…, /tags
   registerRepoSettingsRoutes(ui); // /:owner/:repo/settings/{rename,transfer,archive,branches}
+  registerStarPages(ui); // /:owner/:repo/{star,unstar,stargazers}
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);

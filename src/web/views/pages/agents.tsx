@@ -52,7 +52,7 @@ export const AgentsPage: FC<AgentsPageProps> = (props) => {
   const agents = manifest?.agents ?? [];
   const broken = manifest?.broken ?? [];
   return (
-    <Layout ctx={ctx} title={`Agents · ${repo.owner_name}/${repo.name}`} band={<RepoHeader view={view} active="agents" />} head={<PageAssets ctx={ctx} styles={['runs.css', 'agents.css']} />}>
+    <Layout ctx={ctx} title={`Agents · ${repo.owner_name}/${repo.name}`} band={<RepoHeader ctx={ctx} view={view} active="agents" />} head={<PageAssets ctx={ctx} styles={['runs.css', 'agents.css']} />}>
       <div class="ag-head">
         <div>
           <h1 class="ag-title">Agents</h1>

@@ -30,7 +30,7 @@ export const AutomationAssets: FC<{ ctx: PageContext; refresh?: boolean }> = ({ 
 
 /** A repository page on the Automation tab. */
 export const AutomationLayout: FC<{ ctx: PageContext; view: RepoView; title: string; refresh?: boolean; children?: Child }> = ({ ctx, view, title, refresh, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="automation" />} head={<AutomationAssets ctx={ctx} refresh={refresh} />}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader ctx={ctx} view={view} active="automation" />} head={<AutomationAssets ctx={ctx} refresh={refresh} />}>
     {children}
   </Layout>
 );

@@ -6,7 +6,7 @@ import { Layout } from '../layout.tsx';
 import { EmptyState, PageAssets, PageLinks, RepoList } from '../components.tsx';
 import { SearchIcon } from '../searchBox.tsx';
 
-const SORT_LABELS: Record<ExploreSort, string> = { updated: 'Recently updated', name: 'Name', created: 'Newest' };
+const SORT_LABELS: Record<ExploreSort, string> = { updated: 'Recently updated', stars: 'Most stars', name: 'Name', created: 'Newest' };
 
 const exploreHref = (sort: ExploreSort, page = 1) => `/explore?${new URLSearchParams({ sort, ...(page > 1 ? { page: String(page) } : {}) }).toString()}`;
 

@@ -16,7 +16,7 @@ import { RepoHeader, type RepoView } from './repo.tsx';
 
 /** The same frame as every repository page (header, tabs and content at the usual width); the drawing adds its script. */
 const GraphLayout: FC<{ ctx: PageContext; view: RepoView; title: string; drawing?: boolean; children?: Child }> = ({ ctx, view, title, drawing = false, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="graph" />} size="default" head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader ctx={ctx} view={view} active="graph" />} size="default" head={<PageAssets ctx={ctx} styles={['graph.css']} scripts={drawing ? ['graph.js'] : []} />}>
     {children}
   </Layout>
 );

@@ -322,7 +322,7 @@ export const MemoryPage: FC<MemoryPageProps> = ({ ctx, view, entries, total, per
   const filtered = !!(query.q || query.kind || query.status || query.agent || query.pinned);
   const here = memoryUrl(repo, query);
   return (
-    <Layout ctx={ctx} title={`Memory${query.agent ? ` of @${query.agent}` : ''} · ${repo.owner_name}/${repo.name}`} band={<RepoHeader view={view} active="memory" />} head={<PageAssets ctx={ctx} styles={['memory.css']} />}>
+    <Layout ctx={ctx} title={`Memory${query.agent ? ` of @${query.agent}` : ''} · ${repo.owner_name}/${repo.name}`} band={<RepoHeader ctx={ctx} view={view} active="memory" />} head={<PageAssets ctx={ctx} styles={['memory.css']} />}>
       <div class="page-title-row mem-title-row">
         <div>
           <h2 class="page-title">{query.agent ? <>Memory of @{query.agent}</> : 'Memory'}</h2>
@@ -450,7 +450,7 @@ export const MemoryEntryPage: FC<MemoryEntryPageProps> = ({ ctx, view, entry, li
   const write = canChange(view, ctx);
   const usedBy = links.usedBy.get(entry.id) ?? [];
   return (
-    <Layout ctx={ctx} title={`${entry.subject} · Memory · ${repo.owner_name}/${repo.name}`} band={<RepoHeader view={view} active="memory" />} head={<PageAssets ctx={ctx} styles={['memory.css']} />}>
+    <Layout ctx={ctx} title={`${entry.subject} · Memory · ${repo.owner_name}/${repo.name}`} band={<RepoHeader ctx={ctx} view={view} active="memory" />} head={<PageAssets ctx={ctx} styles={['memory.css']} />}>
       <nav class="mem-crumbs" aria-label="Breadcrumb">
         <a href={memoryUrl(repo)}>Memory</a>
         <span aria-hidden="true">/</span>

@@ -4,8 +4,8 @@ import type { RepositoryWithOwner } from '../../../services/repositories.ts';
 import type { RefLists, TreeView } from '../../../services/uiBrowse.ts';
 import type { StatusState } from '../../../services/statuses.ts';
 import type { RepoRole } from '../../../domain/permissions.ts';
-import { Layout } from '../layout.tsx';
-import { CopyField, VisibilityBadge } from '../components.tsx';
+import { Layout, loginHref } from '../layout.tsx';
+import { CopyField, CsrfField, VisibilityBadge } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { encodePath, shortDate } from '../format.ts';
 import { FileTable, Readme, RefSwitcher } from '../code.tsx';
@@ -20,15 +20,17 @@ export interface RepoView {
   openIssues?: number;
   /** The viewer's role were the repository not archived (`role` is capped at read while it is). */
   archivedRole?: RepoRole;
+  /** Whether the signed-in viewer starred the repository (null: nobody is signed in). */
+  starred?: boolean | null;
 }
 
-export type RepoTab = 'code' | 'commits' | 'branches' | 'tags' | 'issues' | 'pulls' | 'runs' | 'agents' | 'memory' | 'graph' | 'automation' | 'settings';
+export type RepoTab = 'code' | 'stargazers' | 'commits' | 'branches' | 'tags' | 'issues' | 'pulls' | 'runs' | 'agents' | 'memory' | 'graph' | 'automation' | 'settings';
 
 const canWrite = (role: RepoRole) => role === 'write' || role === 'admin';
 const CODE_PAGES = new Set<RepoTab>(['commits', 'branches', 'tags']);
 
 /** Title row and tabs shared by every repository page. */
-export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }> = ({ view, active, wide }) => {
+export const RepoHeader: FC<{ ctx: PageContext; view: RepoView; active: RepoTab; wide?: boolean }> = ({ ctx, view, active, wide }) => {
   const { repo } = view;
   const base = `/${repo.owner_name}/${repo.name}`;
   // Commits, branches and tags belong to the code, as on GitHub: the Code tab stays lit on their pages
@@ -55,6 +57,9 @@ export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }>
             </a>
           </h1>
           <VisibilityBadge isPrivate={repo.is_private === 1} />
+          <div class="repo-actions">
+            <StarControl ctx={ctx} view={view} />
+          </div>
         </div>
         <nav class="tabs" aria-label="Repository">
           {tab('code', base, 'code', 'Code')}
@@ -77,9 +82,47 @@ export const RepoHeader: FC<{ view: RepoView; active: RepoTab; wide?: boolean }>
   );
 };
 
+/**
+ * Star / Unstar and the count (linking to the stargazers), as on GitHub. Anonymous viewers get the
+ * count and a Star link to sign in. The form comes back to the page it was sent from.
+ */
+const StarControl: FC<{ ctx: PageContext; view: RepoView }> = ({ ctx, view }) => {
+  const { repo } = view;
+  const base = `/${repo.owner_name}/${repo.name}`;
+  const count = repo.stars_count;
+  const label = `${count} ${count === 1 ? 'user' : 'users'} starred this repository`;
+  const button = view.starred ? (
+    <button type="submit" class="btn btn-sm star-toggle starred" aria-pressed="true" title="Unstar this repository">
+      <Icon name="star" /> Starred
+    </button>
+  ) : (
+    <button type="submit" class="btn btn-sm star-toggle" aria-pressed="false" title="Star this repository">
+      <Icon name="star" /> Star
+    </button>
+  );
+  return (
+    <div class="star-group">
+      {ctx.user ? (
+        <form method="post" action={`${base}/${view.starred ? 'unstar' : 'star'}`}>
+          <CsrfField ctx={ctx} />
+          <input type="hidden" name="next" value={ctx.path} />
+          {button}
+        </form>
+      ) : (
+        <a class="btn btn-sm star-toggle" href={loginHref(ctx)} title="Sign in to star this repository">
+          <Icon name="star" /> Star
+        </a>
+      )}
+      <a class="btn btn-sm star-count" href={`${base}/stargazers`} title={label} aria-label={label}>
+        {count}
+      </a>
+    </div>
+  );
+};
+
 /** Repository pages put the header full-width above the content. */
 export const RepoLayout: FC<{ ctx: PageContext; view: RepoView; title: string; active: RepoTab; children?: Child; wide?: boolean; head?: Child }> = ({ ctx, view, title, active, children, wide, head }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active={active} wide={wide} />} size={wide ? 'wide' : 'default'} head={head}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader ctx={ctx} view={view} active={active} wide={wide} />} size={wide ? 'wide' : 'default'} head={head}>
     {children}
   </Layout>
 );

@@ -35,7 +35,7 @@ export const RunAssets: FC<{ ctx: PageContext; refresh?: boolean }> = ({ ctx, re
 
 /** A repository page on the Tasks tab. */
 export const RunsLayout: FC<{ ctx: PageContext; view: RepoView; title: string; refresh?: boolean; children?: Child }> = ({ ctx, view, title, refresh, children }) => (
-  <Layout ctx={ctx} title={title} band={<RepoHeader view={view} active="runs" />} head={<RunAssets ctx={ctx} refresh={refresh} />}>
+  <Layout ctx={ctx} title={title} band={<RepoHeader ctx={ctx} view={view} active="runs" />} head={<RunAssets ctx={ctx} refresh={refresh} />}>
     {children}
   </Layout>
 );

@@ -58,7 +58,7 @@ const SettingsFrame: FC<PropsWithChildren<{ ctx: PageContext; place: HookPlace; 
   const { repo } = place.view;
   const settings = `/${repo.owner_name}/${repo.name}/settings`;
   return (
-    <Layout ctx={ctx} title={`${title} · ${repo.owner_name}/${repo.name}`} band={<RepoHeader view={place.view} active="settings" />} head={head}>
+    <Layout ctx={ctx} title={`${title} · ${repo.owner_name}/${repo.name}`} band={<RepoHeader ctx={ctx} view={place.view} active="settings" />} head={head}>
       <div class="repo-body settings">
         <aside class="settings-nav">
           <nav class="card side-links" aria-label="Settings sections">
