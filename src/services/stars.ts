@@ -71,16 +71,24 @@ export async function listStargazers(db: DbOrTx, repositoryId: number, page: Sea
 
 export type StarredRepository = RepositoryWithOwner & { starred_at: string };
 
+/** The stars of `userId` on repositories `viewer` can read. */
+function readableStarsOf(app: AppContext, userId: number, viewer: Viewer | null) {
+  return app.db
+    .selectFrom('repository_stars')
+    .innerJoin('repositories', 'repositories.id', 'repository_stars.repository_id')
+    .innerJoin('users', 'users.id', 'repositories.owner_id')
+    .where('repository_stars.user_id', '=', userId)
+    .where(readableRepository(viewer));
+}
+
+/** How many repositories `viewer` can read that `userId` starred. */
+export async function countStarredRepositories(app: AppContext, userId: number, viewer: Viewer | null): Promise<number> {
+  return Number((await readableStarsOf(app, userId, viewer).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+}
+
 /** What `userId` starred, newest star first — only the repositories `viewer` can read. */
 export async function listStarredRepositories(app: AppContext, userId: number, viewer: Viewer | null, page: SearchPage): Promise<{ items: StarredRepository[]; total: number }> {
-  const base = () =>
-    app.db
-      .selectFrom('repository_stars')
-      .innerJoin('repositories', 'repositories.id', 'repository_stars.repository_id')
-      .innerJoin('users', 'users.id', 'repositories.owner_id')
-      .where('repository_stars.user_id', '=', userId)
-      .where(readableRepository(viewer));
-  const items = await base()
+  const items = await readableStarsOf(app, userId, viewer)
     .selectAll('repositories')
     .select(['users.username as owner_name', 'users.is_admin as owner_is_admin', 'repository_stars.created_at as starred_at'])
     .orderBy('repository_stars.created_at', 'desc')
@@ -88,6 +96,5 @@ export async function listStarredRepositories(app: AppContext, userId: number, v
     .limit(page.perPage)
     .offset((page.page - 1) * page.perPage)
     .execute();
-  const total = Number((await base().select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-  return { items, total };
+  return { items, total: await countStarredRepositories(app, userId, viewer) };
 }

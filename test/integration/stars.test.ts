@@ -167,6 +167,17 @@ describe.each(testDialects())('stars (%s)', (dialect) => {
     expect(gazers.html).toContain('Stargazers');
     expect((await web.get(`/${owner.username}/hidden/stargazers`)).status).toBe(404);
 
+    // The profile's Stars tab: what the owner starred that this viewer can read (not the private one).
+    const profile = await web.get(`/${owner.username}?tab=stars`);
+    expect(profile.status).toBe(200);
+    expect(profile.html).toContain(`href="/${owner.username}/shiny"`);
+    expect(profile.html).not.toContain(`/${owner.username}/hidden"`);
+    expect(profile.html).toMatch(/aria-current="page"[^>]*>.*Stars.*<span class="counter">1<\/span>/s);
+    const ownProfile = await (await signInWithForm(server, owner.username, owner.password)).session!.get(`/${owner.username}?tab=stars`);
+    expect(ownProfile.html).toContain(`href="/${owner.username}/hidden"`);
+    const strangersStars = await web.get(`/${fan.username}?tab=stars`);
+    expect(strangersStars.html).toMatch(new RegExp(`${fan.username} hasn(&#39;|')t starred any repositories yet`));
+
     const explore = await web.get('/explore?sort=stars');
     const order = ['quiet', 'shiny'].map((n) => explore.html.indexOf(`/${owner.username}/${n}"`));
     const counts = { quiet: (await repoJson('quiet')).stargazers_count, shiny: (await repoJson('shiny')).stargazers_count };

@@ -21,7 +21,8 @@ import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts
 import { repoAccess, repoPath, repoView } from './access.ts';
 import { renderRepoHome } from './code.tsx';
 import { DashboardPage, LandingPage } from '../../views/pages/home.tsx';
-import { ProfilePage } from '../../views/pages/profile.tsx';
+import { ProfilePage, type ProfileTab } from '../../views/pages/profile.tsx';
+import { countStarredRepositories, listStarredRepositories } from '../../../services/stars.ts';
 import { EMPTY_NEW_REPO, NewRepositoryPage, type NewRepoValues } from '../../views/pages/newRepo.tsx';
 import { RepoSettingsPage, type RepoSettingsProps } from '../../views/pages/repoSettings.tsx';
 import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
@@ -84,8 +85,14 @@ export function registerRepoRoutes(ui: Hono<WebEnv>): void {
     const owner = await findUserByName(app.db, name);
     if (!owner) throw notFound();
     if (owner.username !== name) return c.redirect(`/${owner.username}`, 301);
-    const { items, total } = await listRepositoriesOfOwner(app, owner, c.get('identity')?.viewer ?? null, LIST_LIMIT);
-    return render(c, <ProfilePage ctx={pageContext(c)} owner={owner} repos={items} total={total} />);
+    const viewer = c.get('identity')?.viewer ?? null;
+    const tab: ProfileTab = c.req.query('tab') === 'stars' ? 'stars' : 'repositories';
+    if (tab === 'stars') {
+      const [starred, owned] = await Promise.all([listStarredRepositories(app, owner.id, viewer, LIST_LIMIT), listRepositoriesOfOwner(app, owner, viewer, { page: 1, perPage: 1 })]);
+      return render(c, <ProfilePage ctx={pageContext(c)} owner={owner} tab={tab} repos={starred.items} counts={{ repositories: owned.total, stars: starred.total }} />);
+    }
+    const [{ items, total }, stars] = await Promise.all([listRepositoriesOfOwner(app, owner, viewer, LIST_LIMIT), countStarredRepositories(app, owner.id, viewer)]);
+    return render(c, <ProfilePage ctx={pageContext(c)} owner={owner} tab={tab} repos={items} counts={{ repositories: total, stars }} />);
   });
 
   ui.get('/:owner/:repo', async (c) => {

@@ -8,8 +8,19 @@ import { Icon } from '../icons.tsx';
 import { shortDate } from '../format.ts';
 import { userAvatarPath } from '../avatarSvg.ts';
 
-export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryWithOwner[]; total: number }> = ({ ctx, owner, repos, total }) => {
+export type ProfileTab = 'repositories' | 'stars';
+
+/**
+ * A user's profile: who they are, and either their repositories or (`?tab=stars`, as on GitHub) what they
+ * starred, newest star first — in both, only what the viewer can read. `counts` are for the tab row.
+ */
+export const ProfilePage: FC<{ ctx: PageContext; owner: User; tab: ProfileTab; repos: RepositoryWithOwner[]; counts: Record<ProfileTab, number> }> = ({ ctx, owner, tab, repos, counts }) => {
   const isSelf = ctx.user?.username === owner.username;
+  const tabLink = (key: ProfileTab, label: string, icon: 'repo' | 'star') => (
+    <a href={key === 'repositories' ? `/${owner.username}` : `/${owner.username}?tab=${key}`} class={tab === key ? 'tab active' : 'tab'} aria-current={tab === key ? 'page' : undefined}>
+      <Icon name={icon} /> {label} <span class="counter">{counts[key]}</span>
+    </a>
+  );
   return (
     <Layout ctx={ctx} title={owner.username}>
       <div class="split">
@@ -45,11 +56,12 @@ export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryW
           </p>
         </aside>
         <section class="split-main">
-          <div class="section-head">
-            <h2>
-              Repositories <span class="counter">{total}</span>
-            </h2>
-            {isSelf && (
+          <div class="section-head profile-tabs-row">
+            <nav class="tabs profile-tabs" aria-label="Profile">
+              {tabLink('repositories', 'Repositories', 'repo')}
+              {tabLink('stars', 'Stars', 'star')}
+            </nav>
+            {isSelf && tab === 'repositories' && (
               <a class="btn btn-primary" href="/-/new">
                 <Icon name="repo" /> New
               </a>
@@ -57,7 +69,13 @@ export const ProfilePage: FC<{ ctx: PageContext; owner: User; repos: RepositoryW
           </div>
           {repos.length ? (
             <div class="card">
-              <RepoList repos={repos} showOwner={false} />
+              <RepoList repos={repos} showOwner={tab === 'stars'} />
+            </div>
+          ) : tab === 'stars' ? (
+            <div class="card">
+              <EmptyState icon="star" title={isSelf ? "You haven't starred any repositories yet" : `${owner.username} hasn't starred any repositories yet`}>
+                <p class="muted">Stars bookmark repositories; find some on <a href="/explore?sort=stars">Explore</a>.</p>
+              </EmptyState>
             </div>
           ) : (
             <div class="card">
