@@ -6,7 +6,7 @@ import { roleFor, type RepositoryAccess } from './repositories.ts';
 import { findIssueAgent } from './issueAgentKeys.ts';
 import { findUserByName } from './users.ts';
 import { nextIssueNumber } from './issueNumbers.ts';
-import { labelsOfNumbers, resolveLabelsForIssue, type LabelInput } from './issueLabels.ts';
+import { findLabel, labelsOfNumbers, resolveLabelsForIssue, type LabelInput } from './issueLabels.ts';
 import type { Issue, IssueComment, Label, PullRequest, PullRequestComment, User } from '../db/schema.ts';
 import { pullRequestEvent } from './pulls.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -92,6 +92,12 @@ export interface CreateIssueInput {
   labels?: LabelInput[];
   /** Logins and `agent:<key>` — writers only. */
   assignees?: string[];
+  /**
+   * What the repository's issue template chosen sets (its maintainers' choice, so for any author): of its
+   * labels those that exist, of its assignees the users who can read the repository — never an agent
+   * (a reader's issue must not start agent work). Writers get them as preset choices in the form instead.
+   */
+  templateTriage?: { labels: string[]; assignees: string[] };
 }
 
 export interface UpdateIssueInput {
@@ -464,7 +470,10 @@ export async function createIssue(app: AppContext, access: RepositoryAccess, act
   checkIssueText(input.title, input.body);
   if ((input.labels?.length || input.assignees?.length) && !canWrite(access)) throw forbidden('You need write access to set labels or assignees');
   const assignees = input.assignees?.length ? await resolveAssignees(app, access, actor, input.assignees, false) : [];
+  const triage = input.templateTriage ? await templateTriage(app, access, input.templateTriage) : { labels: [], assignees: [] };
+  for (const a of triage.assignees) if (!assignees.some((x) => x.key === a.key)) assignees.push(a);
   if (assignees.length > MAX_ASSIGNEES) throw invalid(`at most ${MAX_ASSIGNEES} assignees`, 'assignees');
+  const labels = [...(input.labels ?? []), ...triage.labels];
   const at = now();
   const issue = await app.db.transaction().execute(async (tx) => {
     const number = await nextIssueNumber(tx, access.repo.id);
@@ -475,13 +484,31 @@ export async function createIssue(app: AppContext, access: RepositoryAccess, act
       .executeTakeFirstOrThrow();
     const target = { repository_id: row.repository_id, number: row.number, issue_id: row.id, pull_request_id: null };
     const events: OutboxEvent[] = [issueEvent('issue.opened', target, actor.id)];
-    if (input.labels?.length) events.push(...(await resolveLabelsForIssue(tx, access, target, actor.id, input.labels, 'add', at)));
+    if (labels.length) events.push(...(await resolveLabelsForIssue(tx, access, target, actor.id, labels, 'add', at)));
     events.push(...(await applyAssignees(tx, target, actor.id, assignees, [], at)));
     await appendEvents(tx, events, at);
     return row;
   });
   wakeDispatcher(app);
   return getIssueItem(app, access, issue.number);
+}
+
+/** An issue template's labels and assignees, kept to what exists: see CreateIssueInput.templateTriage. */
+async function templateTriage(app: AppContext, access: RepositoryAccess, wanted: { labels: string[]; assignees: string[] }): Promise<{ labels: string[]; assignees: Assignee[] }> {
+  const labels: string[] = [];
+  for (const name of wanted.labels) {
+    const label = await findLabel(app.db, access.repo.id, name);
+    if (label) labels.push(label.name);
+  }
+  const assignees: Assignee[] = [];
+  for (const name of wanted.assignees) {
+    if (name.toLowerCase().startsWith('agent:')) continue;
+    const user = await findUserByName(app.db, name);
+    if (!user) continue;
+    const role = await roleFor(app, access.repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+    if (roleAtLeast(role, 'read')) assignees.push({ kind: 'user', key: `user:${user.id}`, user: { id: user.id, username: user.username, is_admin: user.is_admin } });
+  }
+  return { labels, assignees };
 }
 
 function canEditIssue(access: RepositoryAccess, issue: Issue, actor: User): boolean {

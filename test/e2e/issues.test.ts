@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserUnavailableReason, launchBrowser, openPage, signInAs, textOf } from '../helpers/browser.ts';
-import { createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
+import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
@@ -186,5 +186,39 @@ describe.skipIf(!!skipReason)(`issues in the browser${skipReason ? ` (skipped: $
     await phone.goto(`${repoUrl()}/labels`);
     expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await shot(phone, 'labels-phone');
+  }, 60_000);
+
+  it('a reader opens an issue from the repository’s template: the chooser, the filled form, the template’s label and assignee', async () => {
+    const owner = (await findUserByName(server.app.db, 'alice'))!;
+    const repo = await createRepository(server.app, owner, { name: 'templated' });
+    await setCollaborator(server.app, repo, 'bob', 'read');
+    const work = await tempDir();
+    try {
+      await initWorkRepo(work.path, {
+        'README.md': '# Templated\n',
+        '.github/ISSUE_TEMPLATE/bug_report.md': '---\nname: Bug report\nabout: Tell us what broke\ntitle: "[bug] "\nlabels: bug\nassignees: alice\n---\n## Steps to reproduce\n\n1. \n',
+        '.github/ISSUE_TEMPLATE/config.yml': 'contact_links:\n  - name: Questions\n    url: https://forum.example.org/\n    about: Ask the community\n',
+      });
+      await gitOk(work.path, ['push', '-q', authUrl(server.url, 'alice/templated.git', alice.username, alice.token), 'main']);
+    } finally {
+      await work.remove();
+    }
+    await api(server, 'POST', '/repos/alice/templated/labels', { token: alice.token, body: { name: 'bug', color: 'd73a4a' } });
+
+    const page = await openPage(browser, contexts);
+    await signInAs(page, server.url, bob);
+    await page.goto(`${server.url}/alice/templated/issues/new`);
+    expect(page.url()).toBe(`${server.url}/alice/templated/issues/new/choose`);
+    expect(await textOf(page, '#issue-templates')).toContain('Tell us what broke');
+    await shot(page, 'template-chooser');
+    await Promise.all([page.waitForURL(/template=bug_report\.md/), page.click('#issue-templates a:has-text("Get started")')]);
+    expect(await page.inputValue('#issue-title')).toBe('[bug] ');
+    expect(await page.inputValue('#issue-body')).toContain('## Steps to reproduce');
+    await page.fill('#issue-title', '[bug] the greeting is missing');
+    await shot(page, 'template-form');
+    await Promise.all([page.waitForURL(/\/issues\/\d+$/), page.click('#submit-new-issue')]);
+    expect(await textOf(page, '#side-labels-values')).toBe('bug');
+    expect(await textOf(page, '#side-assignees-values')).toContain('alice');
+    await shot(page, 'template-issue');
   }, 60_000);
 });

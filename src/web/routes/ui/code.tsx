@@ -1,4 +1,5 @@
 import { protectedBranchNames } from '../../../services/branchProtection.ts';
+import { loadPullRequestTemplate } from '../../../services/issueTemplates.ts';
 import { createHash } from 'node:crypto';
 import type { Context, Hono, MiddlewareHandler } from 'hono';
 import type { WebEnv } from '../../context.ts';
@@ -415,6 +416,8 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const [view, refs, cmp] = await Promise.all([repoView(c, access), listRepoRefs(access), loadCompare(c, access, c.req.param('spec')!, { diff: false })]);
     const canOpen = !!c.get('identity') && roleAtLeast(access.role, 'write');
+    // The repository's pull request template is the form's description (GitHub's and Gitea's).
+    const pullTemplate = canOpen && cmp.branches && cmp.existingPull === null ? await loadPullRequestTemplate(access) : null;
     // The commits and the diff between the two commits: cached by ids; the form and the refs per request.
     const key = fragmentKey('compare', ...repoKey(access), cmp.baseSha, cmp.headSha, cmp.mergeBase);
     const changes =
@@ -424,7 +427,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
             return { html: await htmlOf(<CompareChanges repo={access.repo} cmp={{ ...cmp, diff }} />), meta: undefined, bytes: true };
           })
         : null;
-    return answerChunkedPage(c, { view, refs }, [key, cmp.base, cmp.head, cmp.branches, cmp.existingPull, canOpen], changes, (ctx, changesHtml) => <ComparePage ctx={ctx} view={view} refs={refs} cmp={cmp} canOpen={canOpen} changesHtml={changesHtml} />);
+    return answerChunkedPage(c, { view, refs }, [key, cmp.base, cmp.head, cmp.branches, cmp.existingPull, canOpen, pullTemplate], changes, (ctx, changesHtml) => <ComparePage ctx={ctx} view={view} refs={refs} cmp={cmp} canOpen={canOpen} changesHtml={changesHtml} pullTemplate={pullTemplate} />);
   });
 
   // One file's diff between two commits: what a comparison's "Load diff" fetches (gitoku.js asks for the

@@ -6,6 +6,7 @@ import { ServiceError, notFound } from '../../../services/errors.ts';
 import { addIssueComment, createIssue, getIssueItem, listAssignableUsers, listIssues, updateIssue, type IssueItem, type IssueListFilters } from '../../../services/issues.ts';
 import { agentOfLabel, createLabel, deleteLabel, listLabels, openIssueCountsByLabel, setIssueLabels, updateLabel } from '../../../services/issueLabels.ts';
 import { listIssueAgents, type IssueAgent } from '../../../services/issueAgentKeys.ts';
+import { loadIssueTemplates } from '../../../services/issueTemplates.ts';
 import { roleAtLeast } from '../../../domain/permissions.ts';
 import type { FormError } from '../../views/context.ts';
 import { sentence } from '../../views/format.ts';
@@ -13,10 +14,10 @@ import { resolveReferenceLinks } from '../../models/references.ts';
 import { isActiveRun, issueEventCount, liveKey, loadLinkedPulls } from '../../models/issuePage.ts';
 import { issueRuns, issueTimeline, type TimelineItem } from '../../../services/issueTimeline.ts';
 import { parseRunCommand } from '../../../domain/issueReferences.ts';
-import { ISSUE_SORTS, IssuesListPage, NewIssuePage, type IssueSort, type IssuesFilter, type NewIssueValues } from '../../views/pages/issues.tsx';
+import { ISSUE_SORTS, IssuesListPage, IssueTemplateChooserPage, NewIssuePage, type IssueSort, type IssuesFilter, type NewIssueValues } from '../../views/pages/issues.tsx';
 import { IssuePage, type IssuePageData } from '../../views/pages/issuesDetail.tsx';
 import { LabelsPage, SUGGESTED_COLOURS, labelStylesheet, labelStylesVersion, type LabelFormValues } from '../../views/pages/labels.tsx';
-import { issueUrl, labelsUrl, pullUrl } from '../../views/urls.ts';
+import { issueUrl, issuesUrl, labelsUrl, pullUrl } from '../../views/urls.ts';
 import { pageContext, readForm, render, requireUser, setFlash, type FormFields } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
@@ -204,9 +205,32 @@ export function registerIssueRoutes(ui: Hono<WebEnv>): void {
     const identity = requireUser(c);
     if (identity instanceof Response) return identity;
     const access = await repoAccess(c);
-    const title = (c.req.query('title') ?? '').slice(0, 256);
-    const body = (c.req.query('body') ?? '').slice(0, 65_536);
-    return renderNewIssue(c, access, { title, body, labels: [], assignees: [] }, null);
+    const title = c.req.query('title');
+    const body = c.req.query('body');
+    const chosen = c.req.query('template');
+    const templates = await loadIssueTemplates(access);
+    const usable = templates.templates.filter((t) => !t.error);
+    const choose = () => c.redirect(`${issuesUrl(access.repo)}/new/choose`, 302);
+    const values: NewIssueValues = { title: (title ?? '').slice(0, 256), body: (body ?? templates.legacyBody ?? '').slice(0, 65_536), labels: [], assignees: [] };
+    // As on GitHub: templates to choose from lead to the chooser, unless the link fills the form itself.
+    if (chosen === undefined && usable.length > 0 && title === undefined && body === undefined) return choose();
+    if (chosen) {
+      const template = usable.find((t) => t.file === chosen);
+      if (!template) return choose();
+      const writer = canWriteRepo(c, access);
+      return renderNewIssue(c, access, { title: title ?? template.title, body: body ?? template.body, labels: writer ? template.labels : [], assignees: writer ? template.assignees : [], template: { file: template.file, name: template.name } }, null);
+    }
+    if (!templates.blankIssuesEnabled && usable.length > 0 && title === undefined && body === undefined) return choose();
+    return renderNewIssue(c, access, values, null);
+  });
+
+  ui.get('/:owner/:repo/issues/new/choose', async (c) => {
+    const identity = requireUser(c);
+    if (identity instanceof Response) return identity;
+    const access = await repoAccess(c);
+    const templates = await loadIssueTemplates(access);
+    if (templates.templates.length === 0 && templates.contactLinks.length === 0) return c.redirect(`${issuesUrl(access.repo)}/new?template=`, 302);
+    return render(c, <IssueTemplateChooserPage ctx={pageContext(c)} view={await repoView(c, access)} templates={templates} />);
   });
 
   ui.post('/:owner/:repo/issues', async (c) => {
@@ -215,9 +239,13 @@ export function registerIssueRoutes(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const form = await readForm(c);
     const values: NewIssueValues = { title: form.get('title'), body: form.get('body'), labels: form.getAll('labels').filter(Boolean), assignees: form.getAll('assignees').filter(Boolean) };
+    // A reader's issue from a template gets the template's labels and assignees (a writer's form carries them as choices).
+    const template = form.get('template') ? (await loadIssueTemplates(access)).templates.find((t) => t.file === form.get('template') && !t.error) : undefined;
+    if (template) values.template = { file: template.file, name: template.name };
+    const templateTriage = template && !canWriteRepo(c, access) ? { labels: template.labels, assignees: template.assignees } : undefined;
     try {
       // Labels and assignees from a reader are refused by the service (403), as the API does.
-      const issue = await createIssue(c.get('app'), access, identity.user, { title: values.title, body: values.body, labels: values.labels.length ? values.labels : undefined, assignees: values.assignees.length ? values.assignees : undefined });
+      const issue = await createIssue(c.get('app'), access, identity.user, { title: values.title, body: values.body, labels: values.labels.length ? values.labels : undefined, assignees: values.assignees.length ? values.assignees : undefined, templateTriage });
       setFlash(c, 'success', `Issue #${issue.number} opened.`);
       return c.redirect(issueUrl(access.repo, issue.number), 303);
     } catch (err) {

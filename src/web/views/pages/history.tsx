@@ -206,7 +206,7 @@ export const DiffFilePage: FC<{ ctx: PageContext; view: RepoView; from: string; 
 );
 
 /** `changesHtml`: the rendered CompareChanges when the route has it cached (else they are rendered here). */
-export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists; cmp: CompareInfo; canOpen: boolean; form?: NewPullValues; error?: FormError | null; changesHtml?: string }> = ({ ctx, view, refs, cmp, canOpen, form, error, changesHtml }) => {
+export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists; cmp: CompareInfo; canOpen: boolean; form?: NewPullValues; error?: FormError | null; changesHtml?: string; pullTemplate?: string | null }> = ({ ctx, view, refs, cmp, canOpen, form, error, changesHtml, pullTemplate }) => {
   const { repo } = view;
   const identical = cmp.ahead === 0;
   return (
@@ -247,7 +247,7 @@ export const ComparePage: FC<{ ctx: PageContext; view: RepoView; refs: RefLists;
           </span>
         </div>
       ) : !identical && cmp.branches && cmp.mergeBase !== null && canOpen ? (
-        <NewPullForm ctx={ctx} view={view} values={form ?? { base: cmp.base, head: cmp.head, title: defaultTitle(cmp), body: defaultBody(cmp) }} error={error} />
+        <NewPullForm ctx={ctx} view={view} values={form ?? { base: cmp.base, head: cmp.head, title: defaultTitle(cmp), body: pullTemplate ?? defaultBody(cmp) }} error={error} />
       ) : null}
       {identical ? (
         <div class="card">

@@ -3,6 +3,7 @@ import type { FormError, PageContext } from '../context.ts';
 import type { Label } from '../../../db/schema.ts';
 import type { Assignee, IssueItem } from '../../../services/issues.ts';
 import type { IssueAgent } from '../../../services/issueAgentKeys.ts';
+import type { IssueTemplates } from '../../../services/issueTemplates.ts';
 import { Avatar, EmptyState, FormAlert, PageAssets, PageLinks, PostForm, StateTabs, Time, fieldInvalid } from '../components.tsx';
 import { Icon, type IconName } from '../icons.tsx';
 import { issuesUrl, issueUrl, labelsUrl, pullUrl } from '../urls.ts';
@@ -263,6 +264,8 @@ export interface NewIssueValues {
   body: string;
   labels: string[];
   assignees: string[];
+  /** The issue template the form was filled from (its file name), if any. */
+  template?: { file: string; name: string } | null;
 }
 
 export const NewIssuePage: FC<{ ctx: PageContext; view: RepoView; values: NewIssueValues; error?: FormError | null; canWrite: boolean; labels: Label[]; users: string[]; agents: IssueAgent[]; labelsVersion: string }> = ({
@@ -288,6 +291,12 @@ export const NewIssuePage: FC<{ ctx: PageContext; view: RepoView; values: NewIss
       <PostForm ctx={ctx} action={issuesUrl(repo)} class="new-issue" id="new-issue">
         <div class="new-issue-main card card-pad stack">
           <FormAlert error={error} />
+          {values.template && (
+            <p class="muted issue-template-used">
+              <Icon name="file" /> From the template <strong>{values.template.name}</strong> · <a href={`${issuesUrl(repo)}/new/choose`}>Choose another</a>
+              <input type="hidden" name="template" value={values.template.file} />
+            </p>
+          )}
           <div class="field">
             <label for="issue-title">Title</label>
             <input id="issue-title" class="input" type="text" name="title" value={values.title} maxlength={256} required autofocus aria-invalid={fieldInvalid(error, 'title') ? 'true' : undefined} />
@@ -356,3 +365,60 @@ export const NewIssuePage: FC<{ ctx: PageContext; view: RepoView; values: NewIss
 };
 
 export const pullOrIssueUrl = (view: RepoView, item: Pick<IssueItem, 'kind' | 'number'>) => (item.kind === 'pull' ? pullUrl(view.repo, item.number) : issueUrl(view.repo, item.number));
+
+/**
+ * The template chooser (`/issues/new/choose`, GitHub's): each template with its description and a
+ * "Get started" link, a blank issue unless the repository's config.yml switched them off, and its
+ * contact links (web addresses only, opened outside).
+ */
+export const IssueTemplateChooserPage: FC<{ ctx: PageContext; view: RepoView; templates: IssueTemplates }> = ({ ctx, view, templates }) => {
+  const { repo } = view;
+  const newUrl = `${issuesUrl(repo)}/new`;
+  const usable = templates.templates.filter((t) => !t.error);
+  const broken = templates.templates.filter((t) => t.error);
+  return (
+    <RepoLayout ctx={ctx} view={view} title={`New issue · ${repo.owner_name}/${repo.name}`} active="issues">
+      <div class="page-title-row">
+        <h2 class="page-title">New issue</h2>
+        <p class="muted">Choose what kind of issue to open.</p>
+      </div>
+      <ul class="card template-choices" id="issue-templates">
+        {usable.map((t) => (
+          <li class="template-choice">
+            <div>
+              <strong>{t.name}</strong>
+              {t.about && <p class="muted">{t.about}</p>}
+            </div>
+            <a class="btn btn-primary btn-sm" href={`${newUrl}?template=${encodeURIComponent(t.file)}`}>
+              Get started
+            </a>
+          </li>
+        ))}
+        {templates.contactLinks.map((l) => (
+          <li class="template-choice">
+            <div>
+              <strong>{l.name}</strong>
+              {l.about && <p class="muted">{l.about}</p>}
+            </div>
+            <a class="btn btn-sm" href={l.url} target="_blank" rel="noopener noreferrer nofollow">
+              <Icon name="link" /> Open
+            </a>
+          </li>
+        ))}
+      </ul>
+      {templates.blankIssuesEnabled && (
+        <p class="muted template-blank">
+          Don’t see your issue here? <a href={`${newUrl}?template=`}>Open a blank issue.</a>
+        </p>
+      )}
+      {broken.length > 0 && (
+        <div class="flash flash-warning" role="status">
+          <Icon name="alert" />
+          <span>
+            {broken.length === 1 ? 'A template could not be read' : `${broken.length} templates could not be read`}: {broken.map((t) => t.error).join('; ')}
+          </span>
+        </div>
+      )}
+    </RepoLayout>
+  );
+};
