@@ -26,6 +26,7 @@ import * as queueIndexes from './migrations/0024_queue_indexes.ts';
 import * as memoryRetrieval from './migrations/0025_memory_retrieval.ts';
 import * as queueIndexScopes from './migrations/0026_queue_index_scopes.ts';
 import * as repositoryStars from './migrations/0027_repository_stars.ts';
+import * as notifications from './migrations/0028_notifications.ts';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -57,6 +58,7 @@ const migrations: Record<string, MigrationModule> = {
   '0025_memory_retrieval': memoryRetrieval,
   '0026_queue_index_scopes': queueIndexScopes,
   '0027_repository_stars': repositoryStars,
+  '0028_notifications': notifications,
 };
 
 class InCodeProvider implements MigrationProvider {

@@ -101,6 +101,31 @@ export interface RepositoryStarsTable {
   created_at: string;
 }
 
+export interface RepositoryWatchesTable {
+  repository_id: number;
+  user_id: number;
+  /** 'watching' (all activity) or 'ignoring' (none); no row: participating and @mentions. */
+  state: 'watching' | 'ignoring';
+  created_at: string;
+}
+
+export interface NotificationsTable {
+  id: Generated<number>;
+  user_id: number;
+  repository_id: number;
+  subject_type: 'issue' | 'pull_request' | 'run';
+  subject_number: number;
+  title: string;
+  /** GitHub's reasons: 'subscribed', 'author', 'comment', 'mention', 'assign', 'review_requested'; and 'run' (a task you started). */
+  reason: string;
+  /** What happened last: 'opened', 'commented', 'merged', 'succeeded' … */
+  action: string;
+  last_actor_id: number | null;
+  unread: Generated<number>;
+  updated_at: string;
+  last_read_at: string | null;
+}
+
 export interface InstanceSettingsTable {
   key: string;
   value: string;
@@ -701,6 +726,8 @@ export interface Database {
   repositories: RepositoriesTable;
   collaborators: CollaboratorsTable;
   repository_stars: RepositoryStarsTable;
+  repository_watches: RepositoryWatchesTable;
+  notifications: NotificationsTable;
   instance_settings: InstanceSettingsTable;
   graph_nodes: GraphNodesTable;
   graph_edges: GraphEdgesTable;

@@ -4,7 +4,7 @@ const USERNAME = /^[A-Za-z0-9](?:[A-Za-z0-9]|[-_.](?=[A-Za-z0-9])){0,38}$/;
 const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
 /** Usernames that would shadow top-level routes. */
-const RESERVED_USERNAMES = new Set(['api', 'static', 'assets', 'favicon.ico', 'robots.txt', 'healthz', 'ghost', 'search', 'explore']);
+const RESERVED_USERNAMES = new Set(['api', 'static', 'assets', 'favicon.ico', 'robots.txt', 'healthz', 'ghost', 'search', 'explore', 'notifications']);
 
 export type NameCheck = { ok: true } | { ok: false; reason: string };
 

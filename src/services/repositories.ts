@@ -70,12 +70,13 @@ export async function findRepositoryById(db: DbOrTx, id: number): Promise<Reposi
  * every repository page asks, so it is written out rather than built (the query builder cost more than
  * the two index lookups).
  */
-export async function openItemCounts(db: DbOrTx, repositoryId: number, viewerId: number | null = null): Promise<{ pulls: number; issues: number; starred: boolean | null }> {
-  const { rows } = await sql<{ pulls: number | string; issues: number | string; starred: number | string }>`select
+export async function openItemCounts(db: DbOrTx, repositoryId: number, viewerId: number | null = null): Promise<{ pulls: number; issues: number; starred: boolean | null; watch: 'watching' | 'ignoring' | null }> {
+  const { rows } = await sql<{ pulls: number | string; issues: number | string; starred: number | string; watch: 'watching' | 'ignoring' | null }>`select
     (select count(*) from pull_requests where repository_id = ${repositoryId} and state = 'open') as pulls,
     (select count(*) from issues where repository_id = ${repositoryId} and state = 'open') as issues,
-    (select count(*) from repository_stars where repository_id = ${repositoryId} and user_id = ${viewerId ?? 0}) as starred`.execute(db);
-  return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0), starred: viewerId === null ? null : Number(rows[0]?.starred ?? 0) > 0 };
+    (select count(*) from repository_stars where repository_id = ${repositoryId} and user_id = ${viewerId ?? 0}) as starred,
+    (select state from repository_watches where repository_id = ${repositoryId} and user_id = ${viewerId ?? 0}) as watch`.execute(db);
+  return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0), starred: viewerId === null ? null : Number(rows[0]?.starred ?? 0) > 0, watch: rows[0]?.watch ?? null };
 }
 
 export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer | null): Promise<RepoRole> {
@@ -165,6 +166,8 @@ export async function createRepository(app: AppContext, owner: User, input: Crea
   }
   // A repository created under a renamed repository's old name takes it over: the redirect goes.
   await dropRepositoryRedirect(app.db, owner.id, repo.lower_name);
+  // Its owner watches it (GitHub's default): notified of all its issues, pull requests and tasks.
+  await app.db.insertInto('repository_watches').values({ repository_id: repo.id, user_id: owner.id, state: 'watching', created_at: at }).onConflict((oc) => oc.columns(['repository_id', 'user_id']).doNothing()).execute();
   const gitDir = repositoryGitDir(app, repo);
   try {
     await removeRepository(gitDir); // a leftover directory from a crashed earlier attempt

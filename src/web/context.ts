@@ -9,5 +9,7 @@ export interface WebEnv {
     app: AppContext;
     identity: Identity | null;
     csrfToken: string;
+    /** The signed-in user's unread notifications (pages only: the top bar's dot). */
+    unreadNotifications?: number;
   };
 }

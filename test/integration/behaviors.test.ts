@@ -141,7 +141,7 @@ describe.each(testDialects())('reactive behaviors on %s', (dialect) => {
 
     const events = await api(server, 'GET', path('/events?type=pull_request.opened'));
     const mine = events.json.find((e: { subject: string }) => e.subject === `pull/${pr.json.number}`);
-    expect(mine.behaviors.map((b: { key: string }) => b.key).sort()).toEqual(['agent-routing', 'issue-cross-references', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows', 'webhooks']);
+    expect(mine.behaviors.map((b: { key: string }) => b.key).sort()).toEqual(['agent-routing', 'issue-cross-references', 'notifications', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows', 'webhooks']);
     expect(mine.behaviors.every((b: { status: string }) => b.status === 'succeeded')).toBe(true);
   });
 

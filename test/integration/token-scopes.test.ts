@@ -134,6 +134,7 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
       'refpath+': 'main/README.md',
       'ref+': p.includes('/git/refs/') ? 'heads/throwaway' : 'main',
       'basehead+': 'main...feature',
+      thread_id: '1',
     };
     return p.replace(/\{(\w+\+?)\}/g, (_, name: string) => {
       const v = values[name];
@@ -163,6 +164,11 @@ describe.each(testDialects())('token scopes: every route × scope (%s)', (dialec
     'GET /user/starred/{owner}/{repo}',
     'PUT /user/starred/{owner}/{repo}',
     'DELETE /user/starred/{owner}/{repo}',
+    // A thread of someone else's is a 404; so is the subscription of a repository one neither watches nor ignores.
+    'GET /notifications/threads/{thread_id}',
+    'PATCH /notifications/threads/{thread_id}',
+    'DELETE /notifications/threads/{thread_id}',
+    'GET /repos/{owner}/{repo}/subscription',
   ]);
 
   /**

@@ -13,11 +13,12 @@ import { webhookDeliveries } from './webhooks.ts';
 import { memoryBehaviors } from './memory.ts';
 import { repositoryMaintenance } from './maintenance.ts';
 import { searchIndexAfterPush } from './searchIndex.ts';
+import { notificationInbox } from './notifications.ts';
 
 /** The built-in behaviors, registered in one place. New reactions are new entries here. */
 export function builtInBehaviors(): BehaviorRegistry {
   const registry = new BehaviorRegistry();
-  for (const behavior of [pullRequestSync, branchWorkflows, pullRequestWorkflows, pullRequestReview, pullRequestConflicts, taskDependencies, overlappingAiEdits, runBranchCleanup, agentRouting, agentMentions, agentLineage, issueAgentRuns, issueRunPullRequestBody, issueCommitReferences, issueCrossReferences, issueClosingPullRequests, webhookDeliveries, repositoryMaintenance, searchIndexAfterPush, ...memoryBehaviors]) {
+  for (const behavior of [pullRequestSync, branchWorkflows, pullRequestWorkflows, pullRequestReview, pullRequestConflicts, taskDependencies, overlappingAiEdits, runBranchCleanup, agentRouting, agentMentions, agentLineage, issueAgentRuns, issueRunPullRequestBody, issueCommitReferences, issueCrossReferences, issueClosingPullRequests, webhookDeliveries, repositoryMaintenance, searchIndexAfterPush, notificationInbox, ...memoryBehaviors]) {
     registry.register(behavior);
   }
   return registry;

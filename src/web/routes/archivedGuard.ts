@@ -8,8 +8,8 @@ import { roleAtLeast } from '../../domain/permissions.ts';
 /**
  * Archived repositories are read-only: every request that changes something under `/{owner}/{repo}/…`
  * (any method but GET/HEAD/OPTIONS) is refused here with 403, except administration — the settings
- * (pages) and starring, and in the API the repository itself (unarchive, delete), collaborators,
- * webhooks, branch protection and transfer. Writers that need write access are also refused by `authorizeRepository`
+ * (pages), starring and watching, and in the API the repository itself (unarchive, delete),
+ * collaborators, webhooks, branch protection, transfer and the viewer's subscription. Writers that need write access are also refused by `authorizeRepository`
  * (it caps the role at read); this guard covers what readers may otherwise do (open issues, comment,
  * review) and whatever is added later, in one place. Repositories the caller cannot read fall through
  * to their handlers' 404.
@@ -34,8 +34,8 @@ export function archivedGuard(prefix: '' | '/api/v1/repos'): MiddlewareHandler<W
 }
 
 function isExempt(prefix: string, first: string, rest: string[]): boolean {
-  // Starring changes the viewer's bookmarks, not the repository (GitHub stars archived ones too).
-  if (prefix === '') return first === 'settings' || ((first === 'star' || first === 'unstar') && rest.length === 0);
-  if (first === '' || first === 'collaborators' || first === 'hooks' || first === 'transfer') return true;
+  // Starring and watching change the viewer's own settings, not the repository (GitHub allows both on archived ones).
+  if (prefix === '') return first === 'settings' || (['star', 'unstar', 'subscription'].includes(first) && rest.length === 0);
+  if (first === '' || first === 'collaborators' || first === 'hooks' || first === 'transfer' || first === 'subscription') return true;
   return first === 'branches' && rest[rest.length - 1] === 'protection';
 }

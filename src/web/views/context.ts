@@ -5,6 +5,8 @@ export interface ViewUser {
   isAdmin: boolean;
   /** The uploaded avatar's path, or null for the generated initials. */
   avatarUrl?: string | null;
+  /** Unread notifications (the top bar's bell). */
+  unread?: number;
 }
 
 export interface Flash {

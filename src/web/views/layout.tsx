@@ -81,6 +81,9 @@ const TopBar: FC<{ ctx: PageContext }> = ({ ctx }) => (
       <div class="topbar-actions">
         {ctx.user ? (
           <>
+            <a class={ctx.user.unread ? 'topbar-bell unread' : 'topbar-bell'} href="/notifications" title={ctx.user.unread ? `${ctx.user.unread} unread notifications` : 'Notifications'} aria-label={ctx.user.unread ? `Notifications (${ctx.user.unread} unread)` : 'Notifications'}>
+              <Icon name="bell" />
+            </a>
             <a class="btn btn-topbar" href="/-/new" title="New repository">
               <Icon name="plus" />
               <span class="hide-sm">New</span>

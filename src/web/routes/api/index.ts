@@ -5,6 +5,7 @@ import { apiIdentity } from '../../middleware/identity.ts';
 import { ApiRegistry } from './registry.ts';
 import { registerUserRoutes } from './users.ts';
 import { registerStarRoutes } from './stars.ts';
+import { registerNotificationRoutes } from './notifications.ts';
 import { registerAdminApiRoutes } from './admin.ts';
 import { registerAdminStatsRoutes } from './adminStats.ts';
 import { registerRepoRoutes } from './repos.ts';
@@ -28,6 +29,7 @@ import { archivedGuard } from '../archivedGuard.ts';
 export function registerApiRoutes(registry: ApiRegistry): ApiRegistry {
   registerUserRoutes(registry);
   registerStarRoutes(registry);
+  registerNotificationRoutes(registry);
   registerAdminApiRoutes(registry);
   registerAdminStatsRoutes(registry);
   registerRepoRoutes(registry);

@@ -14,11 +14,11 @@ export async function repoAccess(c: Context<WebEnv>, needed: RepoRole = 'read'):
   return authorizeRepository(c.get('app'), owner, name, c.get('identity')?.viewer ?? null, needed);
 }
 
-/** What the repository header needs: the repository, the viewer's role, the clone URL, the open pull request and issue counts and whether the viewer starred it. */
+/** What the repository header needs: the repository, the viewer's role, the clone URL, the open pull request and issue counts, and whether the viewer starred and watches it. */
 export async function repoView(c: Context<WebEnv>, access: RepositoryAccess): Promise<RepoView> {
   const { repo } = access;
   const open = await openItemCounts(c.get('app').db, repo.id, c.get('identity')?.user.id ?? null);
-  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git`, openPulls: open.pulls, openIssues: open.issues, archivedRole: access.archivedRole, starred: open.starred };
+  return { repo, role: access.role, cloneUrl: `${c.get('app').config.baseUrl}/${repo.owner_name}/${repo.name}.git`, openPulls: open.pulls, openIssues: open.issues, archivedRole: access.archivedRole, starred: open.starred, watch: open.watch };
 }
 
 export const repoPath = (access: RepositoryAccess) => `/${access.repo.owner_name}/${access.repo.name}`;

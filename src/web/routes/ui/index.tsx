@@ -2,6 +2,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { WebEnv } from '../../context.ts';
 import { sessionIdentity } from '../../middleware/identity.ts';
+import { unreadCount } from '../../../services/notifications.ts';
 import { csrfProtection } from '../../middleware/csrf.ts';
 import { ServiceError } from '../../../services/errors.ts';
 import { ErrorPage } from '../../views/pages/error.tsx';
@@ -30,6 +31,7 @@ import { repositoryRedirects } from '../repositoryRedirects.ts';
 import { archivedGuard } from '../archivedGuard.ts';
 import { registerRepoSettingsRoutes } from './repoSettings.tsx';
 import { registerStarPages } from './stars.tsx';
+import { registerNotificationPages } from './notifications.tsx';
 
 /** Forms are small; anything bigger is refused before it is read. */
 const FORM_BODY_LIMIT = 256 * 1024;
@@ -108,6 +110,15 @@ export function uiRoutes(): Hono<WebEnv> {
   const bodiless = (c: Context<WebEnv>) => c.req.method === 'GET' || c.req.method === 'HEAD';
   ui.use('*', uiOnly((c, next) => (bodiless(c) || streamed(c) ? next() : isAvatarForm(c) ? avatarLimit(c, next) : formLimit(c, next))));
   ui.use('*', uiOnly(sessionIdentity));
+  // A signed-in user's page shows whether notifications wait (the top bar's bell): only for pages
+  // (what a browser navigates to), not for scripts' fragments, polls and assets.
+  ui.use('*', uiOnly(async (c, next) => {
+    const identity = c.get('identity');
+    if (identity && c.req.method === 'GET' && (c.req.header('Accept') ?? '').includes('text/html') && !c.req.path.startsWith('/-/static/')) {
+      c.set('unreadNotifications', await unreadCount(c.get('app'), identity.viewer));
+    }
+    return next();
+  }));
   const csrf = csrfProtection({ onFailure: (c) => renderError(c, 403, 'The form was stale or did not come from this site. Go back, reload the page and try again.') });
   ui.use('*', uiOnly((c, next) => (streamed(c) ? next() : csrf(c, next))));
   // Old URLs of renamed or transferred repositories: a 404 under /{owner}/{old} becomes a redirect.
@@ -131,6 +142,7 @@ export function uiRoutes(): Hono<WebEnv> {
   registerReleasePages(ui); // /:owner/:repo/releases/…, /tags
   registerRepoSettingsRoutes(ui); // /:owner/:repo/settings/{rename,transfer,archive,branches}
   registerStarPages(ui); // /:owner/:repo/{star,unstar,stargazers}
+  registerNotificationPages(ui); // /notifications before /:owner; /:owner/:repo/subscription
   registerRepoRoutes(ui);
   registerCodeRoutes(ui);
   registerPullRoutes(ui);

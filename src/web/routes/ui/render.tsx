@@ -44,7 +44,7 @@ export function pageContext(c: Context<WebEnv>): PageContext {
   const identity = c.get('identity');
   const url = new URL(c.req.url);
   return {
-    user: identity ? { username: identity.user.username, fullName: identity.user.full_name, isAdmin: identity.user.is_admin === 1, avatarUrl: identity.user.avatar ? userAvatarPath(identity.user) : null } : null,
+    user: identity ? { username: identity.user.username, fullName: identity.user.full_name, isAdmin: identity.user.is_admin === 1, avatarUrl: identity.user.avatar ? userAvatarPath(identity.user) : null, unread: c.get('unreadNotifications') ?? 0 } : null,
     csrfToken: c.get('csrfToken') ?? '',
     flash: takeFlash(c),
     path: url.pathname + url.search,

@@ -22,6 +22,8 @@ export interface RepoView {
   archivedRole?: RepoRole;
   /** Whether the signed-in viewer starred the repository (null: nobody is signed in). */
   starred?: boolean | null;
+  /** The signed-in viewer's watch state: all activity, ignoring, or (null) participating only. */
+  watch?: 'watching' | 'ignoring' | null;
 }
 
 export type RepoTab = 'code' | 'stargazers' | 'commits' | 'branches' | 'tags' | 'issues' | 'pulls' | 'runs' | 'agents' | 'memory' | 'graph' | 'automation' | 'settings';
@@ -58,6 +60,7 @@ export const RepoHeader: FC<{ ctx: PageContext; view: RepoView; active: RepoTab;
           </h1>
           <VisibilityBadge isPrivate={repo.is_private === 1} />
           <div class="repo-actions">
+            {ctx.user && <WatchControl ctx={ctx} view={view} />}
             <StarControl ctx={ctx} view={view} />
           </div>
         </div>
@@ -117,6 +120,42 @@ const StarControl: FC<{ ctx: PageContext; view: RepoView }> = ({ ctx, view }) =>
         {count}
       </a>
     </div>
+  );
+};
+
+const WATCH_CHOICES = [
+  { state: 'participating', label: 'Participating and @mentions', hint: 'Only what you take part in or are mentioned in.' },
+  { state: 'watching', label: 'All activity', hint: 'Every issue, pull request and task of this repository.' },
+  { state: 'ignoring', label: 'Ignore', hint: 'Nothing, not even @mentions.' },
+] as const;
+
+/** Watch / Unwatch (GitHub's menu of three): what of this repository reaches the viewer's notifications. */
+const WatchControl: FC<{ ctx: PageContext; view: RepoView }> = ({ ctx, view }) => {
+  const { repo } = view;
+  const current = view.watch ?? 'participating';
+  return (
+    <details class="menu watch-menu">
+      <summary class="btn btn-sm" aria-label="Notification settings for this repository">
+        <Icon name={view.watch === 'ignoring' ? 'x' : 'eye'} /> {view.watch === 'watching' ? 'Unwatch' : view.watch === 'ignoring' ? 'Ignoring' : 'Watch'}
+        <span class="caret" aria-hidden="true"></span>
+      </summary>
+      <div class="menu-panel watch-panel" role="menu">
+        {WATCH_CHOICES.map((choice) => (
+          <form method="post" action={`/${repo.owner_name}/${repo.name}/subscription`} class="menu-form">
+            <CsrfField ctx={ctx} />
+            <input type="hidden" name="state" value={choice.state} />
+            <input type="hidden" name="next" value={ctx.path} />
+            <button type="submit" class="menu-item watch-choice" role="menuitemradio" aria-checked={choice.state === current ? 'true' : 'false'}>
+              <span class="watch-check">{choice.state === current ? <Icon name="check" /> : null}</span>
+              <span>
+                <strong>{choice.label}</strong>
+                <span class="muted watch-hint">{choice.hint}</span>
+              </span>
+            </button>
+          </form>
+        ))}
+      </div>
+    </details>
   );
 };
 
