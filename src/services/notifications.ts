@@ -4,7 +4,7 @@ import { roleFor, type RepositoryWithOwner } from './repositories.ts';
 import { readableRepository } from './searchScope.ts';
 import type { SearchPage } from './searchScope.ts';
 import type { DbOrTx } from '../db/index.ts';
-import type { NotificationsTable, Repository } from '../db/schema.ts';
+import type { NotificationsTable } from '../db/schema.ts';
 import { roleAtLeast, type Viewer } from '../domain/permissions.ts';
 
 /**
@@ -69,7 +69,7 @@ export async function notifyActivity(app: AppContext, activity: Activity): Promi
   const at = now();
   for (const user of users) {
     if (user.suspended_at) continue;
-    const role = await roleFor(app, repo as Repository, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+    const role = await roleFor(app, repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
     if (!roleAtLeast(role, 'read')) continue;
     const reason = recipients.get(user.id)!;
     await app.db

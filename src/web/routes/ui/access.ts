@@ -5,6 +5,7 @@ import { notFound } from '../../../services/errors.ts';
 import { isValidRepositoryName, isValidUsername } from '../../../domain/names.ts';
 import type { RepoRole } from '../../../domain/permissions.ts';
 import type { RepoView } from '../../views/pages/repo.tsx';
+import { safeNext } from './render.tsx';
 
 /** Loads /:owner/:repo with the viewer's access through the single access check; no access reads as 404. */
 export async function repoAccess(c: Context<WebEnv>, needed: RepoRole = 'read'): Promise<RepositoryAccess> {
@@ -22,3 +23,10 @@ export async function repoView(c: Context<WebEnv>, access: RepositoryAccess): Pr
 }
 
 export const repoPath = (access: RepositoryAccess) => `/${access.repo.owner_name}/${access.repo.name}`;
+
+/** After a form in the repository header: back to `next` when it is one of this repository's pages, else its home. */
+export function backToRepositoryPage(c: Context<WebEnv>, access: RepositoryAccess, next: string): Response {
+  const home = repoPath(access);
+  const target = safeNext(next);
+  return c.redirect(target === home || target.startsWith(`${home}/`) || target.startsWith(`${home}?`) ? target : home, 303);
+}

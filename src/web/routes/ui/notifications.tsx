@@ -2,8 +2,8 @@ import type { Context, Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import { deleteNotification, getNotification, listNotifications, markAllNotificationsRead, markNotificationRead, notificationSubjectPath, setWatchState, unreadCount } from '../../../services/notifications.ts';
 import { notFound } from '../../../services/errors.ts';
-import { repoAccess, repoPath } from './access.ts';
-import { pageContext, readForm, render, requireUser, safeNext } from './render.tsx';
+import { backToRepositoryPage, repoAccess } from './access.ts';
+import { pageContext, readForm, render, requireUser } from './render.tsx';
 import { NOTIFICATIONS_PER_PAGE, NotificationsPage } from '../../views/pages/notifications.tsx';
 
 const notificationId = (c: Context<WebEnv>) => {
@@ -64,8 +64,6 @@ export function registerNotificationPages(ui: Hono<WebEnv>): void {
     const form = await readForm(c);
     const state = form.get('state');
     await setWatchState(c.get('app'), access.repo.id, identity.user.id, state === 'watching' || state === 'ignoring' ? state : null);
-    const next = safeNext(form.get('next'));
-    const home = repoPath(access);
-    return c.redirect(next === home || next.startsWith(`${home}/`) || next.startsWith(`${home}?`) ? next : home, 303);
+    return backToRepositoryPage(c, access, form.get('next'));
   });
 }

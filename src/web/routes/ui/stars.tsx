@@ -1,8 +1,8 @@
 import type { Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import { listStargazers, starRepository, unstarRepository } from '../../../services/stars.ts';
-import { repoAccess, repoPath, repoView } from './access.ts';
-import { pageContext, readForm, render, requireUser, safeNext } from './render.tsx';
+import { backToRepositoryPage, repoAccess, repoView } from './access.ts';
+import { pageContext, readForm, render, requireUser } from './render.tsx';
 import { STARGAZERS_PER_PAGE, StargazersPage } from '../../views/pages/stargazers.tsx';
 
 /** Star and Unstar (the repository header's forms) and the stargazers page. */
@@ -15,10 +15,7 @@ export function registerStarPages(ui: Hono<WebEnv>): void {
       const app = c.get('app');
       if (action === 'star') await starRepository(app, access.repo.id, identity.user.id);
       else await unstarRepository(app, access.repo.id, identity.user.id);
-      // Back to the page the form was on, when it is one of this repository's.
-      const next = safeNext((await readForm(c)).get('next'));
-      const home = repoPath(access);
-      return c.redirect(next === home || next.startsWith(`${home}/`) || next.startsWith(`${home}?`) ? next : home, 303);
+      return backToRepositoryPage(c, access, (await readForm(c)).get('next'));
     });
   }
 
