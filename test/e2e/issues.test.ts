@@ -5,6 +5,7 @@ import { browserUnavailableReason, launchBrowser, openPage, signInAs, textOf } f
 import { api, createTestUser, startTestServer, type TestServer, type TestUser } from '../helpers/server.ts';
 import { authUrl, gitOk, initWorkRepo, tempDir } from '../helpers/git.ts';
 import { startInProcessRunner } from '../helpers/runner.ts';
+import { waitFor } from '../helpers/scriptedRuns.ts';
 import type { JobRunner } from '../../src/runner/runner.ts';
 import { createRepository, setCollaborator } from '../../src/services/repositories.ts';
 import { findUserByName } from '../../src/services/users.ts';
@@ -220,5 +221,21 @@ describe.skipIf(!!skipReason)(`issues in the browser${skipReason ? ` (skipped: $
     expect(await textOf(page, '#side-labels-values')).toBe('bug');
     expect(await textOf(page, '#side-assignees-values')).toContain('alice');
     await shot(page, 'template-issue');
+  }, 60_000);
+
+  it('the owner hears of the reader’s issue: the bell, the inbox, the thread opens the issue and is read', async () => {
+    await waitFor(async () => !(await server.app.db.selectFrom('graph_events').select('id').where('dispatched_at', 'is', null).executeTakeFirst()), 20_000);
+    const page = await openPage(browser, contexts);
+    await signInAs(page, server.url, alice);
+    expect(await page.locator('.topbar-bell.unread').count()).toBe(1);
+    await Promise.all([page.waitForURL(`${server.url}/notifications`), page.click('.topbar-bell')]);
+    const row = page.locator('.notification', { hasText: '[bug] the greeting is missing' });
+    expect(await row.getAttribute('class')).toContain('unread');
+    // The template assigned her: that is why she hears of it.
+    expect(await row.locator('.notification-reason').textContent()).toBe('you were assigned');
+    await shot(page, 'notifications-inbox');
+    await Promise.all([page.waitForURL(/\/alice\/templated\/issues\/\d+$/), row.locator('.notification-title').click()]);
+    await page.goto(`${server.url}/notifications?all=1`);
+    expect(await page.locator('.notification', { hasText: '[bug] the greeting is missing' }).getAttribute('class')).not.toContain('unread');
   }, 60_000);
 });

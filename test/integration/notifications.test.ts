@@ -159,7 +159,7 @@ describe.each(testDialects())('notifications (%s)', (dialect) => {
     const inbox = await page('/notifications');
     expect(inbox.status).toBe(200);
     expect(inbox.html).toContain('Crash on start');
-    expect(inbox.html).toContain('mentioned');
+    expect(inbox.html).toContain('you were mentioned');
     const thread = (await threadOf(dave, 'Crash on start'))!;
     const open = await page(`/notifications/${thread.id}`);
     expect([open.status, open.location]).toEqual([302, `/${full()}/issues/1`]);

@@ -7,14 +7,15 @@ import { Icon, type IconName } from '../icons.tsx';
 
 export const NOTIFICATIONS_PER_PAGE = 50;
 
+/** Why the thread reaches the viewer, as a reason to read it. */
 const REASONS: Record<string, string> = {
   subscribed: 'watching',
-  author: 'author',
-  comment: 'commented',
-  mention: 'mentioned',
-  assign: 'assigned',
-  review_requested: 'review requested',
-  run: 'your task',
+  author: 'you opened it',
+  comment: 'you took part',
+  mention: 'you were mentioned',
+  assign: 'you were assigned',
+  review_requested: 'your review was requested',
+  run: 'you started it',
 };
 
 const ICONS: Record<NotificationRow['subject_type'], IconName> = { issue: 'issueOpen', pull_request: 'pull', run: 'sparkle' };
