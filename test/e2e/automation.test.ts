@@ -307,7 +307,7 @@ describe.skipIf(!!skipReason)(`automation pages${skipReason ? ` (skipped: ${skip
     expect(await page.getAttribute(`${item} .ev-subject`, 'href')).toBe(`/alice/auto/pull/${pr.json.number}`);
     expect(await text(page, `${item} .ev-state`)).toBe('dispatched');
     const behaviors = await page.$$eval(`${item} .ev-behavior`, (els) => els.map((e) => e.getAttribute('data-behavior')).sort());
-    expect(behaviors).toEqual(['agent-routing', 'issue-cross-references', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows', 'webhooks']);
+    expect(behaviors).toEqual(['agent-routing', 'issue-cross-references', 'notifications', 'pull-request-conflicts', 'pull-request-review', 'pull-request-workflows', 'webhooks']);
     const review = `${item} [data-behavior="pull-request-review"]`;
     expect(await page.getAttribute(`${review} .run-status`, 'data-status')).toBe('succeeded');
     expect(await text(page, `${review} .ev-outcome`)).toMatch(/^queued a review of [0-9a-f]{12} by script$/);
