@@ -1,7 +1,7 @@
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { ServiceError } from './errors.ts';
-import { roleFor, type RepositoryAccess, type RepositoryWithOwner } from './repositories.ts';
+import { userRole, type RepositoryAccess, type RepositoryWithOwner } from './repositories.ts';
 import { repositoryGitDir } from './storage.ts';
 import { findUserById, isUniqueViolation } from './users.ts';
 import { startRun } from './runs.ts';
@@ -50,7 +50,7 @@ export async function runOfBranch(app: AppContext, repositoryId: number, branch:
 
 /** Whether a user may summon agents: write access to the repository. */
 export async function canSummonAgents(app: AppContext, repo: RepositoryWithOwner, user: User): Promise<boolean> {
-  const role = await roleFor(app, repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+  const role = await userRole(app, repo, user);
   return roleAtLeast(role, 'write');
 }
 

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
 import { ServiceError, forbidden, invalid, notFound } from './errors.ts';
-import { roleFor, type RepositoryAccess } from './repositories.ts';
+import { userRole, type RepositoryAccess } from './repositories.ts';
 import { findIssueAgent } from './issueAgentKeys.ts';
 import { findUserByName } from './users.ts';
 import { nextIssueNumber } from './issueNumbers.ts';
@@ -365,7 +365,7 @@ export async function resolveAssignees(app: AppContext, access: RepositoryAccess
     }
     const user = await findUserByName(app.db, name);
     if (!user) throw invalid(`"${name}" is not a user`, 'assignees');
-    const role = await roleFor(app, access.repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+    const role = await userRole(app, access.repo, user);
     if (!roleAtLeast(role, 'read')) throw invalid(`${user.username} cannot be assigned: they cannot read this repository`, 'assignees');
     const key = `user:${user.id}`;
     if (!seen.has(key)) out.push({ kind: 'user', key, user: { id: user.id, username: user.username, is_admin: user.is_admin } });
@@ -505,7 +505,7 @@ async function templateTriage(app: AppContext, access: RepositoryAccess, wanted:
     if (name.toLowerCase().startsWith('agent:')) continue;
     const user = await findUserByName(app.db, name);
     if (!user) continue;
-    const role = await roleFor(app, access.repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+    const role = await userRole(app, access.repo, user);
     if (roleAtLeast(role, 'read')) assignees.push({ kind: 'user', key: `user:${user.id}`, user: { id: user.id, username: user.username, is_admin: user.is_admin } });
   }
   return { labels, assignees };

@@ -1,6 +1,6 @@
 import type { AppContext } from './app.ts';
 import { now } from './app.ts';
-import { roleFor, type RepositoryWithOwner } from './repositories.ts';
+import { userRole, type RepositoryWithOwner } from './repositories.ts';
 import { readableRepository } from './searchScope.ts';
 import type { SearchPage } from './searchScope.ts';
 import type { DbOrTx } from '../db/index.ts';
@@ -69,7 +69,7 @@ export async function notifyActivity(app: AppContext, activity: Activity): Promi
   const at = now();
   for (const user of users) {
     if (user.suspended_at) continue;
-    const role = await roleFor(app, repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+    const role = await userRole(app, repo, user);
     if (!roleAtLeast(role, 'read')) continue;
     const reason = recipients.get(user.id)!;
     await app.db
@@ -102,14 +102,13 @@ export interface NotificationRow {
 }
 
 /** The user's threads on repositories they can still read, newest activity first; `all` includes read ones. */
-function inbox(app: AppContext, viewer: Viewer, opts: { all: boolean; repositoryId?: number }) {
+function inbox(app: AppContext, viewer: Viewer, opts: { all: boolean }) {
   return app.db
     .selectFrom('notifications')
     .innerJoin('repositories', 'repositories.id', 'notifications.repository_id')
     .innerJoin('users as owners', 'owners.id', 'repositories.owner_id')
     .where('notifications.user_id', '=', viewer.userId)
     .$if(!opts.all, (qb) => qb.where('notifications.unread', '=', 1))
-    .$if(opts.repositoryId !== undefined, (qb) => qb.where('notifications.repository_id', '=', opts.repositoryId!))
     .where(readableRepository(viewer));
 }
 
@@ -130,7 +129,7 @@ const ROW_COLUMNS = [
   'actors.username as actor_name',
 ] as const;
 
-export async function listNotifications(app: AppContext, viewer: Viewer, opts: { all: boolean; repositoryId?: number; page: SearchPage }): Promise<{ items: NotificationRow[]; total: number }> {
+export async function listNotifications(app: AppContext, viewer: Viewer, opts: { all: boolean; page: SearchPage }): Promise<{ items: NotificationRow[]; total: number }> {
   const items = await inbox(app, viewer, opts)
     .leftJoin('users as actors', 'actors.id', 'notifications.last_actor_id')
     .select(ROW_COLUMNS)
@@ -160,14 +159,13 @@ export async function markNotificationRead(db: DbOrTx, userId: number, id: numbe
   return Number(res.numUpdatedRows) > 0;
 }
 
-/** Marks the user's threads read (of one repository, when given) that changed at or before `before`. */
-export async function markAllNotificationsRead(db: DbOrTx, userId: number, opts: { repositoryId?: number; before?: string } = {}): Promise<number> {
+/** Marks the user's threads read (those that changed at or before `before`, when given). */
+export async function markAllNotificationsRead(db: DbOrTx, userId: number, opts: { before?: string } = {}): Promise<number> {
   const res = await db
     .updateTable('notifications')
     .set({ unread: 0, last_read_at: now() })
     .where('user_id', '=', userId)
     .where('unread', '=', 1)
-    .$if(opts.repositoryId !== undefined, (qb) => qb.where('repository_id', '=', opts.repositoryId!))
     .$if(opts.before !== undefined, (qb) => qb.where('updated_at', '<=', opts.before!))
     .executeTakeFirst();
   return Number(res.numUpdatedRows);

@@ -79,6 +79,11 @@ export async function openItemCounts(db: DbOrTx, repositoryId: number, viewerId:
   return { pulls: Number(rows[0]?.pulls ?? 0), issues: Number(rows[0]?.issues ?? 0), starred: viewerId === null ? null : Number(rows[0]?.starred ?? 0) > 0, watch: rows[0]?.watch ?? null };
 }
 
+/** A user's own role on a repository (with all their rights, not through a token's scopes). */
+export function userRole(app: AppContext, repo: Repository, user: Pick<User, 'id' | 'is_admin'>): Promise<RepoRole> {
+  return roleFor(app, repo, { userId: user.id, isAdmin: user.is_admin === 1, tokenScopes: null });
+}
+
 export async function roleFor(app: AppContext, repo: Repository, viewer: Viewer | null): Promise<RepoRole> {
   let collaboratorRole: 'read' | 'write' | 'admin' | null = null;
   if (viewer && viewer.userId !== repo.owner_id) {

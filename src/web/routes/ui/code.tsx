@@ -40,7 +40,7 @@ import { blobUrl, commitUrl, commitsUrl, compareUrl, graphUrl, treeUrl } from '.
 import { lastCommitsUrl } from '../../views/code.tsx';
 import { fullDate, timeAgo } from '../../views/format.ts';
 import { findGraphNode } from '../../../services/provenanceGraph.ts';
-import { pageContext, render, setFlash } from './render.tsx';
+import { pageContext, pageNumber, render, setFlash } from './render.tsx';
 import { type AiBlameRange, loadCaptureViews, loadCommitAiContexts, loadFileAiHistory, loadLineAiContextAtRevision } from '../../../services/provenance.ts';
 import { blameLineOrigins } from '../../../git/blameOrigins.ts';
 import { aiLineMarks } from '../../views/aiProvenance.tsx';
@@ -345,8 +345,7 @@ export function registerCodeRoutes(ui: Hono<WebEnv>): void {
     const loc = await locate(access, c.req.param('rest'));
     const queryPath = (c.req.query('path') ?? '').trim().replace(/^\/+/, '');
     const path = queryPath ? checkPathOr404(queryPath) : loc.path;
-    const pageParam = Number(c.req.query('page') ?? '1');
-    const page = Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 100_000 ? pageParam : 1;
+    const page = pageNumber(c.req.query('page'), 100_000);
     if (path && c.req.query('ai') === '1') {
       // "AI changes only": the file's commits with AI captures for it (renames followed), newest first, one page.
       const [refs, history] = await Promise.all([listRepoRefs(access), loadFileAiHistory(app, access, loc.sha, path, { limit: 100 })]);

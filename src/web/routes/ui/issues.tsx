@@ -18,7 +18,7 @@ import { ISSUE_SORTS, IssuesListPage, IssueTemplateChooserPage, NewIssuePage, ty
 import { IssuePage, type IssuePageData } from '../../views/pages/issuesDetail.tsx';
 import { LabelsPage, SUGGESTED_COLOURS, labelStylesheet, labelStylesVersion, type LabelFormValues } from '../../views/pages/labels.tsx';
 import { issueUrl, issuesUrl, labelsUrl, pullUrl } from '../../views/urls.ts';
-import { pageContext, readForm, render, requireUser, setFlash, type FormFields } from './render.tsx';
+import { type FormFields, pageContext, pageNumber, readForm, render, requireUser, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
 
@@ -61,7 +61,6 @@ async function agentsFor(c: Context<WebEnv>, access: RepositoryAccess): Promise<
 
 function listFilter(c: Context<WebEnv>): IssuesFilter {
   const stateParam = c.req.query('state') ?? 'open';
-  const pageParam = Number(c.req.query('page') ?? '1');
   const sortParam = c.req.query('sort') ?? 'newest';
   const text = (name: string, max: number) => (c.req.query(name) ?? '').replace(/\0/g, '').trim().slice(0, max);
   return {
@@ -71,7 +70,7 @@ function listFilter(c: Context<WebEnv>): IssuesFilter {
     author: text('author', 100),
     q: text('q', 200),
     sort: (ISSUE_SORTS as readonly string[]).includes(sortParam) ? (sortParam as IssueSort) : 'newest',
-    page: Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 10_000 ? pageParam : 1,
+    page: pageNumber(c.req.query('page')),
   };
 }
 

@@ -3,7 +3,7 @@ import type { WebEnv } from '../../context.ts';
 import { deleteNotification, getNotification, listNotifications, markAllNotificationsRead, markNotificationRead, notificationSubjectPath, setWatchState, unreadCount } from '../../../services/notifications.ts';
 import { notFound } from '../../../services/errors.ts';
 import { backToRepositoryPage, repoAccess } from './access.ts';
-import { pageContext, readForm, render, requireUser } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, requireUser } from './render.tsx';
 import { NOTIFICATIONS_PER_PAGE, NotificationsPage } from '../../views/pages/notifications.tsx';
 
 const notificationId = (c: Context<WebEnv>) => {
@@ -19,8 +19,9 @@ export function registerNotificationPages(ui: Hono<WebEnv>): void {
     if (identity instanceof Response) return identity;
     const app = c.get('app');
     const all = c.req.query('all') === '1';
-    const page = Math.max(1, Math.min(10_000, Number.parseInt(c.req.query('page') ?? '1', 10) || 1));
-    const [list, unread] = await Promise.all([listNotifications(app, identity.viewer, { all, page: { page, perPage: NOTIFICATIONS_PER_PAGE } }), unreadCount(app, identity.viewer)]);
+    const page = pageNumber(c.req.query('page'));
+    // The page middleware counted the unread ones already (for the bell).
+    const [list, unread] = await Promise.all([listNotifications(app, identity.viewer, { all, page: { page, perPage: NOTIFICATIONS_PER_PAGE } }), c.get('unreadNotifications') ?? unreadCount(app, identity.viewer)]);
     c.header('Cache-Control', 'no-store');
     return render(c, <NotificationsPage ctx={pageContext(c)} items={list.items} total={list.total} unread={unread} all={all} page={page} />);
   });

@@ -20,7 +20,7 @@ import { PullCommitsPage, PullConversationPage, PullFileChanges, PullFilesBody, 
 import { cachedFragment, fragmentKey, versionOf } from '../../fragmentCache.ts';
 import { answerChunkedPage, htmlOf, repoKey } from './fragmentPage.tsx';
 import { compareUrl, diffFileUrl, pullUrl } from '../../views/urls.ts';
-import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, requireUser, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
 import { loadCompare, UI_DIFF_MAX_BYTES } from './code.tsx';
@@ -146,8 +146,7 @@ export function registerPullRoutes(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const stateParam = c.req.query('state') ?? 'open';
     const state = (STATES as readonly string[]).includes(stateParam) ? (stateParam as PullsFilter['state']) : 'open';
-    const pageParam = Number(c.req.query('page') ?? '1');
-    const page = Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 10_000 ? pageParam : 1;
+    const page = pageNumber(c.req.query('page'));
     const base = (c.req.query('base') ?? '').trim();
     const author = (c.req.query('author') ?? '').trim();
     const filter: PullsFilter = { state, base: isValidBranchName(base) ? base : '', author: author.slice(0, 100), page };

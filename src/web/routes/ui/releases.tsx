@@ -16,7 +16,7 @@ import { ErrorPage } from '../../views/pages/error.tsx';
 import { assetDownloadResponse } from '../releaseDownloads.ts';
 import { uploadBody } from '../../requestBody.ts';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
-import { pageContext, readForm, render, requireUser, setFlash } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, requireUser, setFlash } from './render.tsx';
 import { repoAccess, repoPath, repoView } from './access.ts';
 
 const RELEASES_PER_PAGE = 10;
@@ -185,8 +185,7 @@ export function registerReleasePages(ui: Hono<WebEnv>): void {
   ui.get('/:owner/:repo/releases', async (c) => {
     const app = c.get('app');
     const access = await repoAccess(c);
-    const pageParam = Number(c.req.query('page') ?? '1');
-    const page = Number.isInteger(pageParam) && pageParam >= 1 && pageParam <= 100_000 ? pageParam : 1;
+    const page = pageNumber(c.req.query('page'), 100_000);
     const { items, total } = await listReleases(app, access, { page, perPage: RELEASES_PER_PAGE });
     const view = await repoView(c, access);
     const canWrite = !!c.get('identity') && canManageReleases(access);

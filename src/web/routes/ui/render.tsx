@@ -62,6 +62,12 @@ export function requireUser(c: Context<WebEnv>): Identity | Response {
   return c.redirect(c.req.method === 'GET' ? `/-/login?next=${encodeURIComponent(url.pathname + url.search)}` : '/-/login', 303);
 }
 
+/** A list page's `?page=`: a whole number from 1 to `max`, else 1 (a page past the end just shows none). */
+export function pageNumber(value: string | undefined, max = 10_000): number {
+  const n = Number(value ?? '1');
+  return Number.isSafeInteger(n) && n >= 1 && n <= max ? n : 1;
+}
+
 /** A local path to return to after signing in; anything else (other hosts, "//x", "/\x") becomes "/". */
 export function safeNext(next: string | undefined | null): string {
   if (!next || next.length > 2000) return '/';

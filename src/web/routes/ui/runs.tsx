@@ -30,7 +30,7 @@ import { NewRunPage, type AgentChoice, type NewRunValues } from '../../views/pag
 import { agentsAtRef } from '../../../services/agents.ts';
 import { RunForkPage, RunPage, type ForkValues } from '../../views/pages/run.tsx';
 import { RunComparePage, type CompareSide } from '../../views/pages/runCompare.tsx';
-import { pageContext, readForm, render, requireUser, safeNext, setFlash } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, requireUser, safeNext, setFlash } from './render.tsx';
 import { askToConfirm, isConfirmed } from './confirm.tsx';
 import { repoAccess, repoView } from './access.ts';
 
@@ -113,8 +113,7 @@ export function registerRunPages(ui: Hono<WebEnv>): void {
     const access = await repoAccess(c);
     const statusParam = c.req.query('status') ?? '';
     const filter: StatusFilter = (RUN_STATUSES as readonly string[]).includes(statusParam) ? (statusParam as RunStatus) : 'all';
-    const requested = Number(c.req.query('page') ?? '1');
-    const page = Number.isInteger(requested) && requested >= 1 && requested <= 100_000 ? requested : 1;
+    const page = pageNumber(c.req.query('page'), 100_000);
     const [view, counts, list] = await Promise.all([
       repoView(c, access),
       countRunsByStatus(app, access.repo.id),

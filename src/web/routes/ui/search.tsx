@@ -12,15 +12,14 @@ import { EXPLORE_SORTS, type ExploreSort, exploreRepositories } from '../../../s
 import type { RepositoryWithOwner } from '../../../services/repositories.ts';
 import { SearchPage, type SearchPageModel } from '../../views/pages/search.tsx';
 import { ExplorePage } from '../../views/pages/explore.tsx';
-import { pageContext, render } from './render.tsx';
+import { pageContext, pageNumber, render } from './render.tsx';
 import { repoAccess, repoView } from './access.ts';
 
 const PER_PAGE = 20;
 const EXPLORE_PER_PAGE = 30;
 
 function pageParam(c: Context<WebEnv>): number {
-  const n = Number(c.req.query('page') ?? '1');
-  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : 1;
+  return pageNumber(c.req.query('page'), 1000);
 }
 
 function typeParam(c: Context<WebEnv>, allowed: readonly SearchType[], fallback: SearchType): SearchType {

@@ -21,14 +21,9 @@ import {
 } from '../../../services/siteAdmin.ts';
 import { AdminJobsPage, AdminOverviewPage, AdminReposPage, AdminUserPage, AdminUsersPage, type NewUserValues } from '../../views/pages/admin.tsx';
 import type { FormError } from '../../views/context.ts';
-import { pageContext, readForm, render, setFlash } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, setFlash } from './render.tsx';
 
 const PER_PAGE = 30;
-
-function pageNumber(value: string | undefined): number {
-  const n = Number(value ?? '1');
-  return Number.isSafeInteger(n) && n >= 1 && n <= 100_000 ? n : 1;
-}
 
 async function adminUser(c: Context<WebEnv>, username: string): Promise<AdminUserRow> {
   try {
@@ -53,7 +48,7 @@ export function registerSiteAdminPages(ui: Hono<WebEnv>, requireSiteAdmin: (c: C
 
   const usersPage = async (c: Context<WebEnv>, extra: { values?: NewUserValues; error?: FormError } = {}, status: 200 | 413 | 422 = 200) => {
     const q = (c.req.query('q') ?? '').slice(0, 200);
-    const page = pageNumber(c.req.query('page'));
+    const page = pageNumber(c.req.query('page'), 100_000);
     const users = await listUsersForAdmin(c.get('app'), { q, page, perPage: PER_PAGE });
     return render(c, <AdminUsersPage ctx={pageContext(c)} users={users} q={q} page={page} perPage={PER_PAGE} values={extra.values} error={extra.error} />, status);
   };
@@ -146,7 +141,7 @@ export function registerSiteAdminPages(ui: Hono<WebEnv>, requireSiteAdmin: (c: C
     '/-/admin/repos',
     admin(async (c) => {
       const q = (c.req.query('q') ?? '').slice(0, 200);
-      const page = pageNumber(c.req.query('page'));
+      const page = pageNumber(c.req.query('page'), 100_000);
       const repos = await listRepositoriesForAdmin(c.get('app'), { q, page, perPage: PER_PAGE });
       return render(c, <AdminReposPage ctx={pageContext(c)} repos={repos} q={q} page={page} perPage={PER_PAGE} />);
     }),
@@ -159,7 +154,7 @@ export function registerSiteAdminPages(ui: Hono<WebEnv>, requireSiteAdmin: (c: C
       const requested = c.req.query('status') ?? '';
       const status: JobStatus = (ADMIN_JOB_STATUSES as readonly string[]).includes(requested) ? (requested as JobStatus) : 'failed';
       const kind = (c.req.query('kind') ?? '').slice(0, 100);
-      const page = pageNumber(c.req.query('page'));
+      const page = pageNumber(c.req.query('page'), 100_000);
       const [kinds, jobs] = await Promise.all([jobCountsByKind(app), listJobsForAdmin(app, { status, kind: kind || undefined, page, perPage: PER_PAGE })]);
       return render(c, <AdminJobsPage ctx={pageContext(c)} kinds={kinds} status={status} kind={kind} jobs={jobs} page={page} perPage={PER_PAGE} />);
     }),

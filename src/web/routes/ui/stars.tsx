@@ -2,7 +2,7 @@ import type { Hono } from 'hono';
 import type { WebEnv } from '../../context.ts';
 import { listStargazers, starRepository, unstarRepository } from '../../../services/stars.ts';
 import { backToRepositoryPage, repoAccess, repoView } from './access.ts';
-import { pageContext, readForm, render, requireUser } from './render.tsx';
+import { pageContext, pageNumber, readForm, render, requireUser } from './render.tsx';
 import { STARGAZERS_PER_PAGE, StargazersPage } from '../../views/pages/stargazers.tsx';
 
 /** Star and Unstar (the repository header's forms) and the stargazers page. */
@@ -21,7 +21,7 @@ export function registerStarPages(ui: Hono<WebEnv>): void {
 
   ui.get('/:owner/:repo/stargazers', async (c) => {
     const access = await repoAccess(c);
-    const page = Math.max(1, Math.min(10_000, Number.parseInt(c.req.query('page') ?? '1', 10) || 1));
+    const page = pageNumber(c.req.query('page'));
     const users = await listStargazers(c.get('app').db, access.repo.id, { page, perPage: STARGAZERS_PER_PAGE });
     return render(c, <StargazersPage ctx={pageContext(c)} view={await repoView(c, access)} users={users} page={page} />);
   });

@@ -94,13 +94,9 @@ const StarControl: FC<{ ctx: PageContext; view: RepoView }> = ({ ctx, view }) =>
   const base = `/${repo.owner_name}/${repo.name}`;
   const count = repo.stars_count;
   const label = `${count} ${count === 1 ? 'user' : 'users'} starred this repository`;
-  const button = view.starred ? (
-    <button type="submit" class="btn btn-sm star-toggle starred" aria-pressed="true" title="Unstar this repository">
-      <Icon name="star" /> Starred
-    </button>
-  ) : (
-    <button type="submit" class="btn btn-sm star-toggle" aria-pressed="false" title="Star this repository">
-      <Icon name="star" /> Star
+  const button = (
+    <button type="submit" class={view.starred ? 'btn btn-sm star-toggle starred' : 'btn btn-sm star-toggle'} aria-pressed={view.starred ? 'true' : 'false'} title={view.starred ? 'Unstar this repository' : 'Star this repository'}>
+      <Icon name="star" /> {view.starred ? 'Starred' : 'Star'}
     </button>
   );
   return (
